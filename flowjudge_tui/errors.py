@@ -1,0 +1,51 @@
+"""Errors a user can cause. Each carries one sentence: what is wrong and how to fix it.
+
+The command line and the app show ``str(error)`` and nothing else; a traceback never reaches
+the user for one of these.
+"""
+
+
+class FlowJudgeError(Exception):
+    """Base class for every error caused by input, files, hardware or the network."""
+
+
+class RubricError(FlowJudgeError):
+    """A rubric file is missing, unreadable or invalid."""
+
+
+class ItemError(FlowJudgeError):
+    """An item does not give the fields its rubric asks for."""
+
+
+class PromptTooLongError(FlowJudgeError):
+    """The prompt does not fit the model's context window."""
+
+    def __init__(self, prompt_tokens: int, reserved_tokens: int, n_ctx: int) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.reserved_tokens = reserved_tokens
+        self.n_ctx = n_ctx
+        super().__init__(
+            f"The item is too long to judge: its prompt is {prompt_tokens} tokens and the "
+            f"feedback needs at least {reserved_tokens} more, but the context holds {n_ctx}; "
+            "shorten the item or raise the context with --n-ctx (up to 8192)."
+        )
+
+
+class ModelError(FlowJudgeError):
+    """A model file is missing, invalid, or could not be loaded."""
+
+
+class OutOfMemoryError(ModelError):
+    """The model could not be loaded in the memory available."""
+
+
+class DatasetError(FlowJudgeError):
+    """A dataset file cannot be read or mapped to a rubric."""
+
+
+class NetworkError(FlowJudgeError):
+    """The network is needed and could not be reached."""
+
+
+class StoreError(FlowJudgeError):
+    """The local database refused an operation (unknown id, wrong state)."""
