@@ -1,0 +1,1 @@
+"""Judging backends behind one small interface (see ``base.JudgeEngine``)."""

@@ -1,0 +1,89 @@
+"""The interface every judging backend implements, and the settings it takes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+KVCacheType = Literal["f16", "q8_0", "q4_0"]
+FeedbackCallback = Callable[[str], None]
+StopCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How feedback is generated. Defaults are the official library's, with a fixed seed."""
+
+    temperature: float = 0.1
+    top_p: float = 0.95
+    max_feedback_tokens: int = 1000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """How a model is loaded: one memory plan (see ``engine.fit``)."""
+
+    n_ctx: int = 4096
+    n_gpu_layers: int = 0
+    type_k: KVCacheType = "f16"
+    type_v: KVCacheType = "f16"
+    flash_attn: bool = False
+    n_threads: int | None = None
+    n_batch: int = 512
+    n_ubatch: int = 512
+
+    def describe(self) -> str:
+        where = "CPU only" if self.n_gpu_layers == 0 else f"{self.n_gpu_layers} layers on the GPU"
+        fa = ", flash attention" if self.flash_attn else ""
+        return f"{where}, context {self.n_ctx}, KV {self.type_k}/{self.type_v}{fa}"
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """What a backend returns for one prompt; ``judge.py`` turns it into a ``Verdict``."""
+
+    feedback: str
+    distribution: dict[int, float]
+    score_mass: float
+    prompt_tokens: int
+    completion_tokens: int
+    raw_text: str
+    stop_reason: str
+    seconds: float
+
+
+class JudgeEngine(Protocol):
+    """A loaded judge model. Implementations serialise calls: one judgment at a time."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def n_ctx(self) -> int: ...
+
+    def count_tokens(self, prompt: str) -> int:
+        """Tokens the prompt takes once wrapped in the model's chat template."""
+        ...
+
+    def judge(
+        self,
+        prompt: str,
+        scores: Sequence[int],
+        sampling: SamplingSettings,
+        on_feedback: FeedbackCallback | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> EngineResult:
+        """Generate feedback for ``prompt`` and read the score distribution over ``scores``.
+
+        Raises ``PromptTooLongError`` before generating when the prompt does not fit, and
+        ``JudgmentCancelled`` when ``should_stop`` returns True.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+class JudgmentCancelled(Exception):
+    """Raised inside a judgment when its caller asked it to stop."""

@@ -1,0 +1,82 @@
+"""One model in memory per process: load, reuse, replace.
+
+Loading goes through a list of memory plans, best first; if llama.cpp cannot load one (most
+often for memory) the next smaller plan is tried and the user is told what happened.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from flowjudge_tui.engine.base import LoadSettings
+from flowjudge_tui.engine.llama import LlamaEngine
+from flowjudge_tui.errors import ModelError
+
+Notice = Callable[[str], None]
+
+_lock = threading.Lock()
+_current: LlamaEngine | None = None
+
+
+def load_engine(
+    path: Path,
+    load: LoadSettings | Sequence[LoadSettings] | None = None,
+    on_notice: Notice | None = None,
+) -> LlamaEngine:
+    """The engine for ``path``, loading it (and unloading any other model) if needed."""
+    global _current
+    plans = _plans(path, load)
+    with _lock:
+        if _current is not None and _current.path == Path(path) and _current.load in plans:
+            return _current
+        if _current is not None:
+            _current.close()
+            _current = None
+        failures: list[str] = []
+        for index, plan in enumerate(plans):
+            try:
+                _current = LlamaEngine(Path(path), plan)
+            except ModelError as exc:
+                failures.append(str(exc))
+                if index + 1 < len(plans) and on_notice is not None:
+                    on_notice(
+                        f"Could not load with {plan.describe()}; "
+                        f"trying {plans[index + 1].describe()}."
+                    )
+                continue
+            if on_notice is not None:
+                for notice in _current.notices:
+                    on_notice(notice)
+            return _current
+        raise ModelError(failures[-1])
+
+
+def unload_engine() -> None:
+    global _current
+    with _lock:
+        if _current is not None:
+            _current.close()
+            _current = None
+
+
+def plans_for(
+    path: Path, n_ctx: int | None = None, n_gpu_layers: int | None = None
+) -> list[LoadSettings]:
+    """The memory plans to try for ``path``, best first, with the user's overrides applied."""
+    plans = [LoadSettings()]
+    if n_ctx is not None:
+        plans = [replace(plan, n_ctx=n_ctx) for plan in plans]
+    if n_gpu_layers is not None:
+        plans = [replace(plan, n_gpu_layers=n_gpu_layers) for plan in plans]
+    return plans
+
+
+def _plans(path: Path, load: LoadSettings | Sequence[LoadSettings] | None) -> list[LoadSettings]:
+    if isinstance(load, LoadSettings):
+        return [load]
+    if load:
+        return list(load)
+    return [LoadSettings()]

@@ -1,0 +1,51 @@
+"""One judgment: rubric + item -> prompt -> engine -> Verdict."""
+
+from __future__ import annotations
+
+from flowjudge_tui.engine.base import (
+    FeedbackCallback,
+    JudgeEngine,
+    SamplingSettings,
+    StopCheck,
+)
+from flowjudge_tui.prompt import build_prompt
+from flowjudge_tui.rubric import Item, Rubric
+from flowjudge_tui.verdict import Verdict, summarize_distribution
+
+DEFAULT_SAMPLING = SamplingSettings()
+
+
+def judge_item(
+    engine: JudgeEngine,
+    rubric: Rubric,
+    item: Item,
+    sampling: SamplingSettings = DEFAULT_SAMPLING,
+    on_feedback: FeedbackCallback | None = None,
+    should_stop: StopCheck | None = None,
+) -> Verdict:
+    """Judge one item. The score always comes from the model's own score position."""
+    prompt = build_prompt(rubric, item)
+    result = engine.judge(
+        prompt,
+        rubric.score_values,
+        sampling,
+        on_feedback=on_feedback,
+        should_stop=should_stop,
+    )
+    score, expected, confidence = summarize_distribution(result.distribution)
+    return Verdict(
+        score=score,
+        feedback=result.feedback,
+        distribution=result.distribution,
+        expected_score=expected,
+        confidence=confidence,
+        score_mass=result.score_mass,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        seconds=result.seconds,
+        raw_text=result.raw_text,
+        stop_reason=result.stop_reason,
+        rubric=rubric.name,
+        rubric_hash=rubric.content_hash,
+        model=engine.model_name,
+    )
