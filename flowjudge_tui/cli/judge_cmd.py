@@ -1,0 +1,112 @@
+"""``flowjudge judge``: judge one item and print the verdict as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args
+from flowjudge_tui.cli.output import print_json
+from flowjudge_tui.engine.base import SamplingSettings
+from flowjudge_tui.errors import ItemError
+from flowjudge_tui.prompt import build_prompt
+from flowjudge_tui.rubric import Item, RubricLibrary
+from flowjudge_tui.settings import app_paths
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    judge = commands.add_parser(
+        "judge",
+        help="judge one output against a rubric and print the verdict as JSON",
+        description="Judge one output. Give the rubric's inputs with --input NAME=TEXT and the "
+        "output with --output, or both in a JSON file with --item.",
+    )
+    add_model_arguments(judge)
+    judge.add_argument("--rubric", required=True, help="a rubric name or a .toml file")
+    judge.add_argument("--input", action="append", default=[], metavar="NAME=TEXT",
+                       help="one of the rubric's inputs (repeat for each)")
+    judge.add_argument("--output", help="the output to judge")
+    judge.add_argument("--item", type=Path,
+                       help='a JSON file {"inputs": {...}, "output": "..."} instead of '
+                       "--input/--output")
+    judge.add_argument("--print-prompt", action="store_true",
+                       help="print the exact prompt and exit without loading a model")
+    judge.add_argument("--stream", action="store_true",
+                       help="show the feedback on stderr as it is generated")
+    judge.add_argument("--max-tokens", type=int, default=SamplingSettings.max_feedback_tokens,
+                       help="most tokens of feedback (default %(default)s)")
+    judge.add_argument("--temperature", type=float, default=SamplingSettings.temperature)
+    judge.add_argument("--seed", type=int, default=SamplingSettings.seed)
+    judge.set_defaults(handler=_judge)
+    # --model is not needed to print the prompt.
+    for action in judge._actions:
+        if action.dest == "model":
+            action.required = False
+
+
+def read_item(args: argparse.Namespace) -> Item:
+    if args.item is not None:
+        if args.input or args.output is not None:
+            raise ItemError("Give either --item or --input/--output, not both.")
+        return _item_from_file(args.item)
+    if args.output is None:
+        raise ItemError("Give the output to judge with --output TEXT (or use --item FILE.json).")
+    inputs: dict[str, str] = {}
+    for pair in args.input:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ItemError(f"--input '{pair}' is not NAME=TEXT; write it as --input query=...")
+        inputs[name] = value
+    return Item(inputs=inputs, output=args.output)
+
+
+def _item_from_file(path: Path) -> Item:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ItemError(f"{path}: no such file; check the path given to --item.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ItemError(f"{path}: not a readable JSON file ({exc}).") from None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("output"), str)
+        or not isinstance(data.get("inputs", {}), dict)
+        or not all(isinstance(v, str) for v in data.get("inputs", {}).values())
+    ):
+        raise ItemError(
+            f'{path}: expected {{"inputs": {{"name": "text", ...}}, "output": "text"}}.'
+        )
+    return Item(inputs=data.get("inputs", {}), output=data["output"])
+
+
+def _judge(args: argparse.Namespace) -> int:
+    from flowjudge_tui.errors import ModelError
+    from flowjudge_tui.judge import judge_item
+
+    rubric = RubricLibrary(app_paths()).get(args.rubric).rubric
+    for warning in rubric.warnings():
+        print(f"flowjudge: warning: {warning}", file=sys.stderr)
+    item = rubric.check_item(read_item(args))
+    if args.print_prompt:
+        sys.stdout.write(build_prompt(rubric, item) + "\n")
+        return 0
+    if not args.model:
+        raise ModelError("Give the model with --model NAME_OR_PATH.gguf.")
+    engine = load_from_args(args)
+    sampling = SamplingSettings(
+        temperature=args.temperature, max_feedback_tokens=args.max_tokens, seed=args.seed
+    )
+    on_feedback = _stream_to_stderr if args.stream else None
+    verdict = judge_item(engine, rubric, item, sampling, on_feedback=on_feedback)
+    if args.stream:
+        sys.stderr.write("\n")
+    print_json(verdict.to_json_dict())
+    return 0
+
+
+def _stream_to_stderr(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()

@@ -1,0 +1,63 @@
+"""One progress event type for everything long: downloads, imports and runs.
+
+The command line draws it as a text bar (``cli.progress_bar``); the app binds it to a
+Textual ``ProgressBar``. Producers call a ``ProgressCallback`` with a new event each step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a long task stands. ``total`` is None when it is not known yet."""
+
+    task: str
+    done: float
+    total: float | None
+    unit: str = "items"
+    rate: float | None = None
+    eta_seconds: float | None = None
+    detail: str = ""
+    finished: bool = False
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return min(1.0, self.done / self.total)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class RateMeter:
+    """Turns a running count into rate and ETA over the whole task so far."""
+
+    task: str
+    total: float | None
+    unit: str = "items"
+    start_done: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def event(self, done: float, detail: str = "", finished: bool = False) -> Progress:
+        elapsed = time.monotonic() - self.started
+        progressed = done - self.start_done
+        rate = progressed / elapsed if elapsed > 0 and progressed > 0 else None
+        eta = None
+        if rate and self.total is not None:
+            eta = max(0.0, (self.total - done) / rate)
+        return Progress(
+            task=self.task,
+            done=done,
+            total=self.total,
+            unit=self.unit,
+            rate=rate,
+            eta_seconds=eta,
+            detail=detail,
+            finished=finished,
+        )
