@@ -82,7 +82,7 @@ def test_print_prompt_does_not_import_llama_cpp() -> None:
          "Give the model with --model"),
         (["--rubric", "relevance-query-binary", "--item", "/no/such/item.json"], "no such file"),
         (["--model", "/no/such/model.gguf", "--rubric", "relevance-query-binary",
-          "--input", "query=q", "--output", "a"], "No model file at"),
+          "--input", "query=q", "--output", "a"], "no model file at"),
     ],
 )
 def test_bad_input_is_one_sentence_without_traceback(

@@ -1,0 +1,154 @@
+"""``flowjudge doctor``: one screen that says whether this machine is ready to judge.
+
+It never touches the network. Each problem is one sentence with its fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+from typing import Any
+
+from flowjudge_tui import __version__
+from flowjudge_tui.cli.models_cmd import model_memory_for, plans_for_args
+from flowjudge_tui.cli.progress_bar import format_amount
+from flowjudge_tui.engine.hardware import nvml_gpus, probe_hardware
+from flowjudge_tui.errors import FlowJudgeError
+from flowjudge_tui.settings import app_paths
+
+CUDA_REINSTALL = ('CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir '
+                  "llama-cpp-python")
+
+
+def collect(args: argparse.Namespace) -> dict[str, Any]:
+    """Everything the doctor checks, as plain data (also the ``--json`` output)."""
+    problems: list[str] = []
+    notes: list[str] = []
+    hardware = probe_hardware()
+    llama = _llama_cpp(problems)
+    if llama.get("gpu_offload") is False:
+        for gpu in nvml_gpus():
+            problems.append(
+                f"This llama.cpp was built without GPU support, so {gpu.name} "
+                f"({gpu.total_mib} MiB) is unused; reinstall it with {CUDA_REINSTALL}."
+            )
+    paths = app_paths()
+    models = _models(problems, notes)
+    hub_cache = _hub_cache()
+    plan: dict[str, Any] | None = None
+    try:
+        best = plans_for_args(args, hardware, model_memory_for(None))[0]
+        plan = best.as_dict()
+        if not best.fits:
+            problems.append(best.explanation)
+    except FlowJudgeError as exc:
+        problems.append(str(exc))
+    return {
+        "flowjudge": __version__,
+        "llama_cpp": llama,
+        "gpus": [vars(g) for g in hardware.gpus],
+        "ram_total_mib": hardware.ram_total_mib,
+        "ram_available_mib": hardware.ram_available_mib,
+        "physical_cores": hardware.physical_cores,
+        "data_dir": str(paths.data_dir),
+        "data_dir_free_bytes": _free_disk(paths.data_dir),
+        **hub_cache,
+        "models": models,
+        "plan": plan,
+        "problems": problems + [f"GPU probe: {p}." for p in hardware.problems],
+        "notes": notes,
+    }
+
+
+def _llama_cpp(problems: list[str]) -> dict[str, Any]:
+    try:
+        import llama_cpp
+    except Exception as exc:  # a broken native build raises more than ImportError
+        problems.append(f"llama-cpp-python cannot be imported ({exc}); reinstall it with "
+                        "'pip install --force-reinstall llama-cpp-python'.")
+        return {"version": None, "gpu_offload": None}
+    system = bytes(llama_cpp.llama_print_system_info()).decode("utf-8", "replace").strip()
+    return {"version": str(llama_cpp.__version__),
+            "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+            "system_info": system}
+
+
+def _hub_cache() -> dict[str, Any]:
+    from huggingface_hub import constants
+
+    cache = Path(constants.HF_HUB_CACHE)
+    return {"hub_cache": str(cache), "hub_cache_free_bytes": _free_disk(cache),
+            "hub_endpoint": constants.ENDPOINT, "hub_offline": constants.is_offline_mode()}
+
+
+def _models(problems: list[str], notes: list[str]) -> list[dict[str, Any]]:
+    from flowjudge_tui.catalog import default_entry
+    from flowjudge_tui.installed import list_models
+
+    try:
+        listings = list_models()
+    except FlowJudgeError as exc:
+        problems.append(str(exc))
+        return []
+    for m in listings:
+        if m.source == "local" and not m.downloaded:
+            problems.append(f"The local model '{m.name}' is gone from {m.path}; add it again "
+                            "with 'flowjudge models add PATH'.")
+        elif m.downloaded and m.verified is False:
+            notes.append(f"{m.name} is downloaded but not verified yet; "
+                         f"'flowjudge models pull {m.name}' verifies it.")
+    if not any(m.downloaded for m in listings):
+        entry = default_entry()
+        problems.append(f"No judge model is on this machine; run 'flowjudge models pull' "
+                        f"({entry.name}, {entry.display_size}) or "
+                        "'flowjudge models add PATH.gguf'.")
+    return [m.as_dict() for m in listings]
+
+
+def _free_disk(path: Path) -> int | None:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return shutil.disk_usage(candidate).free
+    return None
+
+
+def render(report: dict[str, Any]) -> None:
+    llama = report["llama_cpp"]
+    if llama["version"]:
+        offload = "GPU offload" if llama["gpu_offload"] else "CPU only (no GPU offload)"
+        llama_line = f"llama-cpp-python {llama['version']}, {offload}"
+    else:
+        llama_line = "not importable"
+    gpus = "; ".join(f"{g['description'] or g['name']}: {g['free_mib']} MiB free of "
+                     f"{g['total_mib']} MiB" for g in report["gpus"]) or "none llama.cpp can use"
+    state = {True: "verified", False: "unverified", None: "local"}
+    models = ", ".join(f"{m['name']} ({state[m['verified']]})"
+                       for m in report["models"] if m["downloaded"]) or "none"
+    plan = report["plan"]
+    lines = [
+        ("flowjudge", report["flowjudge"]),
+        ("llama.cpp", llama_line),
+        ("GPU", gpus),
+        ("RAM", f"{report['ram_available_mib']} MiB available of {report['ram_total_mib']} MiB, "
+                f"{report['physical_cores']} physical cores"),
+        ("data dir", f"{report['data_dir']} ({_disk(report['data_dir_free_bytes'])})"),
+        ("hub cache", f"{report['hub_cache']} ({_disk(report['hub_cache_free_bytes'])}), "
+                      f"{report['hub_endpoint']}"
+                      + (", HF_HUB_OFFLINE" if report["hub_offline"] else "")),
+        ("models", models),
+        ("plan", plan["explanation"] if plan else "none"),
+    ]
+    width = max(len(label) for label, _ in lines)
+    for label, value in lines:
+        print(f"{label.ljust(width)}  {value}")
+    for note in report["notes"]:
+        print(f"note: {note}")
+    for problem in report["problems"]:
+        print(f"problem: {problem}")
+    if not report["problems"]:
+        print("ready to judge.")
+
+
+def _disk(free: int | None) -> str:
+    return "free disk unknown" if free is None else f"{format_amount(free, 'bytes')} free"
