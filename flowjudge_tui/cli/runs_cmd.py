@@ -1,10 +1,250 @@
-"""Placeholder: the runs commands register here."""
+"""``flowjudge run | runs list/show/resume | stats | compare | export``."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
 from typing import Any
+
+from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args
+from flowjudge_tui.cli.output import print_json, print_table
+from flowjudge_tui.cli.progress_bar import ProgressPrinter
+from flowjudge_tui.cli.runs_report import (
+    comparison_json,
+    print_comparison,
+    print_stats,
+    run_json,
+    stats_json,
+)
+from flowjudge_tui.datasets import ImportResult, import_dataset, parse_map_args
+from flowjudge_tui.engine.base import LoadSettings, SamplingSettings
+from flowjudge_tui.export import FORMATS, export_run
+from flowjudge_tui.metrics import compare_runs, run_stats
+from flowjudge_tui.rubric import RubricLibrary
+from flowjudge_tui.runs import RunSummary, create_run, execute_run, resume_run
+from flowjudge_tui.settings import app_paths
+from flowjudge_tui.store import RunSettings, Store, open_store
+
+MAX_PROBLEMS_SHOWN = 20
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add this module's verbs to the flowjudge parser."""
+    run = commands.add_parser(
+        "run", help="judge every row of a CSV/JSONL file and store the verdicts",
+        description="Import a dataset and judge it. Verdicts are saved one by one: Ctrl-C "
+        "stops cleanly and 'flowjudge runs resume ID' carries on.",
+    )
+    add_model_arguments(run)
+    run.add_argument("--rubric", required=True, help="a rubric name or a .toml file")
+    run.add_argument("--data", required=True, type=Path, help="a .csv, .tsv or .jsonl file")
+    run.add_argument("--map", action="append", default=[], metavar="COLUMN=field",
+                     help="read a rubric field from this column (repeat; others are guessed)")
+    run.add_argument("--label", metavar="COLUMN", help="a column of human scores on the scale")
+    run.add_argument("--id", metavar="COLUMN", help="a column that names each row")
+    run.add_argument("--limit", type=int, help="judge only the first N rows")
+    run.add_argument("--max-tokens", type=int, default=SamplingSettings.max_feedback_tokens,
+                     help="most tokens of feedback (default %(default)s)")
+    run.add_argument("--temperature", type=float, default=SamplingSettings.temperature)
+    run.add_argument("--seed", type=int, default=SamplingSettings.seed)
+    run.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
+    run.set_defaults(handler=_run)
+
+    runs = commands.add_parser("runs", help="list, show and resume runs")
+    verbs = runs.add_subparsers(dest="runs_command", metavar="VERB")
+    listing = verbs.add_parser("list", help="all runs, newest first")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_list)
+    show = verbs.add_parser("show", help="one run's settings, progress and timing")
+    show.add_argument("run_id", type=int, metavar="ID")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(handler=_show)
+    resume = verbs.add_parser("resume", help="judge the items a run has not judged yet")
+    resume.add_argument("run_id", type=int, metavar="ID")
+    resume.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
+    resume.set_defaults(handler=_resume)
+
+    stats = commands.add_parser("stats", help="a run's scores and agreement with human labels")
+    stats.add_argument("run_id", type=int, metavar="ID")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(handler=_stats)
+
+    compare = commands.add_parser("compare", help="compare two runs over the same items")
+    compare.add_argument("run_a", type=int, metavar="A")
+    compare.add_argument("run_b", type=int, metavar="B")
+    compare.add_argument("--json", action="store_true", help="print JSON")
+    compare.set_defaults(handler=_compare)
+
+    export = commands.add_parser("export", help="write a run as JSONL, CSV or an HTML report")
+    export.add_argument("run_id", type=int, metavar="ID")
+    export.add_argument("--format", choices=FORMATS, required=True)
+    export.add_argument("--out", type=Path, required=True, help="the file to write")
+    export.set_defaults(handler=_export)
+
+
+@contextmanager
+def _store() -> Iterator[Store]:
+    store = open_store()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C asks the run to stop (the judgment in flight is dropped); a second
+    one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nflowjudge: stopping (Ctrl-C again to quit at once)...", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _report_import(result: ImportResult) -> None:
+    print(f"flowjudge: imported {result.imported:,} rows from {result.dataset.source_path} "
+          f"as dataset {result.dataset.id}", file=sys.stderr)
+    for problem in result.problems[:MAX_PROBLEMS_SHOWN]:
+        print(f"flowjudge: skipped {problem}", file=sys.stderr)
+    if len(result.problems) > MAX_PROBLEMS_SHOWN:
+        print(f"flowjudge: ... and {len(result.problems) - MAX_PROBLEMS_SHOWN} more bad rows",
+              file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    rubric = RubricLibrary(app_paths()).get(args.rubric).rubric
+    for warning in rubric.warnings():
+        print(f"flowjudge: warning: {warning}", file=sys.stderr)
+    with _store() as store:
+        imported = import_dataset(
+            store, args.data, rubric, parse_map_args(args.map), label=args.label,
+            id_column=args.id, limit=args.limit, on_progress=ProgressPrinter(),
+        )
+        _report_import(imported)
+        engine = load_from_args(args)
+        load = getattr(engine, "load", None)
+        settings = RunSettings(
+            sampling=SamplingSettings(temperature=args.temperature,
+                                      max_feedback_tokens=args.max_tokens, seed=args.seed),
+            load=load if isinstance(load, LoadSettings) else LoadSettings(),
+            limit=args.limit,
+        )
+        model_path = getattr(engine, "path", None)
+        run = create_run(store, imported.dataset.id, rubric,
+                         model_path if isinstance(model_path, Path) else Path(args.model),
+                         settings)
+        print(f"flowjudge: run {run.id}: {run.total_items} items, {rubric.name}, "
+              f"{run.model_name}", file=sys.stderr)
+        stop = threading.Event()
+        with _ctrl_c_stops(stop):
+            summary = execute_run(store, run.id, engine, on_progress=ProgressPrinter(), stop=stop)
+        extra = {"dataset_id": imported.dataset.id, "imported": imported.imported,
+                 "bad_rows": [{"line": p.line, "reason": p.reason} for p in imported.problems]}
+        return _finish(summary, args.json, extra)
+
+
+def _finish(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = None) -> int:
+    run = summary.run
+    resume = f"flowjudge runs resume {run.id}"
+    if summary.stopped:
+        print(f"flowjudge: run {run.id} stopped with {run.done} of {run.total_items} verdicts "
+              f"saved; continue it with '{resume}'.", file=sys.stderr)
+    else:
+        print(f"flowjudge: run {run.id} {run.state}: {summary.judged} judged, {summary.reused} "
+              f"reused, {summary.skipped} skipped in {summary.seconds:.1f} s; see "
+              f"'flowjudge stats {run.id}'.", file=sys.stderr)
+    if as_json:
+        print_json({
+            "run_id": run.id,
+            **run_json(run),
+            "judged_now": summary.judged,
+            "reused_now": summary.reused,
+            "skipped_now": summary.skipped,
+            "stopped": summary.stopped,
+            "seconds": summary.seconds,
+            "resume_command": resume if run.pending else None,
+            **(extra or {}),
+        })
+    return 130 if summary.stopped else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    with _store() as store:
+        runs = store.list_runs()
+    if args.json:
+        print_json([run_json(run) for run in runs])
+        return 0
+    print_table(
+        ["ID", "STATUS", "DONE", "TOTAL", "RUBRIC", "MODEL", "DATASET", "CREATED"],
+        [(r.id, r.state, r.done, r.total_items, r.rubric_name, r.model_name, r.dataset_name,
+          r.created_at[:19].replace("T", " ")) for r in runs],
+    )
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    with _store() as store:
+        run = store.get_run(args.run_id)
+    data = run_json(run, detailed=True)
+    if args.json:
+        print_json(data)
+        return 0
+    for key, value in data.items():
+        print(f"{key:>18}: {value}")
+    if run.resumable:
+        print(f"\nContinue it with 'flowjudge runs resume {run.id}'.")
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    with _store() as store:
+        stop = threading.Event()
+        with _ctrl_c_stops(stop):
+            summary = resume_run(args.run_id, store=store, on_progress=ProgressPrinter(),
+                                 stop=stop)
+        return _finish(summary, args.json)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    with _store() as store:
+        stats = run_stats(store, args.run_id)
+    if args.json:
+        print_json(stats_json(stats))
+    else:
+        print_stats(stats)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    with _store() as store:
+        comparison = compare_runs(store, args.run_a, args.run_b)
+    if args.json:
+        print_json(comparison_json(comparison))
+    else:
+        print_comparison(comparison)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    with _store() as store:
+        written = export_run(store, args.run_id, args.format, args.out)
+    for path in written:
+        print(f"flowjudge: wrote {path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,129 @@
+"""How runs, statistics and comparisons look on the command line (text and JSON)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Any
+
+from flowjudge_tui.cli.output import print_table
+from flowjudge_tui.metrics import FIGURE_LABELS, Agreement, Comparison, RunStats
+from flowjudge_tui.statistics import format_figure
+from flowjudge_tui.store import RunRecord
+
+HISTOGRAM_WIDTH = 40
+
+
+def jsonable(value: Any) -> Any:
+    """JSON-safe: nan becomes null and dict keys become strings."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def run_json(run: RunRecord, detailed: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": run.id,
+        "status": run.state,
+        "total": run.total_items,
+        "done": run.done,
+        "judged": run.judged,
+        "reused": run.reused,
+        "skipped": run.skipped,
+        "rubric": run.rubric_name,
+        "model": run.model_name,
+        "dataset": run.dataset_name,
+        "dataset_id": run.dataset_id,
+        "created_at": run.created_at,
+    }
+    if detailed:
+        seconds = run.judge_seconds
+        data.update({
+            "rubric_hash": run.rubric_hash,
+            "model_path": run.model_path,
+            "model_fingerprint": run.model_fingerprint,
+            "fingerprint_kind": run.fingerprint_kind,
+            "settings": run.settings.to_json_dict(),
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "judge_seconds": round(seconds, 3),
+            "seconds_per_verdict": round(seconds / run.judged, 3) if run.judged else None,
+            "prompt_tokens": run.prompt_tokens,
+            "completion_tokens": run.completion_tokens,
+            "completion_tokens_per_second":
+                round(run.completion_tokens / seconds, 2) if seconds else None,
+            "resumable": run.resumable,
+            "error": run.error,
+        })
+    return data
+
+
+def stats_json(stats: RunStats) -> dict[str, Any]:
+    return dict(jsonable(asdict(stats)))
+
+
+def comparison_json(comparison: Comparison) -> dict[str, Any]:
+    data = jsonable(asdict(comparison))
+    for entry, difference in zip(data["differences"], comparison.differences, strict=True):
+        entry["difference"] = difference.difference
+    return dict(data)
+
+
+def _agreement_rows(columns: list[Agreement]) -> list[tuple[str, ...]]:
+    return [
+        (FIGURE_LABELS.get(key, key), *(format_figure(a.figures[key]) for a in columns))
+        for key in columns[0].figures
+    ]
+
+
+def print_stats(stats: RunStats) -> None:
+    print(f"Run {stats.run_id} · {stats.rubric_name} · {stats.scored} of {stats.total_items} "
+          f"scored, {stats.skipped} skipped")
+    top = max(stats.histogram.values(), default=0) or 1
+    for score, count in stats.histogram.items():
+        bar = "#" * round(HISTOGRAM_WIDTH * count / top)
+        print(f"  {score:>3}  {bar:<{HISTOGRAM_WIDTH}}  {count}")
+    print(f"mean score {format_figure(stats.mean_score, 2)}, "
+          f"mean confidence {format_figure(stats.mean_confidence)}")
+    if stats.all_labelled is None:
+        print("No human labels for this rubric version (import them with --label COLUMN).")
+        return
+    columns = [stats.all_labelled]
+    headers = ["FIGURE", f"ALL LABELLED ({stats.all_labelled.n})"]
+    if stats.confident_half is not None:
+        columns.append(stats.confident_half)
+        headers.append(f"CONFIDENT HALF ({stats.confident_half.n}, confidence >= "
+                       f"{format_figure(stats.confidence_cutoff or 0.0)})")
+    print()
+    print_table(headers, _agreement_rows(columns))
+
+
+def print_comparison(c: Comparison) -> None:
+    if c.kind == "systems":
+        print(f"Runs {c.a.run_id} (A) and {c.b.run_id} (B): two systems' outputs, "
+              f"{c.paired} items paired by {c.paired_by}")
+    else:
+        print(f"Runs {c.a.run_id} (A) and {c.b.run_id} (B): the same outputs judged twice, "
+              f"{c.paired} items paired by {c.paired_by}")
+    if c.unpaired_a or c.unpaired_b:
+        print(f"({c.unpaired_a} items of A and {c.unpaired_b} of B have no partner)")
+    for name, side in (("A", c.a), ("B", c.b)):
+        print(f"  mean score {name}: {format_figure(side.mean, 3)}  95% interval "
+              f"[{format_figure(side.ci_low, 3)}, {format_figure(side.ci_high, 3)}]")
+    print(f"  B against A: {c.wins} higher, {c.ties} equal, {c.losses} lower; "
+          f"sign test p = {format_figure(c.sign_test_p, 4)}")
+    if c.agreement is not None:
+        print()
+        print_table(["AGREEMENT OF B WITH A", f"n={c.agreement.n}"],
+                    _agreement_rows([c.agreement]))
+    if c.differences:
+        print("\nItems that differ most:")
+        print_table(
+            ["ITEM", "SCORE A", "SCORE B", "EXPECTED A", "EXPECTED B"],
+            [(d.key, d.score_a, d.score_b, f"{d.expected_a:.2f}", f"{d.expected_b:.2f}")
+             for d in c.differences],
+        )

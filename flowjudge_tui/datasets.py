@@ -1,0 +1,244 @@
+"""Importing datasets: map a file's columns to a rubric's fields, check every row, store them.
+
+Columns map to fields by ``--map COLUMN=field`` or by a guess (the same name ignoring case,
+spaces and punctuation, then common synonyms such as question -> query). Rows that cannot be
+used are reported with their line number and skipped; the rest is imported in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowjudge_tui.dataset_files import (
+    FileFormat,
+    RawRow,
+    RowProblem,
+    Value,
+    detect_format,
+    json_kind,
+    read_rows,
+)
+from flowjudge_tui.dataset_mapping import (
+    ID_NAMES,
+    LABEL_NAMES,
+    ColumnMapping,
+    guess_column,
+    guess_mapping,
+    parse_map_args,
+    resolve_mapping,
+)
+from flowjudge_tui.errors import DatasetError
+from flowjudge_tui.progress import Progress, ProgressCallback
+from flowjudge_tui.rubric import Rubric
+from flowjudge_tui.store import DatasetRecord, NewItem, Store
+
+__all__ = [
+    "ColumnMapping",
+    "DatasetPreview",
+    "ImportResult",
+    "RowProblem",
+    "guess_mapping",
+    "import_dataset",
+    "parse_map_args",
+    "preview_dataset",
+    "resolve_mapping",
+]
+
+PROGRESS_EVERY_ROWS = 2000
+PREVIEW_ROWS = 20
+
+
+@dataclass(frozen=True)
+class DatasetPreview:
+    """The first rows of a file and the mapping a user would start from."""
+
+    path: Path
+    format: FileFormat
+    columns: list[str]
+    rows: list[dict[str, str]]
+    mapping: dict[str, str]
+    """Rubric field -> column, for the fields that could be matched."""
+    missing_fields: list[str]
+    label_guess: str | None
+    id_guess: str | None
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    dataset: DatasetRecord
+    imported: int
+    problems: list[RowProblem]
+    seconds: float
+
+
+def preview_dataset(
+    path: Path, rubric: Rubric, rows: int = PREVIEW_ROWS, fmt: FileFormat | None = None
+) -> DatasetPreview:
+    """The first ``rows`` rows, the column names and the guessed mapping."""
+    fmt = fmt or detect_format(path)
+    columns, iterator = read_rows(path, fmt)
+    shown: list[dict[str, str]] = []
+    problems: list[RowProblem] = []
+    for row in iterator:
+        if isinstance(row, RowProblem):
+            problems.append(row)
+        else:
+            shown.append({k: "" if v is None else str(v) for k, v in row.values.items()})
+        if len(shown) >= rows:
+            break
+    iterator.close()
+    mapping = guess_mapping(columns, rubric)
+    taken = set(mapping.values())
+    return DatasetPreview(
+        path=path,
+        format=fmt,
+        columns=columns,
+        rows=shown,
+        mapping=mapping,
+        missing_fields=[f for f in [*rubric.inputs, rubric.output] if f not in mapping],
+        label_guess=guess_column(columns, LABEL_NAMES, taken),
+        id_guess=guess_column(columns, ID_NAMES, taken),
+        problems=problems,
+    )
+
+
+def import_dataset(
+    store: Store,
+    path: Path,
+    rubric: Rubric,
+    column_map: Mapping[str, str] | None = None,
+    label: str | None = None,
+    id_column: str | None = None,
+    name: str | None = None,
+    fmt: FileFormat | None = None,
+    limit: int | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Read ``path``, check each row against ``rubric`` and store the good ones.
+
+    ``column_map`` is {column: field}; unmapped fields are guessed. ``label`` names a column of
+    human scores on the rubric's scale (empty cells mean unlabelled). ``limit`` stops after that
+    many imported rows. Raises ``DatasetError`` when the file or the mapping cannot be used at
+    all, or when no row is valid; otherwise bad rows are in ``ImportResult.problems``.
+    """
+    started = time.monotonic()
+    fmt = fmt or detect_format(path)
+    total_bytes = path.stat().st_size if path.is_file() else 0
+    read = [0]
+
+    def count_bytes(n: int) -> None:
+        read[0] += n
+
+    columns, rows = read_rows(path, fmt, count_bytes)
+    mapping = resolve_mapping(columns, rubric, column_map, label, id_column, str(path))
+    problems: list[RowProblem] = []
+    task = f"Importing {path.name}"
+
+    def items() -> Iterator[NewItem]:
+        count = 0
+        for row in rows:
+            item = row if isinstance(row, RowProblem) else _to_item(row, rubric, mapping)
+            if isinstance(item, RowProblem):
+                problems.append(item)
+                continue
+            count += 1
+            yield item
+            if on_progress is not None and count % PROGRESS_EVERY_ROWS == 0:
+                on_progress(_progress(task, read[0], total_bytes, count, started))
+            if limit is not None and count >= limit:
+                break
+        if count == 0:
+            first = "; ".join(str(p) for p in problems[:3]) or "the file has no rows"
+            raise DatasetError(f"{path}: no row could be imported ({first}); fix the file.")
+
+    dataset = store.add_dataset(
+        name=name or path.stem,
+        source_path=str(path.resolve()),
+        format=fmt,
+        columns=columns,
+        mapping=mapping.fields,
+        rubric=rubric,
+        items=items(),
+        label_column=mapping.label,
+        id_column=mapping.id,
+    )
+    if on_progress is not None:
+        end = total_bytes if limit is None else read[0]
+        on_progress(_progress(task, read[0], end, dataset.item_count, started, True))
+    return ImportResult(dataset, dataset.item_count, problems, time.monotonic() - started)
+
+
+def _progress(
+    task: str, done: int, total: int, rows: int, started: float, finished: bool = False
+) -> Progress:
+    elapsed = time.monotonic() - started
+    rate = done / elapsed if elapsed > 0 and done else None
+    eta = (total - done) / rate if rate and total else None
+    return Progress(task=task, done=done, total=total or None, unit="bytes", rate=rate,
+                    eta_seconds=eta, detail=f"{rows:,} rows", finished=finished)
+
+
+def _to_item(row: RawRow, rubric: Rubric, mapping: ColumnMapping) -> NewItem | RowProblem:
+    values: dict[str, str] = {}
+    for name, column in mapping.fields.items():
+        text = _text(row.values.get(column))
+        if isinstance(text, Problem):
+            return RowProblem(row.line, f"column '{column}' (field '{name}') {text.reason}")
+        values[name] = text
+    human: int | None = None
+    if mapping.label is not None:
+        parsed = _label(row.values.get(mapping.label), rubric)
+        if isinstance(parsed, Problem):
+            return RowProblem(row.line, f"label column '{mapping.label}' {parsed.reason}")
+        human = parsed
+    key = None
+    if mapping.id is not None:
+        raw = row.values.get(mapping.id)
+        key = None if raw is None else str(raw)
+    output = values.pop(rubric.output)
+    return NewItem(row.line, values, output, human, key)
+
+
+@dataclass(frozen=True)
+class Problem:
+    reason: str
+
+
+def _text(value: Value) -> str | Problem:
+    if value is None:
+        return Problem("is missing")
+    if isinstance(value, dict | list):
+        return Problem(f"holds {json_kind(value)}, not text")
+    text = value if isinstance(value, str) else _scalar_text(value)
+    if not text.strip():
+        return Problem("is empty")
+    return text
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _label(value: Value, rubric: Rubric) -> int | Problem | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    scale = f"{rubric.score_values[0]}-{rubric.score_values[-1]}"
+    if isinstance(value, bool):
+        number: float = float(value)
+    elif isinstance(value, int | float):
+        number = float(value)
+    else:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            return Problem(f"holds '{value}', not a score on the rubric's scale {scale}")
+    if not number.is_integer() or int(number) not in rubric.scores:
+        return Problem(f"holds {value!r}, which is not on the rubric's scale {scale}")
+    return int(number)

@@ -1,0 +1,179 @@
+"""Datasets, their items, and rubric versions."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+
+from flowjudge_tui.errors import StoreError
+from flowjudge_tui.rubric import Rubric, parse_rubric
+from flowjudge_tui.store.connection import Database, utc_now
+from flowjudge_tui.store.records import DatasetRecord, ItemRecord, NewItem, item_content_hash
+
+INSERT_CHUNK = 5000
+
+_ITEM_COLUMNS = "id, dataset_id, row_number, source_key, inputs, output, human_label, content_hash"
+
+
+def item_from_row(row: sqlite3.Row, prefix: str = "") -> ItemRecord:
+    return ItemRecord(
+        id=row[f"{prefix}id"],
+        dataset_id=row[f"{prefix}dataset_id"],
+        row_number=row[f"{prefix}row_number"],
+        source_key=row[f"{prefix}source_key"],
+        inputs=json.loads(row[f"{prefix}inputs"]),
+        output=row[f"{prefix}output"],
+        human_label=row[f"{prefix}human_label"],
+        content_hash=row[f"{prefix}content_hash"],
+    )
+
+
+def _dataset_from_row(row: sqlite3.Row) -> DatasetRecord:
+    return DatasetRecord(
+        id=row["id"],
+        name=row["name"],
+        source_path=row["source_path"],
+        format=row["format"],
+        columns=json.loads(row["columns"]),
+        mapping=json.loads(row["mapping"]),
+        label_column=row["label_column"],
+        id_column=row["id_column"],
+        input_fields=json.loads(row["input_fields"]),
+        output_field=row["output_field"],
+        rubric_hash=row["rubric_hash"],
+        item_count=row["item_count"],
+        created_at=row["created_at"],
+    )
+
+
+class DatasetQueries:
+    db: Database
+
+    def save_rubric(self, rubric: Rubric) -> str:
+        """Keep this rubric version (its TOML) and return its hash; storing twice is a no-op."""
+        with self.db.transaction() as conn:
+            _save_rubric(conn, rubric)
+        return rubric.content_hash
+
+    def get_rubric(self, rubric_hash: str) -> Rubric:
+        row = self.db.conn().execute(
+            "SELECT toml, name FROM rubrics WHERE hash = ?", (rubric_hash,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"No rubric version {rubric_hash[:12]} in the database.")
+        return parse_rubric(row["toml"], f"stored rubric '{row['name']}'")
+
+    def add_dataset(
+        self,
+        *,
+        name: str,
+        source_path: str,
+        format: str,
+        columns: Sequence[str],
+        mapping: dict[str, str],
+        rubric: Rubric,
+        items: Iterable[NewItem],
+        label_column: str | None = None,
+        id_column: str | None = None,
+    ) -> DatasetRecord:
+        """Store a dataset and all its items in one transaction (all or nothing).
+
+        ``items`` may be a generator: it is consumed in chunks, so memory stays flat for large
+        files. If it raises, nothing is stored.
+        """
+        with self.db.transaction() as conn:
+            _save_rubric(conn, rubric)
+            cursor = conn.execute(
+                "INSERT INTO datasets (name, source_path, format, columns, mapping, label_column,"
+                " id_column, input_fields, output_field, rubric_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name, source_path, format, json.dumps(list(columns), ensure_ascii=False),
+                    json.dumps(mapping, ensure_ascii=False), label_column, id_column,
+                    json.dumps(list(rubric.inputs), ensure_ascii=False), rubric.output,
+                    rubric.content_hash, utc_now(),
+                ),
+            )
+            dataset_id = int(cursor.lastrowid or 0)
+            count = 0
+            has_labels = False
+            for chunk in _chunks(items, INSERT_CHUNK):
+                conn.executemany(
+                    "INSERT INTO items (dataset_id, row_number, source_key, inputs, output,"
+                    " human_label, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [_item_params(dataset_id, item) for item in chunk],
+                )
+                count += len(chunk)
+                has_labels = has_labels or any(i.human_label is not None for i in chunk)
+            conn.execute("UPDATE datasets SET item_count = ? WHERE id = ?", (count, dataset_id))
+            if has_labels:
+                conn.execute(
+                    "INSERT INTO labels (item_id, rubric_hash, score, updated_at)"
+                    " SELECT id, ?, human_label, ? FROM items"
+                    " WHERE dataset_id = ? AND human_label IS NOT NULL",
+                    (rubric.content_hash, utc_now(), dataset_id),
+                )
+        return self.get_dataset(dataset_id)
+
+    def get_dataset(self, dataset_id: int) -> DatasetRecord:
+        row = self.db.conn().execute(
+            "SELECT * FROM datasets WHERE id = ?", (dataset_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"No dataset {dataset_id}; run 'flowjudge runs list' to see them.")
+        return _dataset_from_row(row)
+
+    def list_datasets(self) -> list[DatasetRecord]:
+        rows = self.db.conn().execute("SELECT * FROM datasets ORDER BY id DESC").fetchall()
+        return [_dataset_from_row(row) for row in rows]
+
+    def delete_dataset(self, dataset_id: int) -> None:
+        """Delete a dataset with its items, runs, verdicts and labels."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
+
+    def items(
+        self, dataset_id: int, limit: int | None = None, offset: int = 0
+    ) -> list[ItemRecord]:
+        """Items in file order."""
+        rows = self.db.conn().execute(
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE dataset_id = ? ORDER BY row_number"
+            " LIMIT ? OFFSET ?",
+            (dataset_id, -1 if limit is None else limit, offset),
+        ).fetchall()
+        return [item_from_row(row) for row in rows]
+
+    def get_item(self, item_id: int) -> ItemRecord:
+        row = self.db.conn().execute(
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"No item {item_id} in the database.")
+        return item_from_row(row)
+
+
+def _save_rubric(conn: sqlite3.Connection, rubric: Rubric) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO rubrics (hash, name, toml, created_at) VALUES (?, ?, ?, ?)",
+        (rubric.content_hash, rubric.name, rubric.to_toml(), utc_now()),
+    )
+
+
+def _item_params(dataset_id: int, item: NewItem) -> tuple[object, ...]:
+    return (
+        dataset_id,
+        item.row_number,
+        item.source_key,
+        json.dumps(item.inputs, ensure_ascii=False),
+        item.output,
+        item.human_label,
+        item_content_hash(item.inputs, item.output),
+    )
+
+
+def _chunks(items: Iterable[NewItem], size: int) -> Iterator[list[NewItem]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

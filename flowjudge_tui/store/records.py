@@ -1,0 +1,201 @@
+"""Typed rows: what the store hands out. Nothing outside the store sees a raw tuple."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from flowjudge_tui.engine.base import LoadSettings, SamplingSettings
+from flowjudge_tui.rubric import Item
+from flowjudge_tui.store.owner import owner_alive
+
+RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+RunState = Literal["queued", "running", "interrupted", "done", "failed", "cancelled"]
+VerdictStatus = Literal["judged", "reused", "skipped"]
+FingerprintKind = Literal["sha256", "quick-v1"]
+
+
+def item_content_hash(inputs: Mapping[str, str], output: str) -> str:
+    """sha256 over everything of an item that reaches the prompt (field names, order, values)."""
+    canonical = json.dumps([list(inputs.items()), output], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An item as parsed from a dataset file, before it has an id."""
+
+    row_number: int
+    inputs: dict[str, str]
+    output: str
+    human_label: int | None = None
+    source_key: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    id: int
+    name: str
+    source_path: str
+    format: str
+    columns: list[str]
+    mapping: dict[str, str]
+    """Rubric field -> the file's column it was read from."""
+    label_column: str | None
+    id_column: str | None
+    input_fields: list[str]
+    output_field: str
+    rubric_hash: str
+    """The rubric the columns were mapped for (and the imported labels belong to)."""
+    item_count: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    id: int
+    dataset_id: int
+    row_number: int
+    source_key: str | None
+    inputs: dict[str, str]
+    output: str
+    human_label: int | None
+    content_hash: str
+
+    def to_item(self) -> Item:
+        return Item(inputs=self.inputs, output=self.output)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What was asked of the judge for a run (kept as JSON in ``runs.settings``)."""
+
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    load: LoadSettings = field(default_factory=LoadSettings)
+    limit: int | None = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "sampling": self.sampling.__dict__.copy(),
+            "load": self.load.__dict__.copy(),
+            "limit": self.limit,
+        }
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> RunSettings:
+        return cls(
+            sampling=SamplingSettings(**data.get("sampling", {})),
+            load=LoadSettings(**data.get("load", {})),
+            limit=data.get("limit"),
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    dataset_id: int
+    dataset_name: str
+    rubric_hash: str
+    rubric_name: str
+    model_name: str
+    model_path: str
+    model_fingerprint: str
+    fingerprint_kind: FingerprintKind
+    settings: RunSettings
+    status: RunStatus
+    error: str | None
+    owner_pid: int | None
+    owner_host: str | None
+    owner_token: str | None
+    total_items: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    judged: int = 0
+    reused: int = 0
+    skipped: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    judge_seconds: float = 0.0
+
+    @property
+    def done(self) -> int:
+        """Items with a verdict (judged, reused or skipped)."""
+        return self.judged + self.reused + self.skipped
+
+    @property
+    def pending(self) -> int:
+        return max(0, self.total_items - self.done)
+
+    @property
+    def state(self) -> RunState:
+        """The status, except that a 'running' run whose process is gone is 'interrupted'."""
+        if self.status == "running" and not owner_alive(
+            self.owner_pid, self.owner_host, self.owner_token
+        ):
+            return "interrupted"
+        return self.status
+
+    @property
+    def resumable(self) -> bool:
+        return self.pending > 0 and self.state in ("queued", "interrupted", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class NewVerdict:
+    """A verdict ready to be stored (judged, reused from another run, or skipped)."""
+
+    status: VerdictStatus
+    work_key: str
+    score: int | None = None
+    feedback: str = ""
+    distribution: dict[int, float] = field(default_factory=dict)
+    expected_score: float | None = None
+    confidence: float | None = None
+    score_mass: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    raw_text: str = ""
+    stop_reason: str = ""
+    skip_reason: str | None = None
+    reused_from: int | None = None
+
+
+@dataclass(frozen=True)
+class VerdictRecord(NewVerdict):
+    id: int = 0
+    run_id: int = 0
+    item_id: int = 0
+    created_at: str = ""
+
+    @property
+    def has_score(self) -> bool:
+        return self.score is not None
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    """A person's judgment of an item under one rubric version; either part may be empty."""
+
+    item_id: int
+    rubric_hash: str
+    score: int | None
+    comment: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class JudgedItem:
+    """One row of a run's results: the item, its verdict and the human label if any."""
+
+    item: ItemRecord
+    verdict: VerdictRecord
+    label: LabelRecord | None
+
+    @property
+    def human_score(self) -> int | None:
+        return self.label.score if self.label is not None else None

@@ -1,0 +1,289 @@
+"""Runs and their verdicts. Each verdict is committed in its own transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from flowjudge_tui.errors import StoreError
+from flowjudge_tui.rubric import Rubric
+from flowjudge_tui.store.connection import Database, utc_now
+from flowjudge_tui.store.dataset_queries import _ITEM_COLUMNS, _save_rubric, item_from_row
+from flowjudge_tui.store.owner import current_owner, owner_alive
+from flowjudge_tui.store.records import (
+    FingerprintKind,
+    ItemRecord,
+    JudgedItem,
+    LabelRecord,
+    NewVerdict,
+    RunRecord,
+    RunSettings,
+    RunStatus,
+    VerdictRecord,
+)
+
+_RUN_SELECT = """
+SELECT r.*, d.name AS dataset_name, rb.name AS rubric_name,
+       COALESCE(v.judged, 0) AS judged, COALESCE(v.reused, 0) AS reused,
+       COALESCE(v.skipped, 0) AS skipped, COALESCE(v.prompt_tokens, 0) AS sum_prompt_tokens,
+       COALESCE(v.completion_tokens, 0) AS sum_completion_tokens,
+       COALESCE(v.seconds, 0.0) AS sum_seconds
+FROM runs r
+JOIN datasets d ON d.id = r.dataset_id
+JOIN rubrics rb ON rb.hash = r.rubric_hash
+LEFT JOIN (
+    SELECT run_id,
+           SUM(status = 'judged') AS judged, SUM(status = 'reused') AS reused,
+           SUM(status = 'skipped') AS skipped,
+           SUM(CASE WHEN status = 'judged' THEN prompt_tokens ELSE 0 END) AS prompt_tokens,
+           SUM(CASE WHEN status = 'judged' THEN completion_tokens ELSE 0 END)
+               AS completion_tokens,
+           SUM(CASE WHEN status = 'judged' THEN seconds ELSE 0 END) AS seconds
+    FROM verdicts {where} GROUP BY run_id
+) v ON v.run_id = r.id
+"""
+
+_VERDICT_COLUMNS = (
+    "id, run_id, item_id, status, score, feedback, distribution, expected_score, confidence,"
+    " score_mass, prompt_tokens, completion_tokens, seconds, raw_text, stop_reason, skip_reason,"
+    " work_key, reused_from, created_at"
+)
+
+
+def _run_from_row(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        dataset_id=row["dataset_id"],
+        dataset_name=row["dataset_name"],
+        rubric_hash=row["rubric_hash"],
+        rubric_name=row["rubric_name"],
+        model_name=row["model_name"],
+        model_path=row["model_path"],
+        model_fingerprint=row["model_fingerprint"],
+        fingerprint_kind=row["fingerprint_kind"],
+        settings=RunSettings.from_json_dict(json.loads(row["settings"])),
+        status=row["status"],
+        error=row["error"],
+        owner_pid=row["owner_pid"],
+        owner_host=row["owner_host"],
+        owner_token=row["owner_token"],
+        total_items=row["total_items"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        judged=row["judged"],
+        reused=row["reused"],
+        skipped=row["skipped"],
+        prompt_tokens=row["sum_prompt_tokens"],
+        completion_tokens=row["sum_completion_tokens"],
+        judge_seconds=row["sum_seconds"],
+    )
+
+
+def verdict_from_row(row: sqlite3.Row, prefix: str = "") -> VerdictRecord:
+    def col(name: str) -> Any:
+        return row[f"{prefix}{name}"]
+
+    return VerdictRecord(
+        id=col("id"),
+        run_id=col("run_id"),
+        item_id=col("item_id"),
+        status=col("status"),
+        score=col("score"),
+        feedback=col("feedback"),
+        distribution={int(k): float(p) for k, p in json.loads(col("distribution")).items()},
+        expected_score=col("expected_score"),
+        confidence=col("confidence"),
+        score_mass=col("score_mass"),
+        prompt_tokens=col("prompt_tokens"),
+        completion_tokens=col("completion_tokens"),
+        seconds=col("seconds"),
+        raw_text=col("raw_text"),
+        stop_reason=col("stop_reason"),
+        skip_reason=col("skip_reason"),
+        work_key=col("work_key"),
+        reused_from=col("reused_from"),
+        created_at=col("created_at"),
+    )
+
+
+class RunQueries:
+    db: Database
+
+    def create_run(
+        self,
+        *,
+        dataset_id: int,
+        rubric: Rubric,
+        model_name: str,
+        model_path: str,
+        model_fingerprint: str,
+        fingerprint_kind: FingerprintKind,
+        settings: RunSettings,
+        total_items: int,
+    ) -> RunRecord:
+        with self.db.transaction() as conn:
+            _save_rubric(conn, rubric)
+            cursor = conn.execute(
+                "INSERT INTO runs (dataset_id, rubric_hash, model_name, model_path,"
+                " model_fingerprint, fingerprint_kind, settings, status, total_items, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (
+                    dataset_id, rubric.content_hash, model_name, model_path, model_fingerprint,
+                    fingerprint_kind, json.dumps(settings.to_json_dict()), total_items, utc_now(),
+                ),
+            )
+        return self.get_run(int(cursor.lastrowid or 0))
+
+    def get_run(self, run_id: int) -> RunRecord:
+        row = self.db.conn().execute(
+            _RUN_SELECT.format(where="WHERE run_id = ?") + " WHERE r.id = ?", (run_id, run_id)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"No run {run_id}; run 'flowjudge runs list' to see the runs.")
+        return _run_from_row(row)
+
+    def list_runs(self, limit: int | None = None) -> list[RunRecord]:
+        """Newest first."""
+        rows = self.db.conn().execute(
+            _RUN_SELECT.format(where="") + " ORDER BY r.id DESC LIMIT ?",
+            (-1 if limit is None else limit,),
+        ).fetchall()
+        return [_run_from_row(row) for row in rows]
+
+    def claim_run(self, run_id: int) -> RunRecord:
+        """Mark a run as being judged by this process; refuse if a live process has it."""
+        pid, host, token = current_owner()
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT status, owner_pid, owner_host, owner_token FROM runs WHERE id = ?",
+                (run_id,),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"No run {run_id}; run 'flowjudge runs list' to see the runs.")
+            if row["status"] == "running" and owner_alive(
+                row["owner_pid"], row["owner_host"], row["owner_token"]
+            ):
+                raise StoreError(
+                    f"Run {run_id} is being judged by process {row['owner_pid']} on "
+                    f"{row['owner_host']}; wait for it to finish or stop it first."
+                )
+            conn.execute(
+                "UPDATE runs SET status = 'running', owner_pid = ?, owner_host = ?,"
+                " owner_token = ?, error = NULL, started_at = COALESCE(started_at, ?),"
+                " finished_at = NULL WHERE id = ?",
+                (pid, host, token, utc_now(), run_id),
+            )
+        return self.get_run(run_id)
+
+    def finish_run(self, run_id: int, status: RunStatus, error: str | None = None) -> RunRecord:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+                (status, error, utc_now(), run_id),
+            )
+        return self.get_run(run_id)
+
+    def delete_run(self, run_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    def pending_items(
+        self, run_id: int, limit: int | None = None, after_row: int = 0
+    ) -> list[ItemRecord]:
+        """The run's items that have no verdict yet, in file order, after row ``after_row``."""
+        run = self.get_run(run_id)
+        conn = self.db.conn()
+        last = conn.execute(
+            "SELECT row_number FROM items WHERE dataset_id = ? ORDER BY row_number"
+            " LIMIT 1 OFFSET ?",
+            (run.dataset_id, max(0, run.total_items - 1)),
+        ).fetchone()
+        if last is None or run.total_items == 0:
+            return []
+        rows = conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM items"
+            " WHERE dataset_id = ? AND row_number > ? AND row_number <= ?"
+            " AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.run_id = ? AND v.item_id = items.id)"
+            " ORDER BY row_number LIMIT ?",
+            (run.dataset_id, after_row, last[0], run_id, -1 if limit is None else limit),
+        ).fetchall()
+        return [item_from_row(row) for row in rows]
+
+    def add_verdict(self, run_id: int, item_id: int, verdict: NewVerdict) -> VerdictRecord:
+        """Commit one verdict at once. A second verdict for the same (run, item) is refused."""
+        try:
+            with self.db.transaction() as conn:
+                cursor = conn.execute(
+                    "INSERT INTO verdicts (run_id, item_id, status, score, feedback, distribution,"
+                    " expected_score, confidence, score_mass, prompt_tokens, completion_tokens,"
+                    " seconds, raw_text, stop_reason, skip_reason, work_key, reused_from,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id, item_id, verdict.status, verdict.score, verdict.feedback,
+                        json.dumps({str(k): p for k, p in verdict.distribution.items()}),
+                        verdict.expected_score, verdict.confidence, verdict.score_mass,
+                        verdict.prompt_tokens, verdict.completion_tokens, verdict.seconds,
+                        verdict.raw_text, verdict.stop_reason, verdict.skip_reason,
+                        verdict.work_key, verdict.reused_from, utc_now(),
+                    ),
+                )
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc):
+                raise StoreError(
+                    f"Item {item_id} already has a verdict in run {run_id}; it is not judged twice."
+                ) from None
+            raise StoreError(f"Run {run_id} or item {item_id} does not exist ({exc}).") from None
+        return self.get_verdict(int(cursor.lastrowid or 0))
+
+    def get_verdict(self, verdict_id: int) -> VerdictRecord:
+        row = self.db.conn().execute(
+            f"SELECT {_VERDICT_COLUMNS} FROM verdicts WHERE id = ?", (verdict_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"No verdict {verdict_id} in the database.")
+        return verdict_from_row(row)
+
+    def find_reusable(self, work_key: str) -> VerdictRecord | None:
+        """A verdict judged (not copied) for exactly this work, in any run; the oldest."""
+        row = self.db.conn().execute(
+            f"SELECT {_VERDICT_COLUMNS} FROM verdicts WHERE work_key = ? AND status = 'judged'"
+            " ORDER BY id LIMIT 1",
+            (work_key,),
+        ).fetchone()
+        return None if row is None else verdict_from_row(row)
+
+    def verdicts(self, run_id: int) -> list[VerdictRecord]:
+        rows = self.db.conn().execute(
+            f"SELECT {_VERDICT_COLUMNS} FROM verdicts WHERE run_id = ? ORDER BY id", (run_id,)
+        ).fetchall()
+        return [verdict_from_row(row) for row in rows]
+
+    def judged_items(self, run_id: int) -> list[JudgedItem]:
+        """Every verdict of a run with its item and human label, in file order."""
+        item_cols = ", ".join(f"i.{c} AS i_{c}" for c in _ITEM_COLUMNS.split(", "))
+        verdict_cols = ", ".join(f"v.{c} AS v_{c}" for c in _VERDICT_COLUMNS.split(", "))
+        rows = self.db.conn().execute(
+            f"SELECT {item_cols}, {verdict_cols}, l.score AS l_score, l.comment AS l_comment,"
+            " l.updated_at AS l_updated_at, r.rubric_hash AS r_rubric_hash"
+            " FROM verdicts v JOIN items i ON i.id = v.item_id JOIN runs r ON r.id = v.run_id"
+            " LEFT JOIN labels l ON l.item_id = i.id AND l.rubric_hash = r.rubric_hash"
+            " WHERE v.run_id = ? ORDER BY i.row_number",
+            (run_id,),
+        ).fetchall()
+        results = []
+        for row in rows:
+            label = None
+            if row["l_updated_at"] is not None:
+                label = LabelRecord(
+                    item_id=row["i_id"],
+                    rubric_hash=row["r_rubric_hash"],
+                    score=row["l_score"],
+                    comment=row["l_comment"],
+                    updated_at=row["l_updated_at"],
+                )
+            results.append(
+                JudgedItem(item_from_row(row, "i_"), verdict_from_row(row, "v_"), label)
+            )
+        return results

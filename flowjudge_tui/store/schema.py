@@ -1,0 +1,128 @@
+"""The database schema, versioned: ``PRAGMA user_version`` counts the migrations applied.
+
+Append a new tuple of statements to ``MIGRATIONS`` to change the schema; never edit one that
+has shipped. Each migration runs in its own transaction together with the version bump.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE datasets (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            source_path TEXT NOT NULL,
+            format TEXT NOT NULL,
+            columns TEXT NOT NULL,
+            mapping TEXT NOT NULL,
+            label_column TEXT,
+            id_column TEXT,
+            input_fields TEXT NOT NULL,
+            output_field TEXT NOT NULL,
+            rubric_hash TEXT NOT NULL,
+            item_count INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            row_number INTEGER NOT NULL,
+            source_key TEXT,
+            inputs TEXT NOT NULL,
+            output TEXT NOT NULL,
+            human_label INTEGER,
+            content_hash TEXT NOT NULL,
+            UNIQUE (dataset_id, row_number)
+        )""",
+        """CREATE TABLE rubrics (
+            hash TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            toml TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            rubric_hash TEXT NOT NULL REFERENCES rubrics(hash),
+            model_name TEXT NOT NULL,
+            model_path TEXT NOT NULL,
+            model_fingerprint TEXT NOT NULL,
+            fingerprint_kind TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+            error TEXT,
+            owner_pid INTEGER,
+            owner_host TEXT,
+            total_items INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT
+        )""",
+        """CREATE TABLE verdicts (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            status TEXT NOT NULL CHECK (status IN ('judged', 'reused', 'skipped')),
+            score INTEGER,
+            feedback TEXT NOT NULL DEFAULT '',
+            distribution TEXT NOT NULL DEFAULT '{}',
+            expected_score REAL,
+            confidence REAL,
+            score_mass REAL,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            seconds REAL NOT NULL DEFAULT 0,
+            raw_text TEXT NOT NULL DEFAULT '',
+            stop_reason TEXT NOT NULL DEFAULT '',
+            skip_reason TEXT,
+            work_key TEXT NOT NULL,
+            reused_from INTEGER REFERENCES verdicts(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (run_id, item_id)
+        )""",
+        "CREATE INDEX verdicts_by_work_key ON verdicts (work_key) WHERE status = 'judged'",
+        "CREATE INDEX items_by_dataset ON items (dataset_id, row_number)",
+        """CREATE TABLE labels (
+            item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            rubric_hash TEXT NOT NULL,
+            score INTEGER,
+            comment TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (item_id, rubric_hash)
+        )""",
+    ),
+    ("ALTER TABLE runs ADD COLUMN owner_token TEXT",),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to ``SCHEMA_VERSION``; safe when several processes race.
+
+    ``conn`` must be in autocommit mode. Returns the version found before migrating.
+    """
+    found = schema_version(conn)
+    if found > SCHEMA_VERSION:
+        return found
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema_version(conn)
+            if version >= SCHEMA_VERSION:
+                conn.execute("COMMIT")
+                return found
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,215 @@
+"""Runs with the real (tiny, scripted) model: commits, reuse, stop, resume, skipped items."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+from gguf_models import scripted_probabilities
+from run_helpers import add_dataset, rubric, write_csv
+
+from flowjudge_tui.datasets import import_dataset
+from flowjudge_tui.engine.base import JudgeEngine, SamplingSettings
+from flowjudge_tui.errors import DatasetError, ModelError
+from flowjudge_tui.progress import Progress
+from flowjudge_tui.runs import (
+    VerdictEvent,
+    create_run,
+    execute_run,
+    model_fingerprint,
+    resume_run,
+    work_key,
+)
+from flowjudge_tui.store import RunSettings, Store, open_store
+
+RUBRIC = "relevance-query-binary"
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with open_store() as opened:
+        yield opened
+
+
+@pytest.fixture
+def engine(tiny_engine: object) -> JudgeEngine:
+    return cast(JudgeEngine, tiny_engine)
+
+
+def new_run(store: Store, model: Path, outputs: list[str], **settings: object) -> int:
+    rub = rubric(RUBRIC)
+    dataset_id = add_dataset(store, rub, outputs)
+    return create_run(store, dataset_id, rub, model, RunSettings(**settings)).id  # type: ignore[arg-type]
+
+
+def test_a_run_judges_every_item_committing_each_verdict(
+    store: Store, engine: JudgeEngine, tiny_model_path: Path
+) -> None:
+    run_id = new_run(store, tiny_model_path, [f"Answer {n}." for n in range(4)])
+    progress: list[Progress] = []
+    committed: list[int] = []
+    other = sqlite3.connect(store.path)
+
+    def on_verdict(event: VerdictEvent) -> None:
+        row = other.execute("SELECT score FROM verdicts WHERE id = ?", (event.verdict.id,))
+        committed.append(row.fetchone()[0])
+
+    summary = execute_run(store, run_id, engine, on_progress=progress.append,
+                          on_verdict=on_verdict)
+    assert (summary.judged, summary.reused, summary.skipped, summary.stopped) == (4, 0, 0, False)
+    assert committed == [1, 1, 1, 1]
+    assert summary.run.state == "done" and summary.run.done == 4
+    expected = scripted_probabilities([0, 1])
+    for verdict in store.verdicts(run_id):
+        assert verdict.distribution == pytest.approx(expected, abs=1e-4)
+        assert verdict.feedback == "The response is supported."
+    assert [p.done for p in progress] == [0, 1, 2, 3, 4, 4]
+    assert progress[-1].finished and progress[-1].unit == "verdicts"
+    assert "tok/s" in progress[-1].detail
+
+
+def test_identical_work_is_copied_not_judged_again(
+    store: Store, engine: JudgeEngine, tiny_model_path: Path, tmp_path: Path
+) -> None:
+    rub = rubric(RUBRIC)
+    data = write_csv(tmp_path / "d.csv", ["query", "response"],
+                     [["Q1", "A."], ["Q2", "B."], ["Q1", "A."]])
+    dataset_id = import_dataset(store, data, rub).dataset.id
+    first = create_run(store, dataset_id, rub, tiny_model_path)
+    summary = execute_run(store, first.id, engine)
+    # The third item is the first one again: copied within the same run.
+    assert (summary.judged, summary.reused) == (2, 1)
+    second = create_run(store, dataset_id, rub, tiny_model_path)
+    summary = execute_run(store, second.id, engine)
+    assert (summary.judged, summary.reused) == (0, 3)
+    originals = {v.item_id: v for v in store.verdicts(first.id)}
+    for copy in store.verdicts(second.id):
+        source = originals[copy.item_id]
+        assert copy.reused_from == (source.reused_from or source.id)
+        assert (copy.score, copy.distribution, copy.feedback) == (
+            source.score, source.distribution, source.feedback)
+    other_seed = create_run(store, dataset_id, rub, tiny_model_path,
+                            RunSettings(sampling=SamplingSettings(seed=7), limit=1))
+    assert execute_run(store, other_seed.id, engine).judged == 1
+
+
+def test_stopping_between_items_then_resuming_judges_only_the_rest(
+    store: Store, engine: JudgeEngine, tiny_model_path: Path
+) -> None:
+    run_id = new_run(store, tiny_model_path, [f"Answer {n}." for n in range(5)])
+    stop = threading.Event()
+
+    def stop_after_two(event: VerdictEvent) -> None:
+        if event.done == 2:
+            stop.set()
+
+    summary = execute_run(store, run_id, engine, on_verdict=stop_after_two, stop=stop)
+    assert summary.stopped and summary.run.state == "cancelled" and summary.run.done == 2
+    assert summary.run.resumable
+    before = {v.id: v for v in store.verdicts(run_id)}
+    resumed = resume_run(run_id, store=store, engine=engine)
+    assert (resumed.judged, resumed.stopped, resumed.run.state) == (3, False, "done")
+    after = store.verdicts(run_id)
+    assert len(after) == 5 and len({v.item_id for v in after}) == 5
+    assert all(before[v.id] == v for v in after if v.id in before)
+    again = resume_run(run_id, store=store)
+    assert (again.judged, again.run.state) == (0, "done")
+
+
+def test_a_judgment_stopped_midway_is_discarded(
+    store: Store, engine: JudgeEngine, tiny_model_path: Path
+) -> None:
+    run_id = new_run(store, tiny_model_path, ["A.", "B."])
+    stop = threading.Event()
+    streamed: list[str] = []
+
+    def on_feedback(item: object, text: str) -> None:
+        streamed.append(text)
+        stop.set()
+
+    summary = execute_run(store, run_id, engine, on_feedback=on_feedback, stop=stop.is_set)
+    assert streamed and summary.stopped
+    assert store.verdicts(run_id) == []
+    assert store.get_run(run_id).state == "cancelled"
+
+
+def test_an_item_too_long_for_the_context_is_skipped_with_the_reason(
+    store: Store, engine: JudgeEngine, tiny_model_path: Path
+) -> None:
+    run_id = new_run(store, tiny_model_path, ["Short.", "word " * 5000, "Short too."])
+    summary = execute_run(store, run_id, engine)
+    assert (summary.judged, summary.skipped, summary.run.state) == (2, 1, "done")
+    skipped = [v for v in store.verdicts(run_id) if v.status == "skipped"]
+    assert skipped[0].score is None
+    assert "too long to judge" in (skipped[0].skip_reason or "")
+
+
+def test_an_unexpected_error_marks_the_run_failed_and_keeps_its_verdicts(
+    store: Store, engine: JudgeEngine, tiny_model_path: Path
+) -> None:
+    run_id = new_run(store, tiny_model_path, ["A.", "B.", "C."])
+
+    def explode(event: VerdictEvent) -> None:
+        raise RuntimeError("the app crashed")
+
+    with pytest.raises(RuntimeError):
+        execute_run(store, run_id, engine, on_verdict=explode)
+    run = store.get_run(run_id)
+    assert run.state == "failed" and "the app crashed" in (run.error or "")
+    assert run.done == 1 and run.resumable
+    assert resume_run(run_id, store=store, engine=engine).run.done == 3
+
+
+def test_a_run_refuses_an_engine_for_another_model(
+    store: Store, tiny_model_path: Path, random_model_path: Path
+) -> None:
+    from flowjudge_tui.engine.llama import LlamaEngine
+
+    run_id = new_run(store, tiny_model_path, ["A."])
+    other = LlamaEngine(random_model_path)
+    try:
+        with pytest.raises(ModelError, match=r"load .*tiny-scripted-phi3\.gguf to continue"):
+            execute_run(store, run_id, other)
+    finally:
+        other.close()
+    assert store.get_run(run_id).state == "queued"
+
+
+def test_a_run_needs_a_dataset_mapped_to_its_rubric_fields(
+    store: Store, tiny_model_path: Path
+) -> None:
+    dataset_id = add_dataset(store, rubric(RUBRIC), ["A."])
+    with pytest.raises(DatasetError, match="import the file again"):
+        create_run(store, dataset_id, rubric("correctness-reference-5"), tiny_model_path)
+    with pytest.raises(DatasetError, match="--limit"):
+        create_run(store, dataset_id, rubric(RUBRIC), tiny_model_path, RunSettings(limit=0))
+
+
+def test_fingerprints_and_work_keys(tiny_model_path: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.gguf"
+    shutil.copyfile(tiny_model_path, copy)
+    fingerprint, kind = model_fingerprint(tiny_model_path)
+    assert kind == "quick-v1" and model_fingerprint(copy)[0] == fingerprint
+    with copy.open("r+b") as handle:
+        handle.seek(-1, 2)
+        last = handle.read(1)
+        handle.seek(-1, 2)
+        handle.write(bytes([last[0] ^ 1]))
+    assert model_fingerprint(copy)[0] != fingerprint
+    with pytest.raises(ModelError, match="Cannot read"):
+        model_fingerprint(tmp_path / "missing.gguf")
+    base = work_key(fingerprint, "r", "i", SamplingSettings())
+    assert base == work_key(fingerprint, "r", "i", SamplingSettings())
+    variants = [
+        work_key("other", "r", "i", SamplingSettings()),
+        work_key(fingerprint, "r2", "i", SamplingSettings()),
+        work_key(fingerprint, "r", "i2", SamplingSettings()),
+        work_key(fingerprint, "r", "i", SamplingSettings(seed=1)),
+        work_key(fingerprint, "r", "i", SamplingSettings(temperature=0.0)),
+    ]
+    assert base not in variants and len(set(variants)) == len(variants)

@@ -1,0 +1,184 @@
+"""``flowjudge run | runs | stats | compare | export`` as a user runs them, SIGKILL included."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from run_helpers import write_csv
+
+from flowjudge_tui.cli.main import main
+from flowjudge_tui.settings import app_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+RUBRIC = "relevance-query-binary"
+RUN_KEYS = {"id", "status", "total", "done"}
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def dataset(tmp_path: Path, rows: int, name: str = "data.csv") -> Path:
+    return write_csv(tmp_path / name, ["Question", "Answer", "human"],
+                     [[f"Question {n}?", f"Answer {n}.", n % 2] for n in range(rows)])
+
+
+def committed_verdicts(run_id: int | None = None) -> list[tuple[int, int, str]]:
+    database = app_paths().database
+    if not database.exists():
+        return []
+    conn = sqlite3.connect(database)
+    try:
+        query = "SELECT id, item_id, created_at FROM verdicts"
+        if run_id is not None:
+            query += f" WHERE run_id = {int(run_id)}"
+        return list(conn.execute(query + " ORDER BY id"))
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()
+
+
+def start_run(model: Path, data: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flowjudge_tui.cli.main", "run", "--model", str(model),
+         "--rubric", RUBRIC, "--data", str(data), "--label", "human", "--json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for_verdicts(process: subprocess.Popen[str], count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(committed_verdicts()) < count:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no verdicts were committed in time"
+        time.sleep(0.05)
+
+
+def test_run_then_list_show_stats_compare_and_export(
+    capsys: pytest.CaptureFixture[str], tiny_model_path: Path, tmp_path: Path
+) -> None:
+    data = dataset(tmp_path, 4)
+    code, out, err = cli(capsys, "run", "--model", str(tiny_model_path), "--rubric", RUBRIC,
+                         "--data", str(data), "--map", "Question=query", "--label", "human",
+                         "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary.keys() >= RUN_KEYS | {"judged_now", "imported", "bad_rows"}
+    assert (summary["status"], summary["done"], summary["judged_now"]) == ("done", 4, 4)
+    run_id = summary["run_id"]
+    assert run_id == summary["id"]
+    assert "Run 1" in err and "100.0%" in err
+
+    code, out, _ = cli(capsys, "run", "--model", str(tiny_model_path), "--rubric", RUBRIC,
+                       "--data", str(data), "--label", "human", "--limit", "3", "--json")
+    again = json.loads(out)
+    assert (again["total"], again["judged_now"], again["reused_now"]) == (3, 0, 3)
+
+    code, out, _ = cli(capsys, "runs", "list", "--json")
+    listed = json.loads(out)
+    assert [r["id"] for r in listed] == [again["id"], run_id]
+    assert all(r.keys() >= RUN_KEYS for r in listed)
+    code, out, _ = cli(capsys, "runs", "list")
+    assert out.splitlines()[0].split()[:4] == ["ID", "STATUS", "DONE", "TOTAL"]
+
+    code, out, _ = cli(capsys, "runs", "show", str(run_id), "--json")
+    shown = json.loads(out)
+    assert shown.keys() >= RUN_KEYS | {"settings", "started_at", "finished_at", "judge_seconds"}
+    assert shown["settings"]["sampling"]["temperature"] == 0.1
+
+    code, out, _ = cli(capsys, "stats", str(run_id), "--json")
+    stats = json.loads(out)
+    assert stats["histogram"] == {"0": 0, "1": 4} and stats["labelled"] == 4
+    assert stats["all_labelled"]["figures"]["accuracy"] == 0.5
+    assert stats["all_labelled"]["figures"]["cohen_kappa"] == 0.0
+    code, out, _ = cli(capsys, "stats", str(run_id))
+    assert "accuracy" in out and "CONFIDENT HALF" in out
+
+    code, out, _ = cli(capsys, "compare", str(run_id), str(again["id"]), "--json")
+    comparison = json.loads(out)
+    assert comparison["kind"] == "judges" and comparison["paired"] == 3
+    assert comparison["agreement"]["figures"]["cohen_kappa"] is None
+    code, out, _ = cli(capsys, "compare", str(run_id), str(again["id"]))
+    assert "the same outputs judged twice" in out and "n/a" in out
+
+    for fmt in ("jsonl", "csv", "html"):
+        target = tmp_path / f"export.{fmt}"
+        code, _, err = cli(capsys, "export", str(run_id), "--format", fmt, "--out", str(target))
+        assert code == 0 and target.is_file() and str(target) in err
+    assert (tmp_path / "export.metadata.json").is_file()
+
+
+def test_user_errors_are_one_sentence_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], tiny_model_path: Path, tmp_path: Path
+) -> None:
+    bad = write_csv(tmp_path / "bad.csv", ["question", "text"], [["Q", "A"]])
+    code, _, err = cli(capsys, "run", "--model", str(tiny_model_path), "--rubric", RUBRIC,
+                       "--data", str(bad))
+    assert code == 2 and "Traceback" not in err
+    assert "--map COLUMN=response" in err
+    code, _, err = cli(capsys, "runs", "show", "99")
+    assert code == 2 and err.strip() == (
+        "flowjudge: No run 99; run 'flowjudge runs list' to see the runs.")
+    code, _, err = cli(capsys, "stats", "99")
+    assert code == 2 and "No run 99" in err
+
+
+def test_a_run_killed_with_sigkill_loses_nothing_and_resumes(
+    capsys: pytest.CaptureFixture[str], tiny_model_path: Path, tmp_path: Path
+) -> None:
+    rows = 16
+    process = start_run(tiny_model_path, dataset(tmp_path, rows))
+    try:
+        wait_for_verdicts(process, 3)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    before = committed_verdicts()
+    assert 3 <= len(before) < rows
+
+    code, out, _ = cli(capsys, "runs", "list", "--json")
+    (run,) = json.loads(out)
+    assert run["status"] == "interrupted" and run["done"] == len(before)
+    code, out, _ = cli(capsys, "runs", "show", str(run["id"]))
+    assert f"flowjudge runs resume {run['id']}" in out
+
+    code, out, err = cli(capsys, "runs", "resume", str(run["id"]), "--json")
+    assert code == 0, err
+    resumed = json.loads(out)
+    assert resumed["judged_now"] + resumed["reused_now"] == rows - len(before)
+    assert (resumed["status"], resumed["done"]) == ("done", rows)
+    after = committed_verdicts()
+    assert after[: len(before)] == before
+    assert len(after) == rows and len({item for _, item, _ in after}) == rows
+
+
+def test_ctrl_c_stops_between_items_and_says_how_to_resume(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
+    process = start_run(tiny_model_path, dataset(tmp_path, 40))
+    try:
+        wait_for_verdicts(process, 2)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    summary = json.loads(out)
+    assert summary["status"] == "cancelled" and summary["stopped"]
+    assert summary["resume_command"] == f"flowjudge runs resume {summary['id']}"
+    assert f"continue it with 'flowjudge runs resume {summary['id']}'" in err
+    assert "Traceback" not in err
+    assert len(committed_verdicts()) == summary["done"] < 40
+    assert os.environ["FLOWJUDGE_HOME"] in str(app_paths().database)
