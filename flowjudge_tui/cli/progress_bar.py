@@ -61,6 +61,7 @@ class ProgressPrinter:
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
         self._last_step = -1
+        self._last_line = ""
         self._width = 0
 
     def __call__(self, progress: Progress) -> None:
@@ -73,7 +74,8 @@ class ProgressPrinter:
             return
         fraction = progress.fraction
         step = int(fraction * 20) if fraction is not None else -1
-        if progress.finished or step != self._last_step:
+        if (progress.finished or step != self._last_step) and line != self._last_line:
             self._last_step = step
+            self._last_line = line
             self.stream.write(line + "\n")
             self.stream.flush()

@@ -1,0 +1,42 @@
+"""The one progress event type and its text rendering."""
+
+from __future__ import annotations
+
+import io
+
+from flowjudge_tui.cli.progress_bar import ProgressPrinter, render
+from flowjudge_tui.progress import Progress, RateMeter
+
+
+def test_a_bar_shows_amounts_rate_and_eta() -> None:
+    line = render(Progress("Download", 5e8, 1e9, unit="bytes", rate=2.5e7, eta_seconds=20))
+    assert "50.0%" in line
+    assert "500.00 MB/1.00 GB" in line
+    assert "25.00 MB/s" in line
+    assert "ETA 0:20" in line
+
+
+def test_an_unknown_total_has_no_percentage() -> None:
+    line = render(Progress("Import", 1200, None, unit="rows"))
+    assert "%" not in line
+    assert "1,200" in line
+
+
+def test_the_meter_computes_rate_and_eta() -> None:
+    meter = RateMeter("Run", total=10, unit="verdicts")
+    meter.started -= 10.0
+    event = meter.event(5)
+    assert event.rate is not None and abs(event.rate - 0.5) < 0.01
+    assert event.eta_seconds is not None and abs(event.eta_seconds - 10.0) < 0.5
+
+
+def test_a_log_gets_one_line_per_step_and_no_repeats() -> None:
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream)
+    for done in range(101):
+        printer(Progress("Run", done, 100))
+    printer(Progress("Run", 100, 100, finished=True))
+    lines = stream.getvalue().splitlines()
+    assert 20 <= len(lines) <= 22
+    assert len(lines) == len(set(lines))
+    assert "100.0%" in lines[-1]
