@@ -1,0 +1,1 @@
+"""The terminal app (Textual). It calls the core; the core never imports it."""

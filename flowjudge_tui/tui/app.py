@@ -1,0 +1,299 @@
+"""The flowjudge terminal app: built by ``create_app`` (CLI and tests alike), run by ``run_app``.
+
+Start-up is kept light: nothing here imports llama_cpp or loads a model. The model is chosen
+in a worker after the first paint and loaded only when something needs it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import events, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from flowjudge_tui.engine.base import JudgeEngine
+from flowjudge_tui.errors import ModelError
+from flowjudge_tui.rubric import RubricLibrary
+from flowjudge_tui.settings import app_paths
+from flowjudge_tui.store import RunRecord, Store, open_store
+from flowjudge_tui.tui.background import JobTracker
+from flowjudge_tui.tui.commands import FlowJudgeCommands, Verb
+from flowjudge_tui.tui.messages import (
+    EngineLoaded,
+    EngineLoading,
+    EngineNotice,
+    ModelAdded,
+    ModelChosen,
+    PlanDescribed,
+)
+from flowjudge_tui.tui.model_choice import ModelState, ModelStatus, choose_model
+from flowjudge_tui.tui.model_scan import plan_for_file
+from flowjudge_tui.tui.preferences import Preferences, load_preferences, save_preferences
+from flowjudge_tui.tui.screens.dialogs import TextPrompt
+from flowjudge_tui.tui.screens.help import HelpScreen
+from flowjudge_tui.tui.screens.home import HomeScreen
+from flowjudge_tui.tui.screens.models import ModelsScreen
+from flowjudge_tui.tui.screens.review import ReviewScreen
+from flowjudge_tui.tui.screens.rubrics import RubricsScreen
+from flowjudge_tui.tui.screens.runs import RunsScreen
+from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
+from flowjudge_tui.tui.widgets.nav_bar import SECTIONS
+from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
+
+if TYPE_CHECKING:
+    from flowjudge_tui.engine.llama import LlamaEngine
+
+QUIT_GRACE_SECONDS = 5.0
+NO_MODEL_SENTENCE = (
+    "No model is set up yet; download Flow-Judge or add a local GGUF file on the Models "
+    "screen (F3)."
+)
+
+
+class FlowJudgeApp(App[int], WorkerErrorHandler):
+    """Shared state lives here: paths, the rubric library, preferences and the model status."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "flowjudge"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "home": HomeScreen,
+        "models": ModelsScreen,
+        "rubrics": RubricsScreen,
+        "spot": SpotCheckScreen,
+        "runs": RunsScreen,
+        "review": ReviewScreen,
+    }
+    DEFAULT_MODE = "home"
+    COMMANDS = App.COMMANDS | {FlowJudgeCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", id="app.help"),
+        Binding("question_mark", "help", "Help", show=False, id="app.help_alt"),
+        *(
+            Binding(key, f"switch_mode('{mode}')", label, show=False, id=f"app.go_{mode}")
+            for mode, label, key in SECTIONS
+        ),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+    ]
+
+    model_status: reactive[ModelStatus] = reactive(ModelStatus)
+
+    def __init__(self, model: str | None = None, section: str = "home") -> None:
+        super().__init__()
+        self.given_model = model
+        self.paths = app_paths()
+        self.library = RubricLibrary(self.paths)
+        self.preferences = load_preferences(self.paths)
+        self.start_section = section
+        self.engine: JudgeEngine | None = None
+        self.review_run_id: int | None = None
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+        self.jobs = JobTracker()
+
+    @property
+    def store(self) -> Store:
+        """The database, opened on first use; safe to use from worker threads."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = open_store(self.paths.database)
+            return self._store
+
+    async def on_unmount(self) -> None:
+        """Let cancelled workers reach their next stop check (a run records that it stopped,
+        a download keeps its partial file) before the database closes."""
+        self.workers.cancel_all()
+        await self.jobs.wait(QUIT_GRACE_SECONDS)
+        if self._store is not None:
+            self._store.close()
+
+    def on_mount(self) -> None:
+        if self.start_section != self.current_mode:
+            self.switch_mode(self.start_section)
+        self.choose_model_in_background()
+
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        keys: dict[tuple[str, str], None] = {}
+        for active in screen.active_bindings.values():
+            if active.binding.description and isinstance(active.node, App | Screen):
+                keys[self.get_key_display(active.binding), active.binding.description] = None
+        title = next((label for mode, label, _ in SECTIONS if mode == self.current_mode), "")
+        self.push_screen(HelpScreen(title, screen.HELP or "", list(keys)))
+
+    def remember(self, preferences: Preferences) -> None:
+        self.preferences = preferences
+        save_preferences(self.paths, preferences)
+
+    def use_model(self, path: Path) -> None:
+        """Make ``path`` the model in use (remembered for next time); loads it on demand."""
+        self.remember(self.preferences.with_model(str(path)))
+        self.engine = None
+        self.model_status = ModelStatus("unloaded", path, "chosen")
+        self.describe_plan(path)
+
+    @work(thread=True, exclusive=True, group="choose-model", exit_on_error=False)
+    def choose_model_in_background(self) -> None:
+        choice = choose_model(self.given_model, self.preferences)
+        self.post_message(ModelChosen(choice))
+
+    def on_model_chosen(self, message: ModelChosen) -> None:
+        choice = message.choice
+        state: ModelState = "none" if choice.path is None else "unloaded"
+        self.model_status = ModelStatus(state, choice.path, choice.source, choice.problem)
+        if choice.path is not None:
+            self.describe_plan(choice.path)
+
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
+    def describe_plan(self, path: Path) -> None:
+        self.post_message(PlanDescribed(path, plan_for_file(path)))
+
+    def on_plan_described(self, message: PlanDescribed) -> None:
+        status = self.model_status
+        if status.path == message.path and status.state != "loaded":
+            self.model_status = replace(status, plan=message.plan)
+
+    @work(thread=True, exclusive=True, group="load-model", exit_on_error=False)
+    def load_model(self) -> None:
+        self.engine_for_worker()
+
+    def engine_for_worker(self) -> LlamaEngine:
+        """The loaded judge, loading the chosen model first if needed. Thread workers only."""
+        status = self.model_status
+        if status.path is None:
+            raise ModelError(NO_MODEL_SENTENCE)
+        from flowjudge_tui.engine.loader import load_engine, plans_for
+
+        if status.state != "loaded":
+            self.post_message(EngineLoading(status.path))
+        engine = load_engine(
+            status.path,
+            plans_for(status.path),
+            on_notice=self._post_notice,
+        )
+        if not get_current_worker().is_cancelled:
+            self.post_message(EngineLoaded(engine, status.path, engine.load.describe()))
+        return engine
+
+    def _post_notice(self, text: str) -> None:
+        self.post_message(EngineNotice(text))
+
+    def on_engine_loading(self, message: EngineLoading) -> None:
+        if message.path == self.model_status.path:
+            self.model_status = ModelStatus(
+                "loading", message.path, self.model_status.source, self.model_status.problem
+            )
+
+    def on_engine_loaded(self, message: EngineLoaded) -> None:
+        if message.path != self.model_status.path or self.model_status.state == "loaded":
+            return
+        self.engine = message.engine
+        self.model_status = ModelStatus(
+            "loaded",
+            message.path,
+            self.model_status.source,
+            plan=message.plan,
+            n_ctx=message.engine.n_ctx,
+        )
+
+    def on_engine_notice(self, message: EngineNotice) -> None:
+        self.notify(message.text, title="Model")
+
+    def on_worker_failed(self, worker: object) -> None:
+        if self.model_status.state == "loading":
+            self.model_status = ModelStatus(
+                "unloaded", self.model_status.path, self.model_status.source
+            )
+
+    def ask_for_local_model(self) -> None:
+        prompt = TextPrompt(
+            "Add a local GGUF file",
+            "The path of a Flow-Judge GGUF file on this machine; it becomes the model in use.",
+            placeholder="~/models/flow-judge-v0.1-Q4_K_M.gguf",
+        )
+        self.push_screen(prompt, self._local_model_answered)
+
+    def _local_model_answered(self, answer: str | None) -> None:
+        if answer and answer.strip():
+            self.add_local_model(answer.strip())
+
+    @work(thread=True, exclusive=True, group="add-model", exit_on_error=False)
+    def add_local_model(self, text: str) -> None:
+        from flowjudge_tui.catalog import register_local_model
+
+        model = register_local_model(Path(text).expanduser(), paths=self.paths)
+        self.post_message(ModelAdded(model.path))
+
+    def on_model_added(self, message: ModelAdded) -> None:
+        self.use_model(message.path)
+        self.notify(f"{message.path.name} is now the model in use.", title="Model")
+
+    async def download_default_model(self) -> None:
+        from flowjudge_tui.catalog import default_entry
+
+        await self.switch_mode("models")
+        screen = self.screen
+        if isinstance(screen, ModelsScreen):
+            screen.action_download(default_entry().name)
+
+    def open_review(self, run_id: int) -> None:
+        """Review this run (the screen picks it up when it is shown)."""
+        self.review_run_id = run_id
+        if self.current_mode == "review":
+            self.screen.post_message(events.ScreenResume())
+        else:
+            self.switch_mode("review")
+
+    def palette_verbs(self, runs: list[RunRecord]) -> list[Verb]:
+        verbs = [
+            Verb(f"Go to {label}", f"Open the {label} screen ({key.upper()})",
+                 partial(self.switch_mode, mode))
+            for mode, label, key in SECTIONS
+        ]
+        verbs.append(Verb("Load the model", "Load the chosen model into memory now",
+                          self.load_model))
+        for entry in self.library.entries():
+            name = entry.rubric.name
+            verbs.append(Verb(f"Spot check with {name}", entry.rubric.title,
+                              partial(self.open_spot_check, name)))
+        for run in runs:
+            verbs.append(Verb(f"Review run {run.id}: {run.rubric_name} on {run.dataset_name}",
+                              f"{run.state}, {run.done} of {run.total_items} judged",
+                              partial(self.open_review, run.id)))
+        verbs.append(Verb("Add a local GGUF file", "Use a model file already on this machine",
+                          self.ask_for_local_model))
+        return verbs
+
+    def open_spot_check(self, rubric_name: str) -> None:
+        """Spot check with this rubric (the screen picks it up from the preferences)."""
+        self.remember(self.preferences.with_rubric(rubric_name))
+        if self.current_mode == "spot":
+            self.screen.post_message(events.ScreenResume())
+        else:
+            self.switch_mode("spot")
+
+
+def create_app(model: str | None = None, section: str = "home") -> FlowJudgeApp:
+    """The app as the CLI and the tests make it.
+
+    ``model``: a catalog name, a registered local name or a .gguf path (else the remembered
+    or default model); ``section``: the screen to open on (home, models, rubrics, spot, runs,
+    review). State lives under ``settings.app_paths()`` (``FLOWJUDGE_HOME``).
+    """
+    return FlowJudgeApp(model=model, section=section)
+
+
+def run_app(model: str | None = None) -> int:
+    app = create_app(model=model)
+    app.run()
+    return app.return_code or 0

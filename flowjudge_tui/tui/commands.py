@@ -1,0 +1,56 @@
+"""The app's own verbs in the command palette (ctrl+p), next to Textual's system commands."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from flowjudge_tui.errors import FlowJudgeError
+
+if TYPE_CHECKING:
+    from flowjudge_tui.tui.app import FlowJudgeApp
+
+
+RECENT_RUNS = 20
+
+
+@dataclass(frozen=True)
+class Verb:
+    title: str
+    help: str
+    run: Callable[[], Any]
+
+
+class FlowJudgeCommands(Provider):
+    """Section changes, model loading, rubrics to spot-check with, runs to review."""
+
+    async def startup(self) -> None:
+        app = cast("FlowJudgeApp", self.app)
+        try:
+            runs = await asyncio.to_thread(app.store.list_runs, RECENT_RUNS)
+        except FlowJudgeError:
+            runs = []
+        self.verbs = app.palette_verbs(runs)
+
+    def _verbs(self) -> list[Verb]:
+        return self.verbs
+
+    async def discover(self) -> Hits:
+        for verb in self._verbs():
+            yield DiscoveryHit(verb.title, partial(_run, verb), help=verb.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for verb in self._verbs():
+            score = matcher.match(verb.title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(verb.title), partial(_run, verb), help=verb.help)
+
+
+def _run(verb: Verb) -> None:
+    verb.run()

@@ -1,0 +1,199 @@
+"""Typed messages that thread workers post to the screen (or app) that started them.
+
+Workers never touch widgets: they post one of these, and the handler, on the UI thread,
+updates what is shown. None of them bubbles: each is meant for the node that posted it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+if TYPE_CHECKING:
+    from flowjudge_tui.datasets import DatasetPreview
+    from flowjudge_tui.engine.base import JudgeEngine
+    from flowjudge_tui.metrics import Comparison, RunStats
+    from flowjudge_tui.progress import Progress
+    from flowjudge_tui.rubric import Item, Rubric
+    from flowjudge_tui.runs import RunSummary
+    from flowjudge_tui.store import JudgedItem, RunRecord
+    from flowjudge_tui.tui.model_choice import ModelChoice
+    from flowjudge_tui.tui.model_scan import ModelScan
+    from flowjudge_tui.verdict import Verdict
+
+
+class FeedbackStreamed(Message, bubble=False):
+    """A piece of feedback as the model writes it."""
+
+    def __init__(self, text: str, job: int) -> None:
+        super().__init__()
+        self.text = text
+        self.job = job
+
+
+class VerdictReady(Message, bubble=False):
+    """A spot-check judgment finished."""
+
+    def __init__(self, rubric: Rubric, item: Item, verdict: Verdict, job: int) -> None:
+        super().__init__()
+        self.rubric = rubric
+        self.item = item
+        self.verdict = verdict
+        self.job = job
+
+
+class ProgressChanged(Message, bubble=False):
+    """Where a long task stands; a newer event replaces one not yet handled."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()
+        self.progress = progress
+
+    def can_replace(self, message: Message) -> bool:
+        return (
+            isinstance(message, ProgressChanged)
+            and message.progress.task == self.progress.task
+            and not message.progress.finished
+        )
+
+
+class ModelChosen(Message, bubble=False):
+    """The app settled which model file it will use (or that there is none)."""
+
+    def __init__(self, choice: ModelChoice) -> None:
+        super().__init__()
+        self.choice = choice
+
+
+class ModelAdded(Message, bubble=False):
+    """A local model file was checked and registered."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+
+class PlanDescribed(Message, bubble=False):
+    """How the model file would be loaded on this machine."""
+
+    def __init__(self, path: Path, plan: str) -> None:
+        super().__init__()
+        self.path = path
+        self.plan = plan
+
+
+class EngineLoading(Message, bubble=False):
+    """A model started loading."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+
+class EngineLoaded(Message, bubble=False):
+    """A model is in memory and ready to judge."""
+
+    def __init__(self, engine: JudgeEngine, path: Path, plan: str) -> None:
+        super().__init__()
+        self.engine = engine
+        self.path = path
+        self.plan = plan
+
+
+class EngineNotice(Message, bubble=False):
+    """Something the loader wants the user told (a fallback plan, a missing template)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class TokensCounted(Message, bubble=False):
+    """The token count of a prompt preview, for the model in memory."""
+
+    def __init__(self, tokens: int, n_ctx: int) -> None:
+        super().__init__()
+        self.tokens = tokens
+        self.n_ctx = n_ctx
+
+
+class TaskFinished(Message, bubble=False):
+    """A long task ended; ``outcome`` is one sentence for the user, ``path`` a file it made."""
+
+    def __init__(
+        self, task: str, outcome: str, cancelled: bool = False, path: Path | None = None
+    ) -> None:
+        super().__init__()
+        self.task = task
+        self.outcome = outcome
+        self.cancelled = cancelled
+        self.path = path
+
+
+class ModelsScanned(Message, bubble=False):
+    def __init__(self, scan: ModelScan) -> None:
+        super().__init__()
+        self.scan = scan
+
+
+class PreviewReady(Message, bubble=False):
+    """The first rows of a dataset file and the guessed column mapping."""
+
+    def __init__(self, preview: DatasetPreview) -> None:
+        super().__init__()
+        self.preview = preview
+
+
+class RunsListed(Message, bubble=False):
+    """The runs in the store, newest first."""
+
+    def __init__(self, runs: list[RunRecord]) -> None:
+        super().__init__()
+        self.runs = runs
+
+
+class RunEnded(Message, bubble=False):
+    """A run stopped: finished, cancelled (resumable) or failed."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+
+class RunLoaded(Message, bubble=False):
+    """A run's verdicts with their items and labels, and its statistics, ready to review."""
+
+    def __init__(
+        self, run: RunRecord, rubric: Rubric, entries: list[JudgedItem], stats: RunStats
+    ) -> None:
+        super().__init__()
+        self.run = run
+        self.rubric = rubric
+        self.entries = entries
+        self.stats = stats
+
+
+class StatsReady(Message, bubble=False):
+    """A run's statistics recomputed (after a label changed)."""
+
+    def __init__(self, stats: RunStats) -> None:
+        super().__init__()
+        self.stats = stats
+
+
+class ComparisonReady(Message, bubble=False):
+    def __init__(self, comparison: Comparison, left: RunStats, right: RunStats) -> None:
+        super().__init__()
+        self.comparison = comparison
+        self.left = left
+        self.right = right
+
+
+class VerdictKept(Message, bubble=False):
+    """A spot-check verdict was stored as a run of its own."""
+
+    def __init__(self, run: RunRecord) -> None:
+        super().__init__()
+        self.run = run

@@ -1,0 +1,99 @@
+"""Which verdicts the Review table shows, and in what order: filters and sort keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flowjudge_tui.store import JudgedItem
+
+LOW_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    key: str
+    label: str
+    keep: Callable[[JudgedItem], bool]
+
+
+def _disagrees(entry: JudgedItem) -> bool:
+    human = entry.human_score
+    return human is not None and entry.verdict.score is not None and human != entry.verdict.score
+
+
+def _low_confidence(entry: JudgedItem) -> bool:
+    confidence = entry.verdict.confidence
+    return confidence is not None and confidence < LOW_CONFIDENCE
+
+
+def row_filters(scale: list[int]) -> list[RowFilter]:
+    filters = [
+        RowFilter("all", "All verdicts", lambda e: True),
+        RowFilter("low", f"Low confidence (< {LOW_CONFIDENCE})", _low_confidence),
+        RowFilter("disagree", "Disagrees with the human", _disagrees),
+        RowFilter("labelled", "Labelled", lambda e: e.human_score is not None),
+        RowFilter("unlabelled", "Not labelled", lambda e: e.human_score is None),
+        RowFilter("skipped", "Skipped", lambda e: e.verdict.score is None),
+    ]
+    for score in scale:
+        filters.append(RowFilter(f"score-{score}", f"Score {score}", _has_score(score)))
+    return filters
+
+
+def _has_score(score: int) -> Callable[[JudgedItem], bool]:
+    return lambda entry: entry.verdict.score == score
+
+
+SORT_KEYS: dict[str, Callable[[JudgedItem], tuple[float, int]]] = {
+    "line": lambda e: (0.0, e.item.row_number),
+    "score": lambda e: (float(e.verdict.score if e.verdict.score is not None else -1),
+                        e.item.row_number),
+    "confidence": lambda e: (e.verdict.confidence if e.verdict.confidence is not None else -1.0,
+                             e.item.row_number),
+    "human": lambda e: (float(e.human_score if e.human_score is not None else -1),
+                        e.item.row_number),
+}
+SORT_COLUMNS = {"Line": "line", "Score": "score", "Conf.": "confidence", "Human": "human"}
+
+
+def visible_rows(
+    entries: list[JudgedItem], keep: Callable[[JudgedItem], bool], sort: str, descending: bool
+) -> list[JudgedItem]:
+    rows = [e for e in entries if keep(e)]
+    rows.sort(key=SORT_KEYS[sort], reverse=descending)
+    return rows
+
+
+def preview_text(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def describe_entry(entry: JudgedItem, rubric_output: str) -> str:
+    """One verdict in full, as Markdown: inputs, output, feedback, and the person's label."""
+    verdict = entry.verdict
+    where = f"Line {entry.item.row_number}"
+    if entry.item.source_key:
+        where += f" · id `{entry.item.source_key}`"
+    if verdict.score is None:
+        judged = f"**skipped**: {verdict.skip_reason or 'no score'}"
+    else:
+        confidence = verdict.confidence if verdict.confidence is not None else 0.0
+        judged = f"**score {verdict.score}** · confidence {confidence:.2f}"
+        if verdict.status == "reused":
+            judged += " · copied from an earlier run"
+    human = entry.human_score
+    parts = [f"{where} · {judged} · human {human if human is not None else '—'}"]
+    if entry.label and entry.label.comment:
+        parts.append(f"*{entry.label.comment}*")
+    for name, value in entry.item.inputs.items():
+        parts.append(f"**{name}**\n\n{_quote(value)}")
+    parts.append(f"**{rubric_output}** (judged)\n\n{_quote(entry.item.output)}")
+    if verdict.feedback:
+        parts.append(f"**Feedback**\n\n{verdict.feedback}")
+    return "\n\n".join(parts)
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines() or [""])

@@ -1,0 +1,288 @@
+"""Review: a run's verdicts to sort and filter, each in full, with human labels and agreement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import DataTable, Markdown, Select, Static
+
+from flowjudge_tui.errors import FlowJudgeError
+from flowjudge_tui.rubric import Rubric
+from flowjudge_tui.store import JudgedItem, RunRecord
+from flowjudge_tui.tui.messages import RunLoaded, RunsListed, StatsReady
+from flowjudge_tui.tui.plain import cell
+from flowjudge_tui.tui.review_rows import (
+    SORT_COLUMNS,
+    describe_entry,
+    preview_text,
+    row_filters,
+    visible_rows,
+)
+from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.screens.compare import CompareScreen, RunPicker
+from flowjudge_tui.tui.screens.dialogs import TextPrompt
+from flowjudge_tui.tui.widgets.agreement_panel import AgreementPanel
+from flowjudge_tui.tui.widgets.score_bars import ScoreBars
+
+DIGITS = "0123456789"
+
+
+class ReviewScreen(FlowScreen):
+    SECTION = "review"
+    HELP = (
+        "A run's verdicts. Choose the run at the top; filter to the low-confidence ones or to "
+        "those that disagree with a person; click a column title (or press **o**) to sort. "
+        "On a verdict, a **digit** records your own score and **c** a comment: both are "
+        "saved at once, and the agreement figures update. **v** compares this run with "
+        "another one, side by side."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(d, f"label({d})", "Label", show=d == "0", key_display="0-9",
+                  id=f"review.label_{d}") for d in DIGITS),
+        Binding("backspace", "label(-1)", "Clear label", show=False, id="review.clear_label"),
+        Binding("c", "comment", "Comment", id="review.comment"),
+        Binding("f", "next_filter", "Filter", id="review.filter"),
+        Binding("o", "next_sort", "Sort", id="review.sort"),
+        Binding("v", "compare", "Compare", id="review.compare"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run: RunRecord | None = None
+        self.rubric: Rubric | None = None
+        self.entries: dict[int, JudgedItem] = {}
+        self.sort = "line"
+        self.descending = False
+        self.runs: list[RunRecord] = []
+
+    def compose_body(self) -> Iterable[Widget]:
+        with Horizontal(id="review-bar"):
+            yield Select[int]([], prompt="Choose a run", id="review-run")
+            yield Select[str]([(f.label, f.key) for f in row_filters([])], value="all",
+                              id="review-filter", allow_blank=False)
+            yield Static("", id="review-count", classes="hint")
+        with Horizontal(id="review-body"):
+            table: DataTable[str] = DataTable(id="verdicts", cursor_type="row", classes="panel")
+            table.border_title = "Verdicts"
+            yield table
+            with VerticalScroll(id="review-detail", classes="panel") as detail:
+                detail.border_title = "Verdict"
+                yield Markdown("Choose a run to review.", id="verdict-detail")
+        with Horizontal(id="review-stats"):
+            with Vertical(id="review-scores", classes="panel") as histogram:
+                histogram.border_title = "Scores"
+                yield ScoreBars(as_counts=True, id="review-histogram")
+            with Vertical(id="review-people", classes="panel") as agreement:
+                agreement.border_title = "Agreement with people"
+                yield AgreementPanel("", id="review-agreement")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#verdicts", DataTable)
+        for title in [*SORT_COLUMNS, "Output"]:
+            table.add_column(title, key=title)
+
+    def on_screen_resume(self) -> None:
+        self.list_runs()
+
+    @work(thread=True, exclusive=True, group="list-runs", exit_on_error=False)
+    def list_runs(self) -> None:
+        self.post_message(RunsListed(self.flow.store.list_runs()))
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        self.runs = message.runs
+        select = self.query_one("#review-run", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([(Content(f"Run {r.id} · {r.rubric_name} · {r.dataset_name}"),
+                                 r.id) for r in message.runs])
+        wanted = self.flow.review_run_id or (message.runs[0].id if message.runs else None)
+        known = any(r.id == wanted for r in message.runs)
+        if known and (self.run is None or self.run.id != wanted or select.value != wanted):
+            select.value = wanted
+
+    @on(Select.Changed, "#review-run")
+    def _run_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, int):
+            self.flow.review_run_id = event.value
+            self.load_run(event.value)
+
+    @work(thread=True, exclusive=True, group="load-run", exit_on_error=False)
+    def load_run(self, run_id: int) -> None:
+        from flowjudge_tui.metrics import stats_from_items
+
+        store = self.flow.store
+        run = store.get_run(run_id)
+        rubric = store.get_rubric(run.rubric_hash)
+        entries = store.judged_items(run_id)
+        self.post_message(RunLoaded(run, rubric, entries, stats_from_items(run, rubric, entries)))
+
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        self.run, self.rubric = message.run, message.rubric
+        self.entries = {entry.verdict.id: entry for entry in message.entries}
+        filters = self.query_one("#review-filter", Select)
+        with self.prevent(Select.Changed):
+            filters.set_options(
+                [(f.label, f.key) for f in row_filters(message.rubric.score_values)]
+            )
+            filters.value = "all"
+        self.show_rows()
+        self.show_stats(message)
+
+    def show_stats(self, message: RunLoaded | StatsReady) -> None:
+        stats = message.stats
+        self.query_one("#review-histogram", ScoreBars).show(
+            {score: float(count) for score, count in stats.histogram.items()}
+        )
+        self.query_one(AgreementPanel).show_stats(stats)
+
+    def on_stats_ready(self, message: StatsReady) -> None:
+        if self.run is not None and message.stats.run_id == self.run.id:
+            self.show_stats(message)
+
+    @on(Select.Changed, "#review-filter")
+    def _filter_changed(self) -> None:
+        self.show_rows()
+
+    def show_rows(self) -> None:
+        if self.rubric is None:
+            return
+        table = self.query_one("#verdicts", DataTable)
+        selected = self.selected_entry()
+        chosen = self.query_one("#review-filter", Select).value
+        active = next((f for f in row_filters(self.rubric.score_values) if f.key == chosen),
+                      row_filters(self.rubric.score_values)[0])
+        rows = visible_rows(list(self.entries.values()), active.keep, self.sort, self.descending)
+        table.clear()
+        for entry in rows:
+            table.add_row(*self.cells(entry), key=str(entry.verdict.id))
+        if selected is not None and str(selected.verdict.id) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(selected.verdict.id)))
+        self.query_one("#review-count", Static).update(
+            f"{len(rows)} of {len(self.entries)} · by {self.sort}"
+            + (" ↓" if self.descending else "")
+        )
+        self.show_detail()
+
+    @staticmethod
+    def cells(entry: JudgedItem) -> tuple[str, str, str, str, Text]:
+        verdict = entry.verdict
+        return (
+            str(entry.item.row_number),
+            "skip" if verdict.score is None else str(verdict.score),
+            "" if verdict.confidence is None else f"{verdict.confidence:.2f}",
+            "" if entry.human_score is None else str(entry.human_score),
+            cell(preview_text(entry.item.output)),
+        )
+
+    def selected_entry(self) -> JudgedItem | None:
+        table = self.query_one("#verdicts", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.entries.get(int(key)) if key is not None else None
+
+    @on(DataTable.RowHighlighted, "#verdicts")
+    def show_detail(self) -> None:
+        entry = self.selected_entry()
+        text = "No verdict matches this filter."
+        if entry is not None and self.rubric is not None:
+            text = describe_entry(entry, self.rubric.output)
+        self.query_one("#verdict-detail", Markdown).update(text)
+
+    @on(DataTable.HeaderSelected, "#verdicts")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        sort = SORT_COLUMNS.get(str(event.label))
+        if sort is not None:
+            self.descending = not self.descending if sort == self.sort else sort != "line"
+            self.sort = sort
+            self.show_rows()
+
+    def action_next_sort(self) -> None:
+        order = list(SORT_COLUMNS.values())
+        self.sort = order[(order.index(self.sort) + 1) % len(order)]
+        self.descending = self.sort != "line"
+        self.show_rows()
+
+    def action_next_filter(self) -> None:
+        if self.rubric is None:
+            return
+        keys = [f.key for f in row_filters(self.rubric.score_values)]
+        select = self.query_one("#review-filter", Select)
+        current = select.value if isinstance(select.value, str) else "all"
+        select.value = keys[(keys.index(current) + 1) % len(keys)]
+
+    def action_label(self, score: int) -> None:
+        entry = self.selected_entry()
+        if entry is None or self.rubric is None:
+            return
+        if score >= 0 and score not in self.rubric.scores:
+            scale = self.rubric.score_values
+            self.notify(f"{score} is not on this rubric's scale ({scale[0]}-{scale[-1]}).",
+                        title="Label", severity="warning")
+            return
+        try:
+            label = self.flow.store.set_human_score(
+                entry.item.id, self.rubric.content_hash, None if score < 0 else score
+            )
+        except FlowJudgeError as exc:
+            self.notify(str(exc), title="Label", severity="error")
+            return
+        self.replace_entry(replace(entry, label=label))
+
+    def action_comment(self) -> None:
+        entry = self.selected_entry()
+        if entry is None:
+            return
+        current = entry.label.comment if entry.label else ""
+        prompt = TextPrompt(f"Comment on row {entry.item.row_number}",
+                            "Saved with your label; empty to remove it.", value=current)
+        self.app.push_screen(prompt, lambda text: self.save_comment(entry, text))
+
+    def save_comment(self, entry: JudgedItem, text: str | None) -> None:
+        if text is None or self.rubric is None:
+            return
+        try:
+            label = self.flow.store.set_comment(entry.item.id, self.rubric.content_hash,
+                                                text.strip())
+        except FlowJudgeError as exc:
+            self.notify(str(exc), title="Comment", severity="error")
+            return
+        self.replace_entry(replace(entry, label=label))
+
+    def replace_entry(self, entry: JudgedItem) -> None:
+        self.entries[entry.verdict.id] = entry
+        table = self.query_one("#verdicts", DataTable)
+        key = str(entry.verdict.id)
+        if key in table.rows:
+            table.update_cell(key, "Human", self.cells(entry)[3])
+        self.show_detail()
+        self.recompute_stats(list(self.entries.values()))
+
+    @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
+    def recompute_stats(self, entries: list[JudgedItem]) -> None:
+        from flowjudge_tui.metrics import stats_from_items
+
+        if self.run is not None and self.rubric is not None:
+            self.post_message(StatsReady(stats_from_items(self.run, self.rubric, entries)))
+
+    def action_compare(self) -> None:
+        if self.run is None:
+            return
+        others = [run for run in self.runs if run.id != self.run.id]
+        if not others:
+            self.notify("There is no other run to compare with yet.", title="Compare")
+            return
+        run_id = self.run.id
+
+        def compare_with(other: int | None) -> None:
+            if other is not None:
+                self.app.push_screen(CompareScreen(run_id, other))
+
+        self.app.push_screen(RunPicker(others, f"Compare run {run_id} with…"), compare_with)

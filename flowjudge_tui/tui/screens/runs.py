@@ -1,0 +1,294 @@
+"""Runs: judge a whole file. Map its columns (with a preview), watch progress, cancel, resume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.worker import get_current_worker
+
+from flowjudge_tui.datasets import DatasetPreview, import_dataset, preview_dataset
+from flowjudge_tui.errors import ModelError
+from flowjudge_tui.progress import Progress
+from flowjudge_tui.rubric import Rubric
+from flowjudge_tui.store import RunRecord, RunSettings
+from flowjudge_tui.tui.messages import (
+    PreviewReady,
+    ProgressChanged,
+    RunEnded,
+    RunsListed,
+    TaskFinished,
+)
+from flowjudge_tui.tui.plain import cell
+from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
+from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+
+
+def describe_run_end(summary_run: RunRecord, judged: int, reused: int, skipped: int,
+                     stopped: bool) -> str:
+    counts = f"{judged} judged, {reused} reused, {skipped} skipped"
+    if stopped:
+        return (f"Run {summary_run.id} stopped after {summary_run.done} of "
+                f"{summary_run.total_items} ({counts}); select it and press R to resume.")
+    return f"Run {summary_run.id} is done: {counts}."
+
+
+class RunsScreen(FlowScreen):
+    SECTION = "runs"
+    HELP = (
+        "Judge every row of a CSV, TSV or JSON Lines file. Give the file's path and a rubric: "
+        "the first rows appear with each rubric field mapped to a column (change any that "
+        "are wrong; a column of human scores is optional). **ctrl+r** imports the file and "
+        "starts the run. Every verdict is saved as it is made, so a run that is stopped, or "
+        "cut short, resumes where it left off (**r** on a run in the list). **enter** opens "
+        "a run in Review."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "start_run", "Start run", id="runs.start"),
+        Binding("escape", "cancel_run", "Stop run", id="runs.cancel"),
+        Binding("r", "resume_run", "Resume", id="runs.resume"),
+        Binding("p", "preview", "Preview", show=False, id="runs.preview"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.preview: DatasetPreview | None = None
+        self.running = False
+        self.runs: list[RunRecord] = []
+
+    def compose_body(self) -> Iterable[Widget]:
+        with Vertical(id="new-run", classes="panel") as new_run:
+            new_run.border_title = "New run"
+            with Horizontal(id="new-run-source"):
+                yield Input(placeholder="Path of a .csv, .tsv or .jsonl file, then enter",
+                            id="run-path")
+                yield Select[str]([], prompt="Rubric", id="run-rubric")
+            yield Static("", id="preview-problems", classes="problem")
+            yield ColumnMappingForm(id="column-mapping")
+            with Horizontal(classes="buttons"):
+                yield Button("Start run", id="start-run", variant="primary", disabled=True)
+                yield Button("Stop", id="stop-run", variant="error", disabled=True)
+                yield Label("", id="run-hint", classes="hint")
+            yield ProgressPanel(id="run-progress")
+        runs: DataTable[str] = DataTable(id="runs-table", classes="panel", cursor_type="row")
+        runs.border_title = "Runs"
+        yield runs
+
+    def on_mount(self) -> None:
+        self.query_one("#runs-table", DataTable).add_columns(
+            "Run", "Rubric", "Dataset", "Model", "State", "Done", "Started"
+        )
+        self.query_one("#run-rubric", Select).set_options(
+            [(entry.rubric.name, entry.rubric.name) for entry in self.flow.library.entries()]
+        )
+        if self.flow.preferences.rubric:
+            self.query_one("#run-rubric", Select).value = self.flow.preferences.rubric
+
+    def on_screen_resume(self) -> None:
+        self.list_runs()
+
+    @work(thread=True, exclusive=True, group="list-runs", exit_on_error=False)
+    def list_runs(self) -> None:
+        self.post_message(RunsListed(self.flow.store.list_runs()))
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        self.runs = message.runs
+        table = self.query_one("#runs-table", DataTable)
+        selected = self.selected_run_id()
+        table.clear()
+        for run in message.runs:
+            table.add_row(
+                str(run.id), run.rubric_name, cell(run.dataset_name), cell(run.model_name),
+                run.state,
+                f"{run.done}/{run.total_items}", (run.started_at or run.created_at)[:16]
+                .replace("T", " "), key=str(run.id),
+            )
+        if selected is not None and str(selected) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(selected)))
+        self.refresh_bindings()
+
+    def selected_run_id(self) -> int | None:
+        table = self.query_one("#runs-table", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return int(key) if key is not None else None
+
+    def selected_rubric(self) -> Rubric | None:
+        value = self.query_one("#run-rubric", Select).value
+        return self.flow.library.get(value).rubric if isinstance(value, str) else None
+
+    @on(Input.Submitted, "#run-path")
+    @on(Select.Changed, "#run-rubric")
+    def action_preview(self) -> None:
+        text = self.query_one("#run-path", Input).value.strip()
+        rubric = self.selected_rubric()
+        if not text or rubric is None:
+            return
+        self.query_one("#preview-problems", Static).update("Reading the first rows…")
+        self.preview_in_background(Path(text).expanduser(), rubric)
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def preview_in_background(self, path: Path, rubric: Rubric) -> None:
+        self.post_message(PreviewReady(preview_dataset(path, rubric)))
+
+    async def on_preview_ready(self, message: PreviewReady) -> None:
+        rubric = self.selected_rubric()
+        if rubric is None:
+            return
+        self.preview = message.preview
+        await self.query_one(ColumnMappingForm).show_preview(message.preview, rubric)
+        problems = [str(p) for p in message.preview.problems[:3]]
+        if message.preview.missing_fields:
+            missing = ", ".join(message.preview.missing_fields)
+            problems.insert(0, f"Choose the column for: {missing}.")
+        self.query_one("#preview-problems", Static).update(Content("\n".join(problems)))
+        self.update_buttons()
+
+    def on_worker_failed(self, worker: object) -> None:
+        self.query_one("#preview-problems", Static).update("")
+        self.set_running(False)
+
+    def update_buttons(self) -> None:
+        ready = self.preview is not None and not self.running
+        self.query_one("#start-run", Button).disabled = not ready
+        self.query_one("#stop-run", Button).disabled = not self.running
+        hint = "" if self.flow.model_status.path else "No model yet: set one up on Models (F3)."
+        self.query_one("#run-hint", Label).update(hint)
+
+    def set_running(self, running: bool) -> None:
+        self.running = running
+        self.update_buttons()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_run":
+            return self.running
+        if action == "start_run":
+            return not self.running
+        if action == "resume_run":
+            run = self.selected_run()
+            return not self.running and run is not None and run.resumable
+        return True
+
+    def selected_run(self) -> RunRecord | None:
+        run_id = self.selected_run_id()
+        return next((run for run in self.runs if run.id == run_id), None)
+
+    def action_start_run(self) -> None:
+        rubric = self.selected_rubric()
+        mapping = self.query_one(ColumnMappingForm).chosen_mapping()
+        if self.preview is None or rubric is None or mapping is None:
+            self.notify("Give a file and a rubric, and map every field to a column first.",
+                        title="Runs", severity="warning")
+            return
+        self.set_running(True)
+        self.start_in_background(self.preview.path, rubric, *mapping)
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def start_in_background(
+        self, path: Path, rubric: Rubric, column_map: dict[str, str], label: str | None,
+        id_column: str | None,
+    ) -> None:
+        with self.flow.jobs.job():
+            self.import_and_run(path, rubric, column_map, label, id_column)
+
+    def import_and_run(
+        self, path: Path, rubric: Rubric, column_map: dict[str, str], label: str | None,
+        id_column: str | None,
+    ) -> None:
+        """Import the file, load the model, create the run and judge it (worker thread)."""
+        from flowjudge_tui.runs import create_run, execute_run
+
+        worker = get_current_worker()
+        model_path = self.flow.model_status.path
+        if model_path is None:
+            raise ModelError("No model is set up yet; choose one on the Models screen (F3).")
+        store = self.flow.store
+        imported = import_dataset(store, path, rubric, column_map, label, id_column,
+                                  on_progress=self.post_progress)
+        if imported.problems:
+            self.post_message(TaskFinished("import", (
+                f"Imported {imported.imported} rows of {path.name}; skipped "
+                f"{len(imported.problems)} ({imported.problems[0]})."
+            )))
+        engine = self.flow.engine_for_worker()
+        run = create_run(store, imported.dataset.id, rubric, model_path,
+                         RunSettings(load=engine.load))
+        self.post_message(RunsListed(store.list_runs()))
+        summary = execute_run(store, run.id, engine, on_progress=self.post_progress,
+                              stop=lambda: worker.is_cancelled)
+        self.post_message(RunEnded(summary))
+
+    def action_resume_run(self) -> None:
+        run = self.selected_run()
+        if run is None or not run.resumable:
+            return
+        self.set_running(True)
+        self.resume_in_background(run.id)
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def resume_in_background(self, run_id: int) -> None:
+        from flowjudge_tui.runs import resume_run
+
+        worker = get_current_worker()
+        run = self.flow.store.get_run(run_id)
+        in_use = self.flow.model_status.path
+        if in_use is None or Path(run.model_path).resolve() != in_use.resolve():
+            raise ModelError(
+                f"Run {run.id} was judged with {run.model_name}; make {run.model_path} the "
+                "model in use (Models, F3) to resume it, so its verdicts stay comparable."
+            )
+        with self.flow.jobs.job():
+            summary = resume_run(run_id, store=self.flow.store,
+                                 engine=self.flow.engine_for_worker(),
+                                 on_progress=self.post_progress,
+                                 stop=lambda: worker.is_cancelled)
+        self.post_message(RunEnded(summary))
+
+    def post_progress(self, progress: Progress) -> None:
+        self.post_message(ProgressChanged(progress))
+
+    def on_task_finished(self, message: TaskFinished) -> None:
+        self.notify(message.outcome, title="Runs")
+
+    def on_progress_changed(self, message: ProgressChanged) -> None:
+        self.query_one(ProgressPanel).show_progress(message.progress)
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        summary = message.summary
+        self.set_running(False)
+        self.notify(describe_run_end(summary.run, summary.judged, summary.reused,
+                                     summary.skipped, summary.stopped), title="Runs")
+        self.list_runs()
+
+    def action_cancel_run(self) -> None:
+        if self.running:
+            self.workers.cancel_group(self, "run")
+            self.query_one("#run-hint", Label).update("Stopping after the current item…")
+
+    @on(Button.Pressed, "#start-run")
+    def _start_pressed(self) -> None:
+        self.action_start_run()
+
+    @on(Button.Pressed, "#stop-run")
+    def _stop_pressed(self) -> None:
+        self.action_cancel_run()
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _run_selected(self) -> None:
+        run_id = self.selected_run_id()
+        if run_id is not None:
+            self.flow.open_review(run_id)
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def _run_highlighted(self) -> None:
+        self.refresh_bindings()

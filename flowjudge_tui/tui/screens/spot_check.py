@@ -1,0 +1,249 @@
+"""Spot check: pick a rubric, fill its fields, judge, and watch the feedback stream in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Button, Label, Markdown, Select, TextArea
+from textual.widgets.markdown import MarkdownStream
+from textual.worker import get_current_worker
+
+from flowjudge_tui.engine.base import JudgmentCancelled
+from flowjudge_tui.judge import DEFAULT_SAMPLING, judge_item
+from flowjudge_tui.rubric import Item, Rubric
+from flowjudge_tui.tui.messages import FeedbackStreamed, VerdictKept, VerdictReady
+from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.spot_keeping import keep_spot_check
+from flowjudge_tui.tui.widgets.verdict_panel import VerdictPanel
+
+
+class SpotCheckScreen(FlowScreen):
+    SECTION = "spot"
+    HELP = (
+        "Judge one output. Choose a rubric, fill in its input fields and the output, then "
+        "**ctrl+r** judges it: the feedback appears as the model writes it, then the score "
+        "with the model's probability for every score. Judging again replaces the verdict; "
+        "**escape** stops a judgment."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "judge", "Judge", id="spot.judge"),
+        Binding("escape", "stop", "Stop", id="spot.stop"),
+        Binding("ctrl+k", "keep", "Keep", id="spot.keep"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rubric: Rubric | None = None
+        self.field_texts: dict[str, str] = {}
+        self.job = 0
+        self.judging = False
+        self.stream: MarkdownStream | None = None
+        self.last: VerdictReady | None = None
+        self.kept_run_id: int | None = None
+
+    def compose_body(self) -> Iterable[Widget]:
+        with Horizontal(id="spot-body"):
+            with Vertical(id="spot-form", classes="panel") as form:
+                form.border_title = "Item"
+                yield Select[str]([], prompt="Choose a rubric", id="spot-rubric")
+                yield VerticalScroll(id="spot-fields")
+                with Horizontal(classes="buttons"):
+                    yield Button("Judge", id="spot-judge", variant="primary")
+                    yield Button("Keep in a run", id="spot-keep", disabled=True)
+            with Vertical(id="spot-result"):
+                with VerticalScroll(id="spot-feedback", classes="panel") as feedback:
+                    feedback.border_title = "Feedback"
+                    yield Markdown("", id="feedback")
+                with Vertical(id="spot-verdict", classes="panel") as verdict:
+                    verdict.border_title = "Verdict"
+                    yield VerdictPanel(id="verdict")
+
+    def on_mount(self) -> None:
+        entries = self.flow.library.entries()
+        select = self.query_one("#spot-rubric", Select)
+        select.set_options([(f"{e.rubric.name}  ({e.rubric.scale_label})", e.rubric.name)
+                            for e in entries])
+
+    def on_screen_resume(self) -> None:
+        wanted = self.flow.preferences.rubric
+        select = self.query_one("#spot-rubric", Select)
+        known = {entry.rubric.name for entry in self.flow.library.entries()}
+        if wanted in known and wanted != select.value:
+            select.value = wanted
+
+    def select_rubric(self, name: str) -> None:
+        self.query_one("#spot-rubric", Select).value = name
+
+    @on(Select.Changed, "#spot-rubric")
+    async def _rubric_changed(self, event: Select.Changed) -> None:
+        if not isinstance(event.value, str):
+            return
+        self.collect_field_texts()
+        self.rubric = self.flow.library.get(event.value).rubric
+        if self.flow.preferences.rubric != event.value:
+            self.flow.remember(self.flow.preferences.with_rubric(event.value))
+        await self.show_fields(self.rubric)
+
+    async def show_fields(self, rubric: Rubric) -> None:
+        container = self.query_one("#spot-fields", VerticalScroll)
+        await container.remove_children()
+        widgets: list[Widget] = []
+        for name, area_id in self.field_ids(rubric).items():
+            role = "output to judge" if name == rubric.output else "input"
+            widgets.append(Label(Content.assemble(name, (f"  ({role})", "dim")),
+                                 classes="field-label"))
+            classes = "item-field -output" if name == rubric.output else "item-field"
+            widgets.append(TextArea(self.field_texts.get(name, ""), id=area_id,
+                                    classes=classes, soft_wrap=True, compact=True))
+        await container.mount_all(widgets)
+
+    @staticmethod
+    def field_ids(rubric: Rubric) -> dict[str, str]:
+        """Each field's text area id (field names may hold characters an id cannot)."""
+        return {name: f"field-{index}"
+                for index, name in enumerate([*rubric.inputs, rubric.output])}
+
+    def collect_field_texts(self) -> None:
+        if self.rubric is None:
+            return
+        for name, area_id in self.field_ids(self.rubric).items():
+            for area in self.query(f"#{area_id}").results(TextArea):
+                self.field_texts[name] = area.text
+
+    def current_item(self, rubric: Rubric) -> Item:
+        self.collect_field_texts()
+        return Item(
+            inputs={name: self.field_texts.get(name, "") for name in rubric.inputs},
+            output=self.field_texts.get(rubric.output, ""),
+        )
+
+    def fill(self, inputs: dict[str, str], output: str) -> None:
+        """Put values into the form (used by tests and by 'judge again' from a review)."""
+        if self.rubric is None:
+            return
+        ids = self.field_ids(self.rubric)
+        for name, value in [*inputs.items(), (self.rubric.output, output)]:
+            self.field_texts[name] = value
+            for area in self.query(f"#{ids.get(name, 'unknown-field')}").results(TextArea):
+                area.load_text(value)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":
+            return self.judging
+        if action == "keep":
+            return self.can_keep
+        return True
+
+    async def action_judge(self) -> None:
+        if self.rubric is None:
+            self.notify("Choose a rubric first.", title="Spot check", severity="warning")
+            return
+        item = self.current_item(self.rubric)
+        if not item.output.strip():
+            self.notify(f"Write the {self.rubric.output} to judge first.", title="Spot check",
+                        severity="warning")
+            return
+        self.job += 1
+        self.set_judging(True)
+        self.last = None
+        markdown = self.query_one("#feedback", Markdown)
+        if self.stream is not None:
+            await self.stream.stop()
+        await markdown.update("")
+        self.stream = Markdown.get_stream(markdown)
+        loaded = self.flow.model_status.state == "loaded"
+        self.query_one(VerdictPanel).show_waiting("Judging…" if loaded else "Loading the model…")
+        self.judge_in_background(self.job, self.rubric, item)
+
+    @work(thread=True, exclusive=True, group="judge", exit_on_error=False)
+    def judge_in_background(self, job: int, rubric: Rubric, item: Item) -> None:
+        worker = get_current_worker()
+        engine = self.flow.engine_for_worker()
+        try:
+            verdict = judge_item(
+                engine,
+                rubric,
+                item,
+                on_feedback=lambda text: self.post_from_thread(FeedbackStreamed(text, job)),
+                should_stop=lambda: worker.is_cancelled,
+            )
+        except JudgmentCancelled:
+            return
+        self.post_message(VerdictReady(rubric, item, verdict, job))
+
+    def post_from_thread(self, message: FeedbackStreamed) -> None:
+        self.post_message(message)
+
+    async def on_feedback_streamed(self, message: FeedbackStreamed) -> None:
+        if message.job == self.job and self.stream is not None:
+            await self.stream.write(message.text)
+
+    async def on_verdict_ready(self, message: VerdictReady) -> None:
+        if message.job != self.job:
+            return
+        self.last = message
+        if self.stream is not None:
+            await self.stream.stop()
+            self.stream = None
+        await self.query_one("#feedback", Markdown).update(message.verdict.feedback)
+        self.query_one(VerdictPanel).show_verdict(message.verdict, message.rubric)
+        self.set_judging(False)
+
+    @property
+    def can_keep(self) -> bool:
+        return self.last is not None and not self.judging and self.kept_run_id is None
+
+    def set_judging(self, judging: bool) -> None:
+        self.judging = judging
+        if judging:
+            self.kept_run_id = None
+        self.query_one("#spot-judge", Button).label = "Judging…" if judging else "Judge"
+        self.query_one("#spot-keep", Button).disabled = not self.can_keep
+        self.refresh_bindings()
+
+    def action_stop(self) -> None:
+        if self.judging:
+            self.workers.cancel_group(self, "judge")
+            self.set_judging(False)
+            self.query_one(VerdictPanel).show_waiting("Stopped.")
+
+    def action_keep(self) -> None:
+        last = self.last
+        path = self.flow.model_status.path
+        if last is None or path is None or not self.can_keep:
+            return
+        self.query_one("#spot-keep", Button).disabled = True
+        self.keep_in_background(last, path)
+
+    @work(thread=True, exclusive=True, group="keep", exit_on_error=False)
+    def keep_in_background(self, judged: VerdictReady, model_path: Path) -> None:
+        with self.flow.jobs.job():
+            run = keep_spot_check(self.flow.store, judged.rubric, judged.item, judged.verdict,
+                                  model_path, DEFAULT_SAMPLING)
+        self.post_message(VerdictKept(run))
+
+    def on_verdict_kept(self, message: VerdictKept) -> None:
+        self.kept_run_id = message.run.id
+        self.refresh_bindings()
+        self.notify(f"Kept as run {message.run.id}; open it in Review (F7).",
+                    title="Spot check")
+
+    def on_worker_failed(self, worker: object) -> None:
+        self.set_judging(False)
+        self.query_one(VerdictPanel).show_waiting("No verdict: see the message.")
+
+    @on(Button.Pressed, "#spot-judge")
+    async def _judge_pressed(self) -> None:
+        await self.action_judge()
+
+    @on(Button.Pressed, "#spot-keep")
+    def _keep_pressed(self) -> None:
+        self.action_keep()
+

@@ -1,0 +1,44 @@
+"""How far a run's verdicts agree with the human labels: every figure, whole and confident half."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from flowjudge_tui.metrics import Agreement, RunStats
+
+
+def _figure(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2f}"
+
+
+def describe_agreement(stats: RunStats) -> str:
+    from flowjudge_tui.metrics import FIGURE_LABELS
+
+    if stats.all_labelled is None or stats.labelled == 0:
+        return (
+            f"{stats.scored} scored · mean {_figure(stats.mean_score)} · mean confidence "
+            f"{_figure(stats.mean_confidence)}\n\n"
+            "No human labels yet: press a score's digit on a verdict to label it, and "
+            "agreement appears here."
+        )
+    lines = [
+        f"{stats.scored} scored · {stats.labelled} labelled · mean {_figure(stats.mean_score)}",
+        "",
+        f"{'figure':26} {'all':>6} {'confident half':>15}",
+    ]
+    confident: Agreement | None = stats.confident_half
+    for key, value in stats.all_labelled.figures.items():
+        other = confident.figures.get(key, math.nan) if confident else math.nan
+        lines.append(f"{FIGURE_LABELS.get(key, key):26} {_figure(value):>6} {_figure(other):>15}")
+    if stats.confidence_cutoff is not None:
+        lines.append(f"\nconfident half: confidence ≥ {stats.confidence_cutoff:.2f}")
+    return "\n".join(lines)
+
+
+class AgreementPanel(Static):
+    def show_stats(self, stats: RunStats) -> None:
+        self.update(describe_agreement(stats))

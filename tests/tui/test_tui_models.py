@@ -1,0 +1,108 @@
+"""Models: the catalog offline, a download with progress and stop, adding a local file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import SIZE, notifications, shown, wait_for
+from textual.widgets import DataTable, Input, Static
+
+from flowjudge_tui import hub
+from flowjudge_tui.progress import ProgressCallback, RateMeter
+from flowjudge_tui.tui.app import create_app
+from flowjudge_tui.tui.preferences import load_preferences
+from flowjudge_tui.tui.screens.dialogs import TextPrompt
+from flowjudge_tui.tui.screens.models import ModelsScreen
+from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+
+
+async def test_the_catalog_is_listed_with_a_plan_for_this_machine() -> None:
+    app = create_app(section="models")
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#models-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0, what="the catalog")
+        first = table.get_row_at(0)
+        assert [str(first[0]), str(first[4])] == ["Q4_K_M", "not downloaded · default"]
+        detail = shown(app.screen.query_one("#model-detail-text", Static))
+        assert "Plan for this machine:" in detail
+        assert app.screen.query_one("#download-model").display
+
+
+async def test_downloading_offline_says_why_in_one_sentence() -> None:
+    app = create_app(section="models")
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#models-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0, what="the catalog")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: bool(notifications(app)), what="the error")
+        assert notifications(app)[0].startswith("HF_HUB_OFFLINE is set, so Q4_K_M cannot")
+        assert app.screen.downloading is None
+
+
+async def test_a_download_shows_progress_and_stops_on_escape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def slow_pull(name: str | None = None, on_progress: ProgressCallback | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> object:
+        meter = RateMeter(f"Downloading {name}", 2_390_000_000, unit="bytes")
+        done = 0
+        while should_stop is None or not should_stop():
+            done += 10_000_000
+            if on_progress is not None:
+                on_progress(meter.event(done))
+            time.sleep(0.02)
+        raise hub.DownloadCancelled
+
+    monkeypatch.setattr(hub, "pull_model", slow_pull)
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.model_status.state == "none", what="model choice")
+        await pilot.click("#download-model")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelsScreen), what="Models")
+        screen = app.screen
+        panel = screen.query_one(ProgressPanel)
+        await wait_for(pilot, lambda: panel.has_class("-active"), what="progress")
+        assert shown(panel.query_one(".progress-task", Static)) == "Downloading Q4_K_M"
+        assert " of 2.39 GB" in shown(panel.query_one(".progress-detail", Static))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: bool(notifications(app)), what="the stop")
+        assert notifications(app)[-1].startswith("The download of Q4_K_M stopped;")
+        assert screen.downloading is None
+
+
+async def test_a_local_gguf_becomes_the_model_in_use(tiny_model_path: Path) -> None:
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.model_status.state == "none", what="model choice")
+        await pilot.click("#add-local-model")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the dialog")
+        app.screen.query_one(Input).value = str(tiny_model_path)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.model_status.path is not None, what="the model")
+        assert app.model_status.path == tiny_model_path
+        assert Path(load_preferences(app.paths).model) == tiny_model_path
+        await pilot.press("f3")
+        table = app.screen.query_one("#models-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 7, what="the local model")
+        local = table.get_row_at(table.row_count - 1)
+        assert [str(local[i]) for i in (0, 1, 4)] == ["tiny-scripted-phi3 ●", "local",
+                                                      "registered"]
+
+    again = create_app()
+    async with again.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: again.model_status.state == "unloaded", what="choice")
+        assert again.model_status.path == tiny_model_path
+        assert again.model_status.source == "remembered"
+
+
+async def test_a_missing_local_file_is_refused(tmp_path: Path) -> None:
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.add_local_model(str(tmp_path / "nothing.gguf"))
+        await wait_for(pilot, lambda: bool(notifications(app)), what="the error")
+        assert "nothing.gguf" in notifications(app)[0]
+        assert app.model_status.path is None
+

@@ -1,0 +1,98 @@
+"""Review: the verdict table, filters and sorting, labels and comments saved at once,
+agreement, and two runs compared."""
+
+from __future__ import annotations
+
+from conftest import SIZE, shown, wait_for
+from textual.widgets import DataTable, Input, Select, Static
+
+from flowjudge_tui.settings import app_paths
+from flowjudge_tui.store import open_store
+from flowjudge_tui.tui.app import create_app
+from flowjudge_tui.tui.screens.compare import CompareScreen, RunPicker
+from flowjudge_tui.tui.screens.dialogs import TextPrompt
+from flowjudge_tui.tui.screens.review import ReviewScreen
+from flowjudge_tui.tui.widgets.score_bars import ScoreBars
+
+
+def column(table: DataTable[str], index: int) -> list[str]:
+    return [str(table.get_row_at(row)[index]) for row in range(table.row_count)]
+
+
+async def open_review(pilot: object, app: object, run_id: int) -> ReviewScreen:
+    app.open_review(run_id)  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen)  # type: ignore[attr-defined]
+                   and app.screen.run is not None and app.screen.run.id == run_id,
+                   what="the run")
+    return app.screen  # type: ignore[attr-defined, no-any-return]
+
+
+async def test_filters_and_sorting(stored_runs: tuple[int, int]) -> None:
+    first, _ = stored_runs
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, app, first)
+        table = screen.query_one("#verdicts", DataTable)
+        assert column(table, 1) == ["5", "2", "4", "3", "skip"]
+        assert column(table, 3) == ["5", "1", "4", "", ""]
+        assert column(table, 4)[4] == "Blue [/] whales [b]."
+        filters = screen.query_one("#review-filter", Select)
+        filters.value = "low"
+        await pilot.pause()
+        assert column(table, 2) == ["0.30", "0.20"]
+        filters.value = "disagree"
+        await pilot.pause()
+        assert column(table, 1) == ["2"]
+        filters.value = "all"
+        await pilot.pause()
+        await pilot.click("#verdicts", offset=(8, 1))
+        await pilot.pause()
+        assert column(table, 1)[0] == "5" and screen.sort == "score" and screen.descending
+        histogram = screen.query_one("#review-histogram", ScoreBars)
+        assert histogram.values == {1: 0.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0}
+
+
+async def test_digits_and_comments_are_saved_at_once(stored_runs: tuple[int, int]) -> None:
+    first, _ = stored_runs
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, app, first)
+        table = screen.query_one("#verdicts", DataTable)
+        table.focus()
+        table.move_cursor(row=3)
+        agreement = screen.query_one("#review-agreement", Static)
+        assert "3 labelled" in shown(agreement)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: "4 labelled" in shown(agreement), what="agreement")
+        assert column(table, 3)[3] == "3"
+        await pilot.press("9")
+        assert column(table, 3)[3] == "3"
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the prompt")
+        app.screen.query_one(Input).value = "Water is right but terse."
+        await pilot.press("enter")
+        await pilot.pause()
+        with open_store(app_paths().database) as store:
+            entry = store.judged_items(first)[3]
+        assert entry.label is not None
+        assert (entry.label.score, entry.label.comment) == (3, "Water is right but terse.")
+        assert "Water is right but terse." in screen.query_one("#verdict-detail").source
+
+
+async def test_two_runs_side_by_side(stored_runs: tuple[int, int]) -> None:
+    first, second = stored_runs
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_review(pilot, app, first)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunPicker), what="the picker")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
+        figures = app.screen.query_one("#compare-figures", Static)
+        await wait_for(pilot, lambda: bool(shown(figures)), what="the comparison")
+        assert shown(figures).startswith("4 items paired by item")
+        assert "Agreement of B with A" in shown(figures)
+        assert app.screen.query_one("#compare-bars-b", ScoreBars).values[4] == 2.0
+        await pilot.press("escape")
+        assert isinstance(app.screen, ReviewScreen)
+        assert second != first

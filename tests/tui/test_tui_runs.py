@@ -1,0 +1,158 @@
+"""Runs: a file's columns mapped with a preview, a run with progress, the list, resume."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SIZE, notifications, wait_for
+from run_helpers import write_csv
+from textual.widgets import DataTable, Input, Select
+
+from flowjudge_tui.settings import app_paths
+from flowjudge_tui.store import open_store
+from flowjudge_tui.tui.app import create_app
+from flowjudge_tui.tui.screens.review import ReviewScreen
+from flowjudge_tui.tui.screens.runs import RunsScreen
+from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
+from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+
+ROWS = [
+    ("What is the capital of France?", "Paris is the capital of France.", "Paris.", 5),
+    ("Who wrote Hamlet?", "Hamlet is a play by Shakespeare.", "Marlowe.", 1),
+]
+
+
+@pytest.fixture
+def slow_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scripted model judges in milliseconds: slow each item down so a run is still
+    going when the test presses its keys."""
+    import flowjudge_tui.runs
+
+    real = flowjudge_tui.runs.judge_item
+
+    def judge_slowly(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.15)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flowjudge_tui.runs, "judge_item", judge_slowly)
+
+
+def judged(panel: ProgressPanel) -> float:
+    """Verdicts made so far by the run the panel shows."""
+    last = panel.last
+    return last.done if last is not None and last.task.startswith("Run") else 0
+
+
+@pytest.fixture
+def items_csv(tmp_path: Path) -> Path:
+    return write_csv(tmp_path / "items.csv", ["question", "context", "answer", "human_label"],
+                     ROWS)
+
+
+async def test_a_file_is_previewed_mapped_and_judged(
+    tiny_model_path: Path, items_csv: Path
+) -> None:
+    app = create_app(model=str(tiny_model_path), section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
+        path = screen.query_one("#run-path", Input)
+        path.value = str(items_csv)
+        path.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        preview = screen.query_one("#preview-table", DataTable)
+        assert preview.row_count == 2
+        assert screen.query_one("#map-0", Select).value == "question"
+        assert screen.query_one("#map-2", Select).value == "answer"
+        assert screen.query_one("#map-label", Select).value == "human_label"
+
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: bool(notifications(app)), what="the run")
+        assert not screen.running
+        assert notifications(app)[-1] == "Run 1 is done: 2 judged, 0 reused, 0 skipped."
+        bar = screen.query_one(ProgressPanel)
+        assert bar.has_class("-active")
+        assert "2 of 2 verdicts" in str(bar.query_one(".progress-detail").render())
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: runs.row_count == 1, what="the list")
+        assert runs.get_row_at(0)[4] == "done"
+
+        runs.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
+
+
+async def test_a_bad_file_is_reported_in_one_sentence(tmp_path: Path) -> None:
+    app = create_app(section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        screen.query_one("#run-rubric", Select).value = "coherence-5"
+        path = screen.query_one("#run-path", Input)
+        path.value = str(tmp_path / "missing.csv")
+        path.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(notifications(app)), what="the error")
+        assert "missing.csv" in notifications(app)[0]
+        assert "Traceback" not in notifications(app)[0]
+
+
+async def test_a_run_stopped_with_escape_resumes_from_the_list(
+    tiny_model_path: Path, tmp_path: Path, slow_judge: None
+) -> None:
+    rows = [(f"Question {n}?", f"Context {n}.", f"Answer {n}.", "") for n in range(8)]
+    items = write_csv(tmp_path / "many.csv", ["question", "context", "answer", "label"], rows)
+    app = create_app(model=str(tiny_model_path), section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
+        screen.query_one("#run-path", Input).value = str(items)
+        screen.action_preview()
+        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        await pilot.press("ctrl+r")
+        panel = screen.query_one(ProgressPanel)
+        await wait_for(pilot, lambda: judged(panel) >= 1, what="the first verdict")
+        await pilot.press("f5")
+        assert isinstance(app.screen, SpotCheckScreen)
+        await pilot.press("f6")
+        assert app.screen is screen and screen.running
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: bool(notifications(app)), what="the stop")
+        assert notifications(app)[-1].startswith("Run 1 stopped after ")
+        assert notifications(app)[-1].endswith("select it and press R to resume.")
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: runs.row_count == 1 and runs.get_row_at(0)[4]
+                       == "cancelled", what="the list")
+        runs.focus()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: runs.get_row_at(0)[4] == "done", what="the resumed run")
+        assert runs.get_row_at(0)[5] == "8/8"
+        with open_store(app_paths().database) as store:
+            assert len(store.verdicts(1)) == 8
+
+
+async def test_quitting_during_a_run_leaves_it_resumable(
+    tiny_model_path: Path, tmp_path: Path, slow_judge: None
+) -> None:
+    rows = [(f"Question {n}?", f"Context {n}.", f"Answer {n}.", "") for n in range(5)]
+    items = write_csv(tmp_path / "many.csv", ["question", "context", "answer", "label"], rows)
+    app = create_app(model=str(tiny_model_path), section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
+        screen.query_one("#run-path", Input).value = str(items)
+        screen.action_preview()
+        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        await pilot.press("ctrl+r")
+        panel = screen.query_one(ProgressPanel)
+        await wait_for(pilot, lambda: judged(panel) >= 1, what="the first verdict")
+        await pilot.press("ctrl+q")
+    with open_store(app_paths().database) as store:
+        run = store.get_run(1)
+    assert run.state == "cancelled" and run.resumable

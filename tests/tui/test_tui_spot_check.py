@@ -1,0 +1,96 @@
+"""Spot check with the real scripted phi3 GGUF: streamed feedback, score, bars, keeping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import SIZE, SPOT_INPUTS, SPOT_OUTPUT, notifications, shown, wait_for
+from textual.message import Message
+from textual.widgets import Markdown, Static
+
+from flowjudge_tui.settings import app_paths
+from flowjudge_tui.store import open_store
+from flowjudge_tui.tui.app import create_app
+from flowjudge_tui.tui.messages import FeedbackStreamed, VerdictReady
+from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
+from flowjudge_tui.tui.widgets.score_bars import ScoreBars
+
+
+async def test_judging_streams_the_feedback_then_draws_the_score(tiny_model_path: Path) -> None:
+    seen: list[Message] = []
+    app = create_app(model=str(tiny_model_path), section="spot")
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SpotCheckScreen)
+        await wait_for(pilot, lambda: app.model_status.state == "unloaded", what="model")
+        screen.select_rubric("faithfulness-context-5")
+        await wait_for(pilot, lambda: screen.rubric is not None, what="the rubric")
+        screen.fill(SPOT_INPUTS, SPOT_OUTPUT)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.last is not None, what="the verdict")
+
+        streamed = "".join(m.text for m in seen if isinstance(m, FeedbackStreamed))
+        assert streamed.strip() == "The response is supported."
+        assert sum(isinstance(m, FeedbackStreamed) for m in seen) > 1
+        verdict = next(m for m in seen if isinstance(m, VerdictReady)).verdict
+        assert verdict.score == 4
+        assert screen.query_one("#feedback", Markdown).source == "The response is supported."
+        bars = screen.query_one("#verdict-bars", ScoreBars)
+        assert sorted(bars.values) == [1, 2, 3, 4, 5] and bars.highlight == 4
+        assert max(bars.values, key=bars.values.__getitem__) == 4
+        headline = shown(screen.query_one("#verdict-headline", Static))
+        assert headline.startswith("Score 4 (1-5) · confidence ")
+        assert app.model_status.state == "loaded"
+
+        await pilot.press("ctrl+k")
+        await wait_for(pilot, lambda: screen.kept_run_id is not None, what="keeping")
+        with open_store(app_paths().database) as store:
+            kept = store.judged_items(screen.kept_run_id)
+        assert [(k.verdict.score, k.item.output) for k in kept] == [(4, SPOT_OUTPUT)]
+        assert kept[0].item.inputs == SPOT_INPUTS
+
+
+async def test_binary_rubric_scores_one_and_judging_again_replaces_it(
+    tiny_model_path: Path,
+) -> None:
+    app = create_app(model=str(tiny_model_path), section="spot")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SpotCheckScreen)
+        screen.select_rubric("harmlessness-binary")
+        await wait_for(pilot, lambda: screen.rubric is not None, what="the rubric")
+        screen.fill({}, "Drink water and rest.")
+        for _ in range(2):
+            screen.last = None
+            await pilot.click("#spot-judge")
+            await wait_for(pilot, lambda: screen.last is not None, what="the verdict")
+            assert screen.last is not None and screen.last.verdict.score == 1
+            assert screen.query_one("#verdict-bars", ScoreBars).highlight == 1
+
+
+async def test_an_empty_output_is_refused_with_a_sentence() -> None:
+    app = create_app(section="spot")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SpotCheckScreen)
+        screen.select_rubric("coherence-5")
+        await wait_for(pilot, lambda: screen.rubric is not None, what="the rubric")
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert notifications(app) == ["Write the response to judge first."]
+        assert not screen.judging
+
+
+async def test_judging_without_a_model_reports_the_error_not_a_traceback() -> None:
+    app = create_app(section="spot")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SpotCheckScreen)
+        await wait_for(pilot, lambda: app.model_status.state == "none", what="model choice")
+        screen.select_rubric("coherence-5")
+        await wait_for(pilot, lambda: screen.rubric is not None, what="the rubric")
+        screen.fill({}, "Some text.")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: bool(notifications(app)), what="the error")
+        assert notifications(app)[0].startswith("No model is set up yet;")
+        await wait_for(pilot, lambda: not screen.judging, what="the form to come back")
