@@ -17,14 +17,21 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from flowjudge_tui.engine.base import JudgeEngine, JudgmentCancelled, SamplingSettings, StopCheck
+from flowjudge_tui.engine.base import (
+    JudgeEngine,
+    JudgmentCancelled,
+    LoadSettings,
+    SamplingSettings,
+    StopCheck,
+)
 from flowjudge_tui.errors import DatasetError, ItemError, ModelError, PromptTooLongError
 from flowjudge_tui.judge import judge_item
 from flowjudge_tui.progress import ProgressCallback, RateMeter
-from flowjudge_tui.rubric import Rubric
+from flowjudge_tui.rubric import Item, Rubric
 from flowjudge_tui.store import (
     FingerprintKind,
     ItemRecord,
+    NewItem,
     NewVerdict,
     RunRecord,
     RunSettings,
@@ -36,6 +43,7 @@ from flowjudge_tui.verdict import Verdict
 
 FINGERPRINT_CHUNK = 1 << 20
 PENDING_BATCH = 64
+SPOT_CHECK_SOURCE = "spot check"
 
 
 @dataclass(frozen=True)
@@ -85,12 +93,21 @@ def model_fingerprint(path: Path) -> tuple[str, FingerprintKind]:
 
 
 def work_key(
-    fingerprint: str, rubric_hash: str, content_hash: str, sampling: SamplingSettings
+    fingerprint: str,
+    rubric_hash: str,
+    content_hash: str,
+    sampling: SamplingSettings,
+    load: LoadSettings,
 ) -> str:
-    """Identifies one judgment's work: equal keys would give the same verdict."""
+    """Identifies one judgment's work: equal keys would give the same verdict.
+
+    Of the load settings, only those that change what the model computes count: the context
+    size (Phi-3 switches RoPE factors above 4096) and the KV cache types. GPU offload does not.
+    """
     canonical = json.dumps(
         {"model": fingerprint, "rubric": rubric_hash, "item": content_hash,
-         "sampling": asdict(sampling)},
+         "sampling": asdict(sampling),
+         "context": {"n_ctx": load.n_ctx, "type_k": load.type_k, "type_v": load.type_v}},
         sort_keys=True,
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -164,6 +181,7 @@ def execute_run(
     rubric = store.get_rubric(run.rubric_hash)
     should_stop = _stop_check(stop)
     sampling = run.settings.sampling
+    load = engine.load
     meter = RateMeter(f"Run {run_id}", run.total_items, unit="verdicts", start_done=run.done)
     counts = {"judged": 0, "reused": 0, "skipped": 0}
     done, tokens, seconds = run.done, 0, 0.0
@@ -179,7 +197,7 @@ def execute_run(
                     raise _Stopped
                 after_row = item.row_number
                 key = work_key(run.model_fingerprint, run.rubric_hash, item.content_hash,
-                               sampling)
+                               sampling, load)
                 new = _reuse(store, key) or _judge(
                     engine, rubric, item, sampling, key, on_feedback, should_stop
                 )
@@ -289,6 +307,39 @@ def _from_verdict(verdict: Verdict, key: str) -> NewVerdict:
         raw_text=verdict.raw_text,
         stop_reason=verdict.stop_reason,
     )
+
+
+def keep_verdict(
+    store: Store,
+    rubric: Rubric,
+    item: Item,
+    verdict: Verdict,
+    model_path: Path,
+    settings: RunSettings,
+) -> RunRecord:
+    """Store a verdict made outside a run (a spot check) as a finished one-item run.
+
+    It can then be reviewed, labelled, compared and exported like any run, and a run of the
+    same item later reuses it.
+    """
+    item = rubric.check_item(item)
+    fields = [*rubric.inputs, rubric.output]
+    dataset = store.add_dataset(
+        name=f"spot check · {rubric.name}",
+        source_path=SPOT_CHECK_SOURCE,
+        format="spot",
+        columns=fields,
+        mapping={name: name for name in fields},
+        rubric=rubric,
+        items=[NewItem(row_number=1, inputs=dict(item.inputs), output=item.output)],
+    )
+    run = create_run(store, dataset.id, rubric, model_path, settings)
+    stored = store.items(dataset.id)[0]
+    store.claim_run(run.id)
+    key = work_key(run.model_fingerprint, rubric.content_hash, stored.content_hash,
+                   settings.sampling, settings.load)
+    store.add_verdict(run.id, stored.id, _from_verdict(verdict, key))
+    return store.finish_run(run.id, "done")
 
 
 def load_run_engine(run: RunRecord) -> JudgeEngine:

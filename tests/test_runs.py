@@ -14,13 +14,14 @@ from gguf_models import scripted_probabilities
 from run_helpers import add_dataset, rubric, write_csv
 
 from flowjudge_tui.datasets import import_dataset
-from flowjudge_tui.engine.base import JudgeEngine, SamplingSettings
+from flowjudge_tui.engine.base import JudgeEngine, LoadSettings, SamplingSettings
 from flowjudge_tui.errors import DatasetError, ModelError
 from flowjudge_tui.progress import Progress
 from flowjudge_tui.runs import (
     VerdictEvent,
     create_run,
     execute_run,
+    keep_verdict,
     model_fingerprint,
     resume_run,
     work_key,
@@ -45,6 +46,27 @@ def new_run(store: Store, model: Path, outputs: list[str], **settings: object) -
     rub = rubric(RUBRIC)
     dataset_id = add_dataset(store, rub, outputs)
     return create_run(store, dataset_id, rub, model, RunSettings(**settings)).id  # type: ignore[arg-type]
+
+
+def test_a_kept_spot_check_is_a_finished_run_that_later_runs_reuse(
+    store: Store, engine: JudgeEngine, tiny_model_path: Path, tmp_path: Path
+) -> None:
+    from flowjudge_tui.judge import judge_item
+    from flowjudge_tui.rubric import Item
+
+    rub = rubric(RUBRIC)
+    item = Item(inputs={"query": "Q1"}, output="A.")
+    verdict = judge_item(engine, rub, item)
+    kept = keep_verdict(store, rub, item, verdict, tiny_model_path,
+                        RunSettings(load=engine.load))
+    assert (kept.status, kept.done, kept.total_items) == ("done", 1, 1)
+    [stored] = store.verdicts(kept.id)
+    assert (stored.score, stored.feedback) == (verdict.score, verdict.feedback)
+    data = write_csv(tmp_path / "d.csv", ["query", "response"], [["Q1", "A."], ["Q2", "B."]])
+    dataset_id = import_dataset(store, data, rub).dataset.id
+    later = create_run(store, dataset_id, rub, tiny_model_path, RunSettings(load=engine.load))
+    summary = execute_run(store, later.id, engine)
+    assert (summary.judged, summary.reused) == (1, 1)
 
 
 def test_a_run_judges_every_item_committing_each_verdict(
@@ -203,13 +225,19 @@ def test_fingerprints_and_work_keys(tiny_model_path: Path, tmp_path: Path) -> No
     assert model_fingerprint(copy)[0] != fingerprint
     with pytest.raises(ModelError, match="Cannot read"):
         model_fingerprint(tmp_path / "missing.gguf")
-    base = work_key(fingerprint, "r", "i", SamplingSettings())
-    assert base == work_key(fingerprint, "r", "i", SamplingSettings())
+    cpu = LoadSettings()
+    base = work_key(fingerprint, "r", "i", SamplingSettings(), cpu)
+    assert base == work_key(fingerprint, "r", "i", SamplingSettings(), cpu)
+    assert base == work_key(fingerprint, "r", "i", SamplingSettings(),
+                            LoadSettings(n_gpu_layers=33, flash_attn=True))
     variants = [
-        work_key("other", "r", "i", SamplingSettings()),
-        work_key(fingerprint, "r2", "i", SamplingSettings()),
-        work_key(fingerprint, "r", "i2", SamplingSettings()),
-        work_key(fingerprint, "r", "i", SamplingSettings(seed=1)),
-        work_key(fingerprint, "r", "i", SamplingSettings(temperature=0.0)),
+        work_key("other", "r", "i", SamplingSettings(), cpu),
+        work_key(fingerprint, "r2", "i", SamplingSettings(), cpu),
+        work_key(fingerprint, "r", "i2", SamplingSettings(), cpu),
+        work_key(fingerprint, "r", "i", SamplingSettings(seed=1), cpu),
+        work_key(fingerprint, "r", "i", SamplingSettings(temperature=0.0), cpu),
+        work_key(fingerprint, "r", "i", SamplingSettings(), LoadSettings(n_ctx=8192)),
+        work_key(fingerprint, "r", "i", SamplingSettings(),
+                 LoadSettings(type_k="q8_0", type_v="q8_0")),
     ]
     assert base not in variants and len(set(variants)) == len(variants)

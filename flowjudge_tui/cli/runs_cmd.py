@@ -23,7 +23,7 @@ from flowjudge_tui.cli.runs_report import (
     stats_json,
 )
 from flowjudge_tui.datasets import ImportResult, import_dataset, parse_map_args
-from flowjudge_tui.engine.base import LoadSettings, SamplingSettings
+from flowjudge_tui.engine.base import SamplingSettings
 from flowjudge_tui.export import FORMATS, export_run
 from flowjudge_tui.metrics import compare_runs, run_stats
 from flowjudge_tui.rubric import RubricLibrary
@@ -139,11 +139,10 @@ def _run(args: argparse.Namespace) -> int:
         )
         _report_import(imported)
         engine = load_from_args(args)
-        load = getattr(engine, "load", None)
         settings = RunSettings(
             sampling=SamplingSettings(temperature=args.temperature,
                                       max_feedback_tokens=args.max_tokens, seed=args.seed),
-            load=load if isinstance(load, LoadSettings) else LoadSettings(),
+            load=engine.load,
             limit=args.limit,
         )
         model_path = getattr(engine, "path", None)

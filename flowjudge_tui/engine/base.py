@@ -57,6 +57,9 @@ class EngineResult:
 class JudgeEngine(Protocol):
     """A loaded judge model. Implementations serialise calls: one judgment at a time."""
 
+    load: LoadSettings
+    """The memory plan the model was loaded with."""
+
     @property
     def model_name(self) -> str: ...
 

@@ -13,7 +13,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from flowjudge_tui.datasets import DatasetPreview
-    from flowjudge_tui.engine.base import JudgeEngine
+    from flowjudge_tui.engine.base import JudgeEngine, LoadSettings
     from flowjudge_tui.metrics import Comparison, RunStats
     from flowjudge_tui.progress import Progress
     from flowjudge_tui.rubric import Item, Rubric
@@ -36,12 +36,15 @@ class FeedbackStreamed(Message, bubble=False):
 class VerdictReady(Message, bubble=False):
     """A spot-check judgment finished."""
 
-    def __init__(self, rubric: Rubric, item: Item, verdict: Verdict, job: int) -> None:
+    def __init__(
+        self, rubric: Rubric, item: Item, verdict: Verdict, job: int, load: LoadSettings
+    ) -> None:
         super().__init__()
         self.rubric = rubric
         self.item = item
         self.verdict = verdict
         self.job = job
+        self.load = load
 
 
 class ProgressChanged(Message, bubble=False):

@@ -18,9 +18,10 @@ from textual.worker import get_current_worker
 from flowjudge_tui.engine.base import JudgmentCancelled
 from flowjudge_tui.judge import DEFAULT_SAMPLING, judge_item
 from flowjudge_tui.rubric import Item, Rubric
+from flowjudge_tui.runs import keep_verdict
+from flowjudge_tui.store import RunSettings
 from flowjudge_tui.tui.messages import FeedbackStreamed, VerdictKept, VerdictReady
 from flowjudge_tui.tui.screens.base import FlowScreen
-from flowjudge_tui.tui.spot_keeping import keep_spot_check
 from flowjudge_tui.tui.widgets.verdict_panel import VerdictPanel
 
 
@@ -176,7 +177,7 @@ class SpotCheckScreen(FlowScreen):
             )
         except JudgmentCancelled:
             return
-        self.post_message(VerdictReady(rubric, item, verdict, job))
+        self.post_message(VerdictReady(rubric, item, verdict, job, engine.load))
 
     def post_from_thread(self, message: FeedbackStreamed) -> None:
         self.post_message(message)
@@ -225,8 +226,8 @@ class SpotCheckScreen(FlowScreen):
     @work(thread=True, exclusive=True, group="keep", exit_on_error=False)
     def keep_in_background(self, judged: VerdictReady, model_path: Path) -> None:
         with self.flow.jobs.job():
-            run = keep_spot_check(self.flow.store, judged.rubric, judged.item, judged.verdict,
-                                  model_path, DEFAULT_SAMPLING)
+            run = keep_verdict(self.flow.store, judged.rubric, judged.item, judged.verdict,
+                               model_path, RunSettings(DEFAULT_SAMPLING, judged.load))
         self.post_message(VerdictKept(run))
 
     def on_verdict_kept(self, message: VerdictKept) -> None:
