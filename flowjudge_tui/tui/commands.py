@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from flowjudge_tui.errors import FlowJudgeError
+from flowjudge_tui.tui.screens.review import ReviewScreen
 
 if TYPE_CHECKING:
     from flowjudge_tui.tui.app import FlowJudgeApp
@@ -27,7 +28,8 @@ class Verb:
 
 
 class FlowJudgeCommands(Provider):
-    """Section changes, model loading, rubrics to spot-check with, runs to review."""
+    """Section changes, model loading, rubrics to spot-check with, runs to review, and on
+    Review, exporting the run shown."""
 
     async def startup(self) -> None:
         app = cast("FlowJudgeApp", self.app)
@@ -36,6 +38,11 @@ class FlowJudgeCommands(Provider):
         except FlowJudgeError:
             runs = []
         self.verbs = app.palette_verbs(runs)
+        screen = self.screen
+        if isinstance(screen, ReviewScreen) and screen.run is not None:
+            self.verbs.insert(0, Verb(f"Export run {screen.run.id}",
+                                      "Write it as JSONL, CSV or an HTML report (x)",
+                                      screen.action_export))
 
     def _verbs(self) -> list[Verb]:
         return self.verbs

@@ -1,9 +1,13 @@
 """Review: the verdict table, filters and sorting, labels and comments saved at once,
-agreement, and two runs compared."""
+agreement, two runs compared, and a run exported."""
 
 from __future__ import annotations
 
-from conftest import SIZE, shown, wait_for
+import csv
+from pathlib import Path
+
+from conftest import SIZE, notifications, shown, wait_for
+from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, Select, Static
 
 from flowjudge_tui.settings import app_paths
@@ -11,6 +15,7 @@ from flowjudge_tui.store import open_store
 from flowjudge_tui.tui.app import create_app
 from flowjudge_tui.tui.screens.compare import CompareScreen, RunPicker
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
+from flowjudge_tui.tui.screens.export_dialog import ExportDialog
 from flowjudge_tui.tui.screens.review import ReviewScreen
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
 
@@ -96,3 +101,82 @@ async def test_two_runs_side_by_side(stored_runs: tuple[int, int]) -> None:
         await pilot.press("escape")
         assert isinstance(app.screen, ReviewScreen)
         assert second != first
+
+
+async def open_export(pilot: object, app: object, run_id: int, fmt: str) -> Input:
+    """Press x on Review and pick ``fmt``; returns the path field."""
+    await open_review(pilot, app, run_id)
+    await pilot.press("x")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog),  # type: ignore[attr-defined]
+                   what="the export dialog")
+    path = app.screen.query_one("#export-path", Input)  # type: ignore[attr-defined]
+    assert path.value == f"run-{run_id}.jsonl"
+    await pilot.click(f"#export-{fmt}")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert path.value == f"run-{run_id}.{fmt}"
+    return path
+
+
+async def test_export_as_html(stored_runs: tuple[int, int], tmp_path: Path) -> None:
+    first, _ = stored_runs
+    out = tmp_path / "reports" / "first.html"
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        path = await open_export(pilot, app, first, "html")
+        path.value = str(out)
+        await pilot.click("#export-ok")
+        await wait_for(pilot, lambda: any(n.startswith("Wrote") for n in notifications(app)),
+                       what="the export")
+        assert isinstance(app.screen, ReviewScreen)
+        assert f"Wrote {out}." in notifications(app)
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    for text in ["Feedback for 5.", "Feedback for 2.", "Marlowe wrote Hamlet.", "too long",
+                 "judge-a.gguf"]:
+        assert text in page
+
+
+async def test_export_as_csv_and_a_path_that_cannot_be_written(
+    stored_runs: tuple[int, int], tmp_path: Path
+) -> None:
+    _, second = stored_runs
+    out = tmp_path / "second.csv"
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        path = await open_export(pilot, app, second, "csv")
+        path.value = str(blocker / "second.csv")
+        await pilot.click("#export-path")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any(n.startswith("Cannot write") for n in notifications(app)),
+                       what="the error")
+        assert not any(n.startswith("Wrote") for n in notifications(app))
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog), what="the dialog")
+        await pilot.click("#export-csv")
+        await pilot.pause()
+        app.screen.query_one("#export-path", Input).value = str(out)
+        await pilot.click("#export-ok")
+        await wait_for(pilot, lambda: out.exists(), what="the export")
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["score"] for row in rows] == ["4", "1", "4", "3", "2"]
+    assert [row["human_label"] for row in rows] == ["5", "1", "4", "", ""]
+    assert rows[1]["feedback"] == "Feedback for 1."
+
+
+async def test_export_from_the_command_palette(stored_runs: tuple[int, int]) -> None:
+    _, second = stored_runs
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_review(pilot, app, second)
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+        await pilot.press(*"export run")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog), what="the dialog")
+        assert app.screen.run_id == second
+        await pilot.press("escape")
+        assert isinstance(app.screen, ReviewScreen)

@@ -29,6 +29,7 @@ from flowjudge_tui.tui.review_rows import (
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.screens.compare import CompareScreen, RunPicker
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
+from flowjudge_tui.tui.screens.export_dialog import ExportChoice, ExportDialog, ExportWritten
 from flowjudge_tui.tui.widgets.agreement_panel import AgreementPanel
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
 
@@ -42,7 +43,7 @@ class ReviewScreen(FlowScreen):
         "those that disagree with a person; click a column title (or press **o**) to sort. "
         "On a verdict, a **digit** records your own score and **c** a comment: both are "
         "saved at once, and the agreement figures update. **v** compares this run with "
-        "another one, side by side."
+        "another one, side by side, and **x** exports it as JSONL, CSV or an HTML report."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(d, f"label({d})", "Label", show=d == "0", key_display="0-9",
@@ -52,6 +53,7 @@ class ReviewScreen(FlowScreen):
         Binding("f", "next_filter", "Filter", id="review.filter"),
         Binding("o", "next_sort", "Sort", id="review.sort"),
         Binding("v", "compare", "Compare", id="review.compare"),
+        Binding("x", "export", "Export", id="review.export"),
     ]
 
     def __init__(self) -> None:
@@ -286,3 +288,26 @@ class ReviewScreen(FlowScreen):
                 self.app.push_screen(CompareScreen(run_id, other))
 
         self.app.push_screen(RunPicker(others, f"Compare run {run_id} with…"), compare_with)
+
+    def action_export(self) -> None:
+        if self.run is None:
+            self.notify("Choose a run to export first.", title="Export", severity="warning")
+            return
+        run_id = self.run.id
+
+        def export_to(choice: ExportChoice | None) -> None:
+            if choice is not None:
+                self.export_run(run_id, choice)
+
+        self.app.push_screen(ExportDialog(run_id), export_to)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def export_run(self, run_id: int, choice: ExportChoice) -> None:
+        from flowjudge_tui.export import export_run
+
+        paths = export_run(self.flow.store, run_id, choice.fmt, choice.path)
+        self.post_message(ExportWritten(run_id, paths))
+
+    def on_export_written(self, message: ExportWritten) -> None:
+        self.notify(f"Wrote {', '.join(str(path) for path in message.paths)}.",
+                    title=f"Export run {message.run_id}")

@@ -1,0 +1,103 @@
+"""The export dialog of Review: a format and a file to write a run to.
+
+``flowjudge_tui.export`` (and the numerical code it pulls in) is imported only by the worker
+that writes the file, so opening the app stays light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+
+if TYPE_CHECKING:
+    from flowjudge_tui.export import ExportFormat
+
+FORMAT_LABELS: tuple[tuple[ExportFormat, str], ...] = (
+    ("jsonl", "JSONL: flow-judge's result layout, plus a metadata file"),
+    ("csv", "CSV: one row per verdict, for a spreadsheet"),
+    ("html", "HTML: one report page with the figures and every verdict"),
+)
+
+
+@dataclass(frozen=True)
+class ExportChoice:
+    """What the dialog returns: the format, and the file as an absolute path."""
+
+    fmt: ExportFormat
+    path: Path
+
+
+def suggested_name(run_id: int, fmt: ExportFormat) -> str:
+    return f"run-{run_id}.{fmt}"
+
+
+class ExportDialog(ModalScreen[ExportChoice | None]):
+    """Choose a format and a file; the file name follows the format until it is edited."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="export.cancel"),
+    ]
+
+    def __init__(self, run_id: int, fmt: ExportFormat = "jsonl") -> None:
+        super().__init__(classes="dialog-screen")
+        self.run_id = run_id
+        self.fmt: ExportFormat = fmt
+        self.suggested = suggested_name(run_id, fmt)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = f"Export run {self.run_id}"
+            with RadioSet(id="export-format"):
+                for fmt, label in FORMAT_LABELS:
+                    yield RadioButton(label, value=fmt == self.fmt, id=f"export-{fmt}")
+            yield Static(f"The file to write, absolute or relative to {Path.cwd()}.",
+                         classes="dialog-explanation")
+            yield Input(self.suggested, id="export-path")
+            yield Label("", id="export-error", classes="problem")
+            with Horizontal(classes="buttons"):
+                yield Button("Export", id="export-ok", variant="primary")
+                yield Button("Cancel", id="export-cancel")
+
+    @on(RadioSet.Changed, "#export-format")
+    def _format_changed(self, event: RadioSet.Changed) -> None:
+        self.fmt = FORMAT_LABELS[event.index][0]
+        path = self.query_one("#export-path", Input)
+        if path.value.strip() == self.suggested:
+            self.suggested = suggested_name(self.run_id, self.fmt)
+            path.value = self.suggested
+
+    @on(Input.Submitted, "#export-path")
+    @on(Button.Pressed, "#export-ok")
+    def _submit(self) -> None:
+        text = self.query_one("#export-path", Input).value.strip()
+        problem = self.query_one("#export-error", Label)
+        if not text:
+            problem.update("Give the file to write.")
+            return
+        path = Path.cwd() / Path(text).expanduser()
+        if path.is_dir():
+            problem.update(f"{path} is a folder; give a file name in it.")
+            return
+        self.dismiss(ExportChoice(self.fmt, path))
+
+    @on(Button.Pressed, "#export-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ExportWritten(Message, bubble=False):
+    """Posted by Review's export worker with the files it wrote."""
+
+    def __init__(self, run_id: int, paths: list[Path]) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.paths = paths
