@@ -108,7 +108,7 @@ def _atomic(path: Path) -> Iterator[TextIO]:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
-        raise StoreError(f"Cannot write {path} ({exc}); choose another --out.") from None
+        raise StoreError(f"Cannot write {path} ({exc}); choose another path.") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             yield stream

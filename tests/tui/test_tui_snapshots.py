@@ -50,6 +50,8 @@ def test_rubric_editor_on_a_duplicate(snap_compare: Snap) -> None:
         preview = editor.query_one("#prompt-preview", TextArea)
         await wait_for(pilot, lambda: editor.valid is not None and preview.scroll_y > 0,
                        what="the preview")
+        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: preview.scroll_y > 0, what="the preview to settle")
         pilot.app.clear_notifications()
 
     assert snap_compare(create_app(section="rubrics"), terminal_size=SIZE, run_before=duplicate)

@@ -202,10 +202,12 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
         status.set_class(False, "-invalid")
         prompt = build_prompt(rubric, placeholder_item(rubric))
         preview = self.query_one("#prompt-preview", TextArea)
-        preview.load_text(prompt)
-        self.call_after_refresh(self.show_rubric_part, prompt[: prompt.index(CRITERIA_HEADING)]
-                                .count("\n"))
-        self.count_tokens(prompt)
+        if preview.text != prompt:
+            preview.load_text(prompt)
+            self.call_after_refresh(
+                self.show_rubric_part, prompt[: prompt.index(CRITERIA_HEADING)].count("\n")
+            )
+            self.count_tokens(prompt)
         return rubric
 
     def show_rubric_part(self, line: int) -> None:
