@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from flowjudge_tui.engine.base import (
     JudgeEngine,
@@ -252,26 +253,23 @@ def _detail(tokens: int, seconds: float, counts: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
+# What a stored verdict copies from a Verdict, or from an earlier verdict it reuses.
+_VERDICT_FIELDS = (
+    "score", "feedback", "distribution", "expected_score", "confidence", "score_mass",
+    "prompt_tokens", "completion_tokens", "seconds", "raw_text", "stop_reason",
+)
+
+
+def _verdict_fields(source: Verdict | VerdictRecord) -> dict[str, Any]:
+    return {name: getattr(source, name) for name in _VERDICT_FIELDS}
+
+
 def _reuse(store: Store, key: str) -> NewVerdict | None:
     found = store.find_reusable(key)
     if found is None:
         return None
-    return NewVerdict(
-        status="reused",
-        work_key=key,
-        score=found.score,
-        feedback=found.feedback,
-        distribution=found.distribution,
-        expected_score=found.expected_score,
-        confidence=found.confidence,
-        score_mass=found.score_mass,
-        prompt_tokens=found.prompt_tokens,
-        completion_tokens=found.completion_tokens,
-        seconds=found.seconds,
-        raw_text=found.raw_text,
-        stop_reason=found.stop_reason,
-        reused_from=found.id,
-    )
+    return NewVerdict(status="reused", work_key=key, reused_from=found.id,
+                      **_verdict_fields(found))
 
 
 def _judge(
@@ -292,21 +290,7 @@ def _judge(
 
 
 def _from_verdict(verdict: Verdict, key: str) -> NewVerdict:
-    return NewVerdict(
-        status="judged",
-        work_key=key,
-        score=verdict.score,
-        feedback=verdict.feedback,
-        distribution=verdict.distribution,
-        expected_score=verdict.expected_score,
-        confidence=verdict.confidence,
-        score_mass=verdict.score_mass,
-        prompt_tokens=verdict.prompt_tokens,
-        completion_tokens=verdict.completion_tokens,
-        seconds=verdict.seconds,
-        raw_text=verdict.raw_text,
-        stop_reason=verdict.stop_reason,
-    )
+    return NewVerdict(status="judged", work_key=key, **_verdict_fields(verdict))
 
 
 def keep_verdict(
