@@ -1,8 +1,9 @@
 """Which model file the app uses.
 
 In order: the model given to ``create_app(model=...)``, else the one remembered from last time,
-else the catalog's default model if it has been downloaded, else none (Home then offers a
-download or a local file). Runs in a worker: resolving a catalog name may import the hub.
+else the catalog's default model if it has been downloaded, else the GGUF file registered
+last with ``flowjudge models add``, else none (Home then offers a download or a local file).
+Runs in a worker: resolving a catalog name may import the hub.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Literal
 from flowjudge_tui.errors import FlowJudgeError
 from flowjudge_tui.tui.preferences import Preferences
 
-ModelSource = Literal["given", "remembered", "default", "chosen", "none"]
+ModelSource = Literal["given", "remembered", "default", "local", "chosen", "none"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class ModelChoice:
 
 def choose_model(given: str | None, preferences: Preferences) -> ModelChoice:
     """The model to use; ``problem`` says why an earlier candidate was passed over."""
+    from flowjudge_tui.catalog import load_local_models
     from flowjudge_tui.hub import default_model_path, resolve_model_path
 
     problem = ""
@@ -42,6 +44,9 @@ def choose_model(given: str | None, preferences: Preferences) -> ModelChoice:
     default = default_model_path()
     if default is not None:
         return ModelChoice(default, "default", problem)
+    for local in reversed(load_local_models()):
+        if local.path.is_file():
+            return ModelChoice(local.path, "local", problem)
     return ModelChoice(None, "none", problem)
 
 
@@ -68,6 +73,7 @@ class ModelStatus:
             "given": "chosen when the app was opened",
             "remembered": "remembered from last time",
             "default": "the catalog's default model",
+            "local": "the local file you added last",
             "chosen": "chosen in this session",
             "none": "",
         }[self.source]
