@@ -129,10 +129,10 @@ class HomeScreen(FlowScreen):
         )
 
     def show_model_status(self, status: ModelStatus) -> None:
-        self.query_one("#model-name", Static).update(f"[b]{escape(status.name)}[/b]")
         source = status.describe_source()
-        state = STATE_TEXT[status.state]
-        self.query_one("#model-state", Static).update(f"{state}  [dim]{source}[/dim]")
+        origin = f"  [dim]({source})[/dim]" if source else ""
+        self.query_one("#model-name", Static).update(f"[b]{escape(status.name)}[/b]{origin}")
+        self.query_one("#model-state", Static).update(STATE_TEXT[status.state])
         plan = f"Memory plan: {status.plan}" if status.plan else ""
         self.query_one("#model-plan", Static).update(Content(plan))
         self.query_one("#model-problem", Static).update(Content(status.problem))
