@@ -65,7 +65,9 @@ class LlamaEngine:
             "verbose": False,
         }
         if self.load.n_threads:
+            # llama-cpp-python would otherwise take cpu_count(), blind to CPU limits.
             kwargs["n_threads"] = self.load.n_threads
+            kwargs["n_threads_batch"] = self.load.n_threads
         try:
             self._llm = Llama(str(self.path), **kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
