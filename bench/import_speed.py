@@ -18,7 +18,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "halueval_qa_sample.jsonl"
+# The real HaluEval sample in shared/ beside the checkout (or FLOWJUDGE_SAMPLE_DATA).
+SAMPLE = Path(os.environ.get(
+    "FLOWJUDGE_SAMPLE_DATA",
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "halueval_qa_sample.jsonl",
+))
 FIELDS = ("query", "context", "response", "human_label")
 
 

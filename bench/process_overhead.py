@@ -61,7 +61,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_models import bench_dir, gemma_path, phi3_path  # noqa: E402
 
 RUBRIC = "faithfulness-context-5"
-HALUEVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "halueval_qa_sample.jsonl"
+# The real HaluEval sample in shared/ beside the checkout (or FLOWJUDGE_SAMPLE_DATA).
+HALUEVAL = Path(os.environ.get(
+    "FLOWJUDGE_SAMPLE_DATA",
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "halueval_qa_sample.jsonl",
+))
 
 MINIMAL = r'''
 import json, sys

@@ -62,7 +62,11 @@ from flowjudge_tui.rubric import Item, RubricLibrary  # noqa: E402
 from flowjudge_tui.settings import app_paths  # noqa: E402
 
 RUBRIC = "faithfulness-context-5"
-HALUEVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "halueval_qa_sample.jsonl"
+# The real HaluEval sample in shared/ beside the checkout (or FLOWJUDGE_SAMPLE_DATA).
+HALUEVAL = Path(os.environ.get(
+    "FLOWJUDGE_SAMPLE_DATA",
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "halueval_qa_sample.jsonl",
+))
 ANSWER_GRAMMAR = r'''root ::= "<feedback>" feedback "</feedback>\n<score>" score "</score>"
 feedback ::= [^<]*
 score ::= [1-5]
