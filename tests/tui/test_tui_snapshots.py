@@ -3,7 +3,7 @@ on screen (the timing line of a verdict is masked)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,26 @@ async def settled(pilot: Pilot[Any]) -> None:
     app.clear_notifications()
 
 
+def steady(run_before: Callable[[Pilot[Any]], Awaitable[None]]
+           ) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """Run ``run_before``, then stop cursors blinking so a snapshot never catches one mid-blink."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await run_before(pilot)
+        for widget in pilot.app.screen.query("Input, TextArea"):
+            widget.cursor_blink = False  # type: ignore[attr-defined]
+        await pilot.pause()
+
+    return run
+
+
 def test_home_with_nothing_set_up(snap_compare: Snap) -> None:
-    assert snap_compare(create_app(), terminal_size=SIZE, run_before=settled)
+    assert snap_compare(create_app(), terminal_size=SIZE, run_before=steady(settled))
 
 
 def test_rubric_library(snap_compare: Snap) -> None:
-    assert snap_compare(create_app(section="rubrics"), terminal_size=SIZE, run_before=settled)
+    assert snap_compare(create_app(section="rubrics"), terminal_size=SIZE,
+                        run_before=steady(settled))
 
 
 def test_rubric_editor_on_a_duplicate(snap_compare: Snap) -> None:
@@ -54,7 +68,8 @@ def test_rubric_editor_on_a_duplicate(snap_compare: Snap) -> None:
         await wait_for(pilot, lambda: preview.scroll_y > 0, what="the preview to settle")
         pilot.app.clear_notifications()
 
-    assert snap_compare(create_app(section="rubrics"), terminal_size=SIZE, run_before=duplicate)
+    assert snap_compare(create_app(section="rubrics"), terminal_size=SIZE,
+                        run_before=steady(duplicate))
 
 
 def test_spot_check_after_a_judgment(snap_compare: Snap, tiny_model_path: Path) -> None:
@@ -73,7 +88,7 @@ def test_spot_check_after_a_judgment(snap_compare: Snap, tiny_model_path: Path) 
         pilot.app.clear_notifications()
 
     app = create_app(model=str(tiny_model_path), section="spot")
-    assert snap_compare(app, terminal_size=SIZE, run_before=judge)
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady(judge))
 
 
 def test_review_of_a_run(snap_compare: Snap, stored_runs: tuple[int, int]) -> None:
@@ -88,4 +103,4 @@ def test_review_of_a_run(snap_compare: Snap, stored_runs: tuple[int, int]) -> No
         table.move_cursor(row=1)
         await pilot.pause(0.3)
 
-    assert snap_compare(create_app(), terminal_size=SIZE, run_before=review)
+    assert snap_compare(create_app(), terminal_size=SIZE, run_before=steady(review))
