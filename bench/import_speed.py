@@ -18,17 +18,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The real HaluEval sample in shared/ beside the checkout (or FLOWJUDGE_SAMPLE_DATA).
-SAMPLE = Path(os.environ.get(
-    "FLOWJUDGE_SAMPLE_DATA",
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "halueval_qa_sample.jsonl",
-))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from make_models import HALUEVAL  # noqa: E402
+
 FIELDS = ("query", "context", "response", "human_label")
 
 
 def sample_rows() -> list[dict[str, object]]:
-    if SAMPLE.is_file():
-        return [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+    if HALUEVAL.is_file():
+        return [json.loads(line) for line in HALUEVAL.read_text(encoding="utf-8").splitlines()]
     text = "The quick brown fox jumps over the lazy dog. " * 8
     return [{"query": "Who jumped?", "context": text, "response": "The fox.", "human_label": 1}]
 

@@ -32,6 +32,10 @@ PHI3_NAME = "phi3-flowjudge-shape-random-q4_k_m.gguf"
 GEMMA_NAME = "gemma-3-270m-q4_k_m.gguf"
 F16_BYTES = 7_700_000_000
 Q4_BYTES = 2_400_000_000
+# The real HaluEval sample in shared/ beside the checkout (or FLOWJUDGE_SAMPLE_DATA).
+HALUEVAL = Path(os.environ.get(
+    "FLOWJUDGE_SAMPLE_DATA", REPO.parent / "shared" / "data" / "halueval_qa_sample.jsonl"
+))
 
 
 def bench_dir(arg: str | None = None) -> Path:

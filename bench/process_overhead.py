@@ -58,14 +58,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_models import bench_dir, gemma_path, phi3_path  # noqa: E402
+from make_models import HALUEVAL, bench_dir, gemma_path, phi3_path  # noqa: E402
 
 RUBRIC = "faithfulness-context-5"
-# The real HaluEval sample in shared/ beside the checkout (or FLOWJUDGE_SAMPLE_DATA).
-HALUEVAL = Path(os.environ.get(
-    "FLOWJUDGE_SAMPLE_DATA",
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "halueval_qa_sample.jsonl",
-))
 
 MINIMAL = r'''
 import json, sys

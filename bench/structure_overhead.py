@@ -52,7 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_models import bench_dir, gemma_path, phi3_path  # noqa: E402
+from make_models import HALUEVAL, bench_dir, gemma_path, phi3_path  # noqa: E402
 
 from flowjudge_tui.engine.base import SamplingSettings  # noqa: E402
 from flowjudge_tui.engine.llama import LlamaEngine  # noqa: E402
@@ -62,11 +62,6 @@ from flowjudge_tui.rubric import Item, RubricLibrary  # noqa: E402
 from flowjudge_tui.settings import app_paths  # noqa: E402
 
 RUBRIC = "faithfulness-context-5"
-# The real HaluEval sample in shared/ beside the checkout (or FLOWJUDGE_SAMPLE_DATA).
-HALUEVAL = Path(os.environ.get(
-    "FLOWJUDGE_SAMPLE_DATA",
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "halueval_qa_sample.jsonl",
-))
 ANSWER_GRAMMAR = r'''root ::= "<feedback>" feedback "</feedback>\n<score>" score "</score>"
 feedback ::= [^<]*
 score ::= [1-5]
