@@ -20,8 +20,6 @@ from typing import Any, Literal, TextIO
 
 from flowjudge_tui import __version__
 from flowjudge_tui.errors import StoreError
-from flowjudge_tui.export_html import render_html
-from flowjudge_tui.metrics import stats_from_items
 from flowjudge_tui.rubric import Rubric
 from flowjudge_tui.store import JudgedItem, RunRecord, Store
 
@@ -160,6 +158,10 @@ def _cell(value: float | int | None) -> str:
 
 
 def _write_html(out: Path, run: RunRecord, rubric: Rubric, entries: list[JudgedItem]) -> None:
+    # The report's figures need numpy; the other formats, and importing this module, do not.
+    from flowjudge_tui.export_html import render_html
+    from flowjudge_tui.metrics import stats_from_items
+
     stats = stats_from_items(run, rubric, entries)
     with _atomic(out) as stream:
         stream.write(render_html(run, rubric, entries, stats))

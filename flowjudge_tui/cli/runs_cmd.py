@@ -15,17 +15,9 @@ from typing import Any
 from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args
 from flowjudge_tui.cli.output import print_json, print_table
 from flowjudge_tui.cli.progress_bar import ProgressPrinter
-from flowjudge_tui.cli.runs_report import (
-    comparison_json,
-    print_comparison,
-    print_stats,
-    run_json,
-    stats_json,
-)
 from flowjudge_tui.datasets import ImportResult, import_dataset, parse_map_args
 from flowjudge_tui.engine.base import SamplingSettings
 from flowjudge_tui.export import FORMATS, export_run
-from flowjudge_tui.metrics import compare_runs, run_stats
 from flowjudge_tui.rubric import RubricLibrary
 from flowjudge_tui.runs import RunSummary, create_run, execute_run, resume_run
 from flowjudge_tui.settings import app_paths
@@ -170,9 +162,11 @@ def _finish(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = N
               f"reused, {summary.skipped} skipped in {summary.seconds:.1f} s; see "
               f"'flowjudge stats {run.id}'.", file=sys.stderr)
     if as_json:
+        from flowjudge_tui.cli import runs_report as report
+
         print_json({
             "run_id": run.id,
-            **run_json(run),
+            **report.run_json(run),
             "judged_now": summary.judged,
             "reused_now": summary.reused,
             "skipped_now": summary.skipped,
@@ -188,6 +182,8 @@ def _list(args: argparse.Namespace) -> int:
     with _store() as store:
         runs = store.list_runs()
     if args.json:
+        from flowjudge_tui.cli.runs_report import run_json
+
         print_json([run_json(run) for run in runs])
         return 0
     print_table(
@@ -199,6 +195,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from flowjudge_tui.cli.runs_report import run_json
+
     with _store() as store:
         run = store.get_run(args.run_id)
     data = run_json(run, detailed=True)
@@ -222,6 +220,9 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from flowjudge_tui.cli.runs_report import print_stats, stats_json
+    from flowjudge_tui.metrics import run_stats
+
     with _store() as store:
         stats = run_stats(store, args.run_id)
     if args.json:
@@ -232,6 +233,9 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from flowjudge_tui.cli.runs_report import comparison_json, print_comparison
+    from flowjudge_tui.metrics import compare_runs
+
     with _store() as store:
         comparison = compare_runs(store, args.run_a, args.run_b)
     if args.json:
