@@ -53,7 +53,7 @@ def main() -> int:
         os.environ["FLOWJUDGE_HOME"] = str(Path(tmp) / "home")
         sys.path.insert(0, str(ROOT))
         from flowjudge_tui.datasets import import_dataset
-        from flowjudge_tui.rubric import load_rubric
+        from flowjudge_tui.judging.rubric import load_rubric
         from flowjudge_tui.store import open_store
 
         rubric = load_rubric(ROOT / "rubrics" / "faithfulness-context-binary.toml")

@@ -10,7 +10,7 @@ For each bench model (see make_models.py), interleaved (minimal, ours, ours, min
            seed used here write exactly N tokens, then the score position is evaluated).
 * minimal  a Python script written to a temporary file: import llama_cpp, load the model with
            the settings ``flowjudge judge`` uses for it (its first memory plan from
-           ``engine.loader.plans_for``: n_ctx 4096, n_batch/n_ubatch 512, KV types, flash
+           ``engine.plans.load_settings_for``: n_ctx 4096, n_batch/n_ubatch 512, KV types, flash
            attention, n_threads; no logits_all), tokenize the same prompt (from
            ``flowjudge judge --print-prompt``) in the chat template
            ``<|user|>\\n{prompt}<|end|>\\n<|assistant|>\\n`` (with Phi-3's whitespace strip
@@ -97,19 +97,19 @@ path, rubric_name = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()
 import llama_cpp  # both programs pay this
 t1 = time.perf_counter()
-import flowjudge_tui.cli.main, flowjudge_tui.engine.llama, flowjudge_tui.judge  # noqa
-import flowjudge_tui.engine.loader, flowjudge_tui.engine.fit, flowjudge_tui.gguf_file  # noqa
+import flowjudge_tui.cli.main, flowjudge_tui.engine.llama, flowjudge_tui.judging.judge  # noqa
+import flowjudge_tui.engine.loader, flowjudge_tui.engine.fit, flowjudge_tui.models.gguf_file  # noqa
 t2 = time.perf_counter()
-from flowjudge_tui.prompt import build_prompt
-from flowjudge_tui.rubric import Item, RubricLibrary
+from flowjudge_tui.judging.prompt import build_prompt
+from flowjudge_tui.judging.rubric import Item, RubricLibrary
 from flowjudge_tui.settings import app_paths
 rubric = RubricLibrary(app_paths()).get(rubric_name).rubric
 item = rubric.check_item(Item(inputs={"query": "q", "context": "c"}, output="o"))
 build_prompt(rubric, item)
 t3 = time.perf_counter()
-from flowjudge_tui.engine.loader import plans_for
+from flowjudge_tui.engine.plans import load_settings_for
 from pathlib import Path
-plans_for(Path(path))
+load_settings_for(Path(path))
 t4 = time.perf_counter()
 import jinja2.sandbox  # the engine renders the GGUF's chat template with jinja2
 t5 = time.perf_counter()
@@ -138,9 +138,9 @@ def minimal_load_kwargs(path: Path, threads: str) -> dict:
     """The ``Llama`` arguments ``flowjudge judge`` uses for ``path`` (its first memory plan)."""
     import llama_cpp
 
-    from flowjudge_tui.engine.loader import plans_for
+    from flowjudge_tui.engine.plans import load_settings_for
 
-    plan = plans_for(path)[0]
+    plan = load_settings_for(path)[0]
     types = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0,
              "q4_0": llama_cpp.GGML_TYPE_Q4_0}
     kwargs = {"n_ctx": plan.n_ctx, "n_gpu_layers": plan.n_gpu_layers, "n_batch": plan.n_batch,

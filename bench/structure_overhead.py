@@ -3,7 +3,7 @@ against unconstrained generation of the same number of tokens (ours/raw >= 0.90)
 
 For each bench model (see make_models.py) and one real Flow-Judge prompt (rubric
 faithfulness-context-5, a HaluEval QA row), in one process and on one loaded ``Llama`` (loaded
-with the settings ``flowjudge judge`` uses for the file: ``engine.loader.plans_for``):
+with the settings ``flowjudge judge`` uses for the file: ``engine.plans.load_settings_for``):
 
 * raw      raw llama-cpp-python: ``Llama.generate`` with the engine's sampler settings
            (temperature 0.1, top_p 0.95, top_k 0, min_p 0, repeat_penalty 1, same seed), taking
@@ -54,11 +54,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_models import HALUEVAL, bench_dir, gemma_path, phi3_path  # noqa: E402
 
-from flowjudge_tui.engine.base import SamplingSettings  # noqa: E402
 from flowjudge_tui.engine.llama import LlamaEngine  # noqa: E402
-from flowjudge_tui.engine.loader import plans_for  # noqa: E402
-from flowjudge_tui.prompt import build_prompt  # noqa: E402
-from flowjudge_tui.rubric import Item, RubricLibrary  # noqa: E402
+from flowjudge_tui.engine.plans import load_settings_for  # noqa: E402
+from flowjudge_tui.judging.backend import SamplingSettings  # noqa: E402
+from flowjudge_tui.judging.prompt import build_prompt  # noqa: E402
+from flowjudge_tui.judging.rubric import Item, RubricLibrary  # noqa: E402
 from flowjudge_tui.settings import app_paths  # noqa: E402
 
 RUBRIC = "faithfulness-context-5"
@@ -129,7 +129,7 @@ def bench_model(name: str, path: Path, n: int, reps: int, naive: bool, naive_rep
                 prompt: str, scores: list[int], n_threads: int | None = None) -> dict:
     print(f"\n=== {name}: {path.name} ({path.stat().st_size / 1e9:.2f} GB), N={n}, reps={reps}",
           flush=True)
-    load = plans_for(path)[0]  # what `flowjudge judge` loads this file with
+    load = load_settings_for(path)[0]  # what `flowjudge judge` loads this file with
     if n_threads is not None:
         load = replace(load, n_threads=n_threads)
     engine = LlamaEngine(path, load)

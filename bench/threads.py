@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_models import bench_dir, gemma_path, phi3_path
 from structure_overhead import bench_prompt, prime, raw_generate
 
-from flowjudge_tui.engine.base import SamplingSettings
 from flowjudge_tui.engine.llama import LlamaEngine
-from flowjudge_tui.engine.loader import plans_for
+from flowjudge_tui.engine.plans import load_settings_for
+from flowjudge_tui.judging.backend import SamplingSettings
 
 
 def main() -> None:
@@ -52,7 +52,7 @@ def main() -> None:
              "phi3": (phi3_path(directory), args.n_phi3)}
     for name in args.models.split(","):
         path, n = paths[name]
-        engine = LlamaEngine(path, plans_for(path)[0])
+        engine = LlamaEngine(path, load_settings_for(path)[0])
         llm = engine._llm
         tokens = engine.chat_tokens(prompt)
         llm.eval(tokens)

@@ -35,10 +35,6 @@ class ModelError(FlowJudgeError):
     """A model file is missing, invalid, or could not be loaded."""
 
 
-class OutOfMemoryError(ModelError):
-    """The model could not be loaded in the memory available."""
-
-
 class DatasetError(FlowJudgeError):
     """A dataset file cannot be read or mapped to a rubric."""
 

@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gguf_models import write_phi3_gguf
+from tests.gguf_models import write_phi3_gguf
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from model_files import Q, write_small_gguf
+
+from tests.model_files import Q, write_small_gguf
 
 REPO, FILE = "test-org/tiny-judge-GGUF", "tiny-judge-Q8_0.gguf"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

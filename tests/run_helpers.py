@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from flowjudge_tui.rubric import Rubric, RubricLibrary
+from flowjudge_tui.judging.rubric import Rubric, RubricLibrary
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import NewItem, NewVerdict, RunRecord, RunSettings, Store
 

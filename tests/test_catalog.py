@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from model_files import write_small_gguf
 
-from flowjudge_tui.catalog import (
+from flowjudge_tui.errors import ModelError
+from flowjudge_tui.models.catalog import (
     default_entry,
     find_entry,
     load_catalog,
@@ -15,8 +15,8 @@ from flowjudge_tui.catalog import (
     register_local_model,
     user_catalog_dir,
 )
-from flowjudge_tui.errors import ModelError
 from flowjudge_tui.settings import app_paths
+from tests.model_files import write_small_gguf
 
 FAMILY = """
 family = "{family}"

@@ -8,18 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from run_helpers import rubric, write_csv, write_jsonl
 
-from flowjudge_tui.datasets import (
-    guess_mapping,
-    import_dataset,
-    parse_map_args,
-    preview_dataset,
-    resolve_mapping,
-)
+from flowjudge_tui.datasets import guess_mapping, import_dataset, parse_map_args, preview_dataset
+from flowjudge_tui.datasets.mapping import resolve_mapping
 from flowjudge_tui.errors import DatasetError
 from flowjudge_tui.progress import Progress
 from flowjudge_tui.store import Store, open_store
+from tests.run_helpers import rubric, write_csv, write_jsonl
 
 # The real HaluEval sample in shared/ beside the checkout (or FLOWJUDGE_SAMPLE_DATA).
 SAMPLE = Path(os.environ.get(

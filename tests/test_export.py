@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from run_helpers import add_dataset, add_run, judge_all, rubric
 
 from flowjudge_tui.datasets import import_dataset
-from flowjudge_tui.export import export_run, metadata_path
+from flowjudge_tui.reports.export import export_run, metadata_path
 from flowjudge_tui.store import RunRecord, Store, open_store
+from tests.run_helpers import add_dataset, add_run, judge_all, rubric
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 LIBRARY_METADATA_KEYS = {"library_version", "timestamp", "model_id", "model_type",

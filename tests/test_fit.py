@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from model_files import Q, write_flow_judge_header, write_small_gguf
 
-from flowjudge_tui.catalog import find_entry
 from flowjudge_tui.engine.fit import (
     Budget,
     ModelMemory,
@@ -18,7 +16,9 @@ from flowjudge_tui.engine.fit import (
     probe_hardware,
 )
 from flowjudge_tui.engine.hardware import GPU, Hardware
-from flowjudge_tui.gguf_file import read_gguf
+from flowjudge_tui.models.catalog import find_entry
+from flowjudge_tui.models.gguf_file import read_gguf
+from tests.model_files import Q, write_flow_judge_header, write_small_gguf
 
 MIB = 1024 * 1024
 GIB = 1024

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import gguf
 import pytest
-from model_files import Q, write_flow_judge_header, write_small_gguf
 
 from flowjudge_tui.errors import ModelError
-from flowjudge_tui.gguf_file import GGUFArray, read_gguf
+from flowjudge_tui.models.gguf_file import GGUFArray, read_gguf
+from tests.model_files import Q, write_flow_judge_header, write_small_gguf
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hub_server
 import pytest
-from hub_server import FILE, REPO, FakeHub, go_offline, reload_hub_constants, sha256_of
 
 from flowjudge_tui.errors import ModelError, NetworkError
 from flowjudge_tui.progress import Progress
+from tests import hub_server
+from tests.hub_server import FILE, REPO, FakeHub, go_offline, reload_hub_constants, sha256_of
 
 fake_hub, hub_env, model_bytes = hub_server.fake_hub, hub_server.hub_env, hub_server.model_bytes
 
@@ -18,7 +18,8 @@ fake_hub, hub_env, model_bytes = hub_server.fake_hub, hub_server.hub_env, hub_se
 def test_a_pull_downloads_verifies_and_is_found_offline(
     hub_env: Path, fake_hub: FakeHub, model_bytes: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flowjudge_tui.hub import list_models, pull_model, resolve_model_path
+    from flowjudge_tui.models.download import pull_model
+    from flowjudge_tui.models.installed import list_models, resolve_model_path
 
     fake_hub.serve(REPO, FILE, model_bytes)
     events: list[Progress] = []
@@ -47,7 +48,7 @@ def test_a_pull_downloads_verifies_and_is_found_offline(
 def test_a_connection_cut_half_way_resumes_with_a_range_request(
     hub_env: Path, fake_hub: FakeHub, model_bytes: bytes
 ) -> None:
-    from flowjudge_tui.hub import pull_model
+    from flowjudge_tui.models.download import pull_model
 
     fake_hub.serve(REPO, FILE, model_bytes)
     cut = len(model_bytes) // 2
@@ -64,7 +65,8 @@ def test_a_connection_cut_half_way_resumes_with_a_range_request(
 def test_an_interrupted_pull_resumes_on_the_next_pull(
     hub_env: Path, fake_hub: FakeHub, model_bytes: bytes
 ) -> None:
-    from flowjudge_tui.hub import DownloadCancelled, pull_model, resolve_model_path
+    from flowjudge_tui.models.download import DownloadCancelled, pull_model
+    from flowjudge_tui.models.installed import resolve_model_path
 
     fake_hub.serve(REPO, FILE, model_bytes)
     seen: list[Progress] = []
@@ -82,8 +84,9 @@ def test_an_interrupted_pull_resumes_on_the_next_pull(
 def test_a_corrupted_download_is_refused_and_never_usable(
     hub_env: Path, fake_hub: FakeHub, model_bytes: bytes
 ) -> None:
-    from flowjudge_tui.catalog import find_entry
-    from flowjudge_tui.hub import cached_path, pull_model, resolve_model_path
+    from flowjudge_tui.models.catalog import find_entry
+    from flowjudge_tui.models.download import pull_model
+    from flowjudge_tui.models.installed import cached_path, resolve_model_path
 
     damaged = bytearray(model_bytes)
     damaged[len(damaged) // 2] ^= 0xFF
@@ -101,7 +104,7 @@ def test_a_corrupted_download_is_refused_and_never_usable(
 def test_offline_mode_with_nothing_cached_says_how_to_fix_it(
     hub_env: Path, fake_hub: FakeHub, model_bytes: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flowjudge_tui.hub import pull_model
+    from flowjudge_tui.models.download import pull_model
 
     fake_hub.serve(REPO, FILE, model_bytes)
     go_offline(monkeypatch)
@@ -113,7 +116,7 @@ def test_offline_mode_with_nothing_cached_says_how_to_fix_it(
 def test_no_hub_at_all_is_one_clear_sentence(
     hub_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flowjudge_tui.hub import pull_model
+    from flowjudge_tui.models.download import pull_model
 
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     reload_hub_constants()
@@ -128,8 +131,9 @@ def test_no_hub_at_all_is_one_clear_sentence(
 def test_a_file_cached_by_another_tool_is_verified_before_use(
     hub_env: Path, fake_hub: FakeHub, model_bytes: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flowjudge_tui.hub import list_models, pull_model, resolve_model_path
-    from flowjudge_tui.verified import record_file
+    from flowjudge_tui.models.download import pull_model
+    from flowjudge_tui.models.installed import list_models, resolve_model_path
+    from flowjudge_tui.models.verified import record_file
 
     fake_hub.serve(REPO, FILE, model_bytes)
     path = pull_model("tiny").path
@@ -150,14 +154,14 @@ def test_a_file_cached_by_another_tool_is_verified_before_use(
 
 
 def test_an_unknown_catalog_name_lists_the_known_ones(hub_env: Path) -> None:
-    from flowjudge_tui.hub import pull_model
+    from flowjudge_tui.models.download import pull_model
 
     with pytest.raises(ModelError, match=r"'nope' is not in the model catalog; choose .*tiny"):
         pull_model("nope")
 
 
 def test_a_missing_file_on_the_hub_is_a_clear_error(hub_env: Path, fake_hub: FakeHub) -> None:
-    from flowjudge_tui.hub import pull_model
+    from flowjudge_tui.models.download import pull_model
 
     with pytest.raises(NetworkError, match=r"has no .* \(HTTP 404\)"):
         pull_model("tiny")

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from run_helpers import add_dataset, add_run, judge_all, rubric
 from scipy import stats as sp
 
-from flowjudge_tui import statistics as st
 from flowjudge_tui.errors import StoreError
-from flowjudge_tui.metrics import agreement, compare_runs, run_stats
+from flowjudge_tui.format import format_figure
+from flowjudge_tui.reports import statistics as st
+from flowjudge_tui.reports.agreement import agreement, compare_runs, run_stats
 from flowjudge_tui.store import Store, open_store
+from tests.run_helpers import add_dataset, add_run, judge_all, rubric
 
 TOL = 1e-9
 
@@ -58,8 +59,9 @@ def test_undefined_figures_are_nan_and_shown_as_na() -> None:
     figures = st.binary_figures([0, 0, 0], [0, 0, 0])
     assert figures["accuracy"] == 1.0
     assert all(math.isnan(figures[k]) for k in ("precision", "recall", "f1", "cohen_kappa"))
-    assert st.format_figure(float("nan")) == "n/a"
-    assert st.format_figure(0.12345) == "0.123"
+    assert format_figure(float("nan")) == "n/a"
+    assert format_figure(None) == "n/a"
+    assert format_figure(0.12345) == "0.123"
 
 
 def hand_kappa(truth: list[int], predicted: list[int], labels: list[int]) -> float:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import hub_server
 import pytest
-from hub_server import FILE, REPO, FakeHub, reload_hub_constants
-from model_files import Q, write_small_gguf
 
 from flowjudge_tui.cli.main import main
+from tests import hub_server
+from tests.hub_server import FILE, REPO, FakeHub, reload_hub_constants
+from tests.model_files import Q, write_small_gguf
 
 fake_hub, hub_env, model_bytes = hub_server.fake_hub, hub_server.hub_env, hub_server.model_bytes
 
@@ -51,14 +51,14 @@ def test_list_shows_the_catalog_before_anything_is_downloaded(
 def test_add_registers_a_checked_gguf_by_name(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from flowjudge_tui.cli.model_args import resolve_model
+    from flowjudge_tui.models.installed import resolve_model_path
 
     path = write_small_gguf(tmp_path / "my-judge.gguf")
     code, out, _ = run(capsys, "models", "add", str(path), "--name", "mine")
     assert code == 0 and "Added 'mine' (phi3" in out
     local = {m["name"]: m for m in run_json(capsys, "models", "list")}["mine"]  # type: ignore
     assert (local["source"], local["downloaded"], local["path"]) == ("local", True, str(path))
-    assert resolve_model("mine") == path
+    assert resolve_model_path("mine") == path
 
     notes = tmp_path / "notes.gguf"
     notes.write_text("not a model at all, just some words")

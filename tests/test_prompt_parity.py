@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from official_flow_judge import official_prompt
 
-from flowjudge_tui.prompt import build_prompt
-from flowjudge_tui.rubric import Item, Rubric
+from flowjudge_tui.judging.prompt import build_prompt
+from flowjudge_tui.judging.rubric import Item, Rubric
+from tests.official_flow_judge import official_prompt
 
 FIVE = {
     1: "Poor.",
@@ -82,7 +82,7 @@ def test_inputs_follow_the_rubric_order_not_the_items() -> None:
 
 @pytest.fixture
 def builtin_rubrics() -> list[Rubric]:
-    from flowjudge_tui.rubric import RubricLibrary
+    from flowjudge_tui.judging.rubric import RubricLibrary
     from flowjudge_tui.settings import app_paths
 
     entries = RubricLibrary(app_paths()).entries()

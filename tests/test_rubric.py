@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowjudge_tui.errors import ItemError, RubricError
-from flowjudge_tui.rubric import Item, Rubric, RubricLibrary, load_rubric, parse_rubric
+from flowjudge_tui.judging.rubric import Item, Rubric, RubricLibrary, load_rubric, parse_rubric
 from flowjudge_tui.settings import app_paths
 
 GOOD = """

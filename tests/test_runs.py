@@ -10,23 +10,17 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from gguf_models import scripted_probabilities
-from run_helpers import add_dataset, rubric, write_csv
 
 from flowjudge_tui.datasets import import_dataset
-from flowjudge_tui.engine.base import JudgeEngine, LoadSettings, SamplingSettings
 from flowjudge_tui.errors import DatasetError, ModelError
+from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings, SamplingSettings
 from flowjudge_tui.progress import Progress
-from flowjudge_tui.runs import (
-    VerdictEvent,
-    create_run,
-    execute_run,
-    keep_verdict,
-    model_fingerprint,
-    resume_run,
-    work_key,
-)
+from flowjudge_tui.runs.execute import VerdictEvent, execute_run
+from flowjudge_tui.runs.work import model_fingerprint, work_key
+from flowjudge_tui.runs.workflow import create_run, keep_verdict, resume_run
 from flowjudge_tui.store import RunSettings, Store, open_store
+from tests.gguf_models import scripted_probabilities
+from tests.run_helpers import add_dataset, rubric, write_csv
 
 RUBRIC = "relevance-query-binary"
 
@@ -51,8 +45,8 @@ def new_run(store: Store, model: Path, outputs: list[str], **settings: object) -
 def test_a_kept_spot_check_is_a_finished_run_that_later_runs_reuse(
     store: Store, engine: JudgeEngine, tiny_model_path: Path, tmp_path: Path
 ) -> None:
-    from flowjudge_tui.judge import judge_item
-    from flowjudge_tui.rubric import Item
+    from flowjudge_tui.judging.judge import judge_item
+    from flowjudge_tui.judging.rubric import Item
 
     rub = rubric(RUBRIC)
     item = Item(inputs={"query": "Q1"}, output="A.")
@@ -134,12 +128,12 @@ def test_stopping_between_items_then_resuming_judges_only_the_rest(
     assert summary.stopped and summary.run.state == "cancelled" and summary.run.done == 2
     assert summary.run.resumable
     before = {v.id: v for v in store.verdicts(run_id)}
-    resumed = resume_run(run_id, store=store, engine=engine)
+    resumed = resume_run(store, run_id, opener=lambda path, plans: engine)
     assert (resumed.judged, resumed.stopped, resumed.run.state) == (3, False, "done")
     after = store.verdicts(run_id)
     assert len(after) == 5 and len({v.item_id for v in after}) == 5
     assert all(before[v.id] == v for v in after if v.id in before)
-    again = resume_run(run_id, store=store)
+    again = resume_run(store, run_id)
     assert (again.judged, again.run.state) == (0, "done")
 
 
@@ -184,7 +178,7 @@ def test_an_unexpected_error_marks_the_run_failed_and_keeps_its_verdicts(
     run = store.get_run(run_id)
     assert run.state == "failed" and "the app crashed" in (run.error or "")
     assert run.done == 1 and run.resumable
-    assert resume_run(run_id, store=store, engine=engine).run.done == 3
+    assert resume_run(store, run_id, opener=lambda path, plans: engine).run.done == 3
 
 
 def test_a_run_refuses_an_engine_for_another_model(

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from run_helpers import write_csv
 
 from flowjudge_tui.cli.main import main
 from flowjudge_tui.settings import app_paths
+from tests.run_helpers import write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 RUBRIC = "relevance-query-binary"

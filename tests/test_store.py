@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from run_helpers import add_dataset, add_run, rubric, scored
 
 from flowjudge_tui.errors import StoreError
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import SCHEMA_VERSION, NewItem, NewVerdict, Store, open_store
 from flowjudge_tui.store.owner import current_owner, process_token
 from flowjudge_tui.store.schema import MIGRATIONS
+from tests.run_helpers import add_dataset, add_run, rubric, scored
 
 BINARY = "faithfulness-context-binary"
 

@@ -11,14 +11,32 @@ from pathlib import Path
 from typing import Any
 
 from flowjudge_tui import __version__
-from flowjudge_tui.cli.models_cmd import model_memory_for, plans_for_args
-from flowjudge_tui.cli.progress_bar import format_amount
-from flowjudge_tui.engine.hardware import nvml_gpus, probe_hardware
+from flowjudge_tui.cli.models_cmd import budget_arguments, plans_for_args
+from flowjudge_tui.cli.output import print_json
+from flowjudge_tui.engine.hardware import llama_build_info, nvml_gpus, probe_hardware
 from flowjudge_tui.errors import FlowJudgeError
+from flowjudge_tui.format import format_amount
 from flowjudge_tui.settings import app_paths
 
 CUDA_REINSTALL = ('CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir '
                   "llama-cpp-python")
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    doctor = commands.add_parser(
+        "doctor", help="one screen of health: llama.cpp, GPU, memory, models and disk")
+    budget_arguments(doctor)
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.set_defaults(handler=_doctor)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    report = collect(args)
+    if args.json:
+        print_json(report)
+    else:
+        render(report)
+    return 0 if not report["problems"] else 1
 
 
 def collect(args: argparse.Namespace) -> dict[str, Any]:
@@ -26,7 +44,10 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     problems: list[str] = []
     notes: list[str] = []
     hardware = probe_hardware()
-    llama = _llama_cpp(problems)
+    llama = llama_build_info()
+    if llama["version"] is None:
+        problems.append(f"llama-cpp-python cannot be imported ({llama['error']}); reinstall it "
+                        "with 'pip install --force-reinstall llama-cpp-python'.")
     if llama.get("gpu_offload") is False:
         for gpu in nvml_gpus():
             problems.append(
@@ -35,10 +56,12 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
             )
     paths = app_paths()
     models = _models(problems, notes)
-    hub_cache = _hub_cache()
+    from flowjudge_tui.models.installed import hub_cache_info
+
+    hub_cache = hub_cache_info()
     plan: dict[str, Any] | None = None
     try:
-        best = plans_for_args(args, hardware, model_memory_for(None))[0]
+        best = plans_for_args(args, None)[2][0]
         plan = best.as_dict()
         if not best.fits:
             problems.append(best.explanation)
@@ -53,7 +76,10 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         "physical_cores": hardware.physical_cores,
         "data_dir": str(paths.data_dir),
         "data_dir_free_bytes": _free_disk(paths.data_dir),
-        **hub_cache,
+        "hub_cache": hub_cache["hub_cache"],
+        "hub_cache_free_bytes": _free_disk(Path(hub_cache["hub_cache"])),
+        "hub_endpoint": hub_cache["hub_endpoint"],
+        "hub_offline": hub_cache["hub_offline"],
         "models": models,
         "plan": plan,
         "problems": problems + [f"GPU probe: {p}." for p in hardware.problems],
@@ -61,30 +87,9 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _llama_cpp(problems: list[str]) -> dict[str, Any]:
-    try:
-        import llama_cpp
-    except Exception as exc:  # a broken native build raises more than ImportError
-        problems.append(f"llama-cpp-python cannot be imported ({exc}); reinstall it with "
-                        "'pip install --force-reinstall llama-cpp-python'.")
-        return {"version": None, "gpu_offload": None}
-    system = bytes(llama_cpp.llama_print_system_info()).decode("utf-8", "replace").strip()
-    return {"version": str(llama_cpp.__version__),
-            "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
-            "system_info": system}
-
-
-def _hub_cache() -> dict[str, Any]:
-    from huggingface_hub import constants
-
-    cache = Path(constants.HF_HUB_CACHE)
-    return {"hub_cache": str(cache), "hub_cache_free_bytes": _free_disk(cache),
-            "hub_endpoint": constants.ENDPOINT, "hub_offline": constants.is_offline_mode()}
-
-
 def _models(problems: list[str], notes: list[str]) -> list[dict[str, Any]]:
-    from flowjudge_tui.catalog import default_entry
-    from flowjudge_tui.installed import list_models
+    from flowjudge_tui.models.catalog import default_entry
+    from flowjudge_tui.models.installed import list_models
 
     try:
         listings = list_models()

@@ -10,10 +10,10 @@ from typing import Any
 
 from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args
 from flowjudge_tui.cli.output import print_json
-from flowjudge_tui.engine.base import SamplingSettings
 from flowjudge_tui.errors import ItemError
-from flowjudge_tui.prompt import build_prompt
-from flowjudge_tui.rubric import Item, RubricLibrary
+from flowjudge_tui.judging.backend import SamplingSettings
+from flowjudge_tui.judging.prompt import build_prompt
+from flowjudge_tui.judging.rubric import Item, RubricLibrary
 from flowjudge_tui.settings import app_paths
 
 
@@ -84,7 +84,7 @@ def _item_from_file(path: Path) -> Item:
 
 def _judge(args: argparse.Namespace) -> int:
     from flowjudge_tui.errors import ModelError
-    from flowjudge_tui.judge import judge_item
+    from flowjudge_tui.judging.judge import judge_item
 
     rubric = RubricLibrary(app_paths()).get(args.rubric).rubric
     for warning in rubric.warnings():

@@ -1,13 +1,16 @@
-"""Entry point of the ``flowjudge`` command; with no arguments it opens the terminal app."""
+"""The command line: every verb's parser, and the one place its errors become a sentence.
+
+``flowjudge_tui.entry`` calls ``main`` and passes it the app to open when no verb is given.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from flowjudge_tui import __version__
-from flowjudge_tui.cli import judge_cmd, models_cmd, rubrics_cmd, runs_cmd
+from flowjudge_tui.cli import doctor, judge_cmd, models_cmd, rubrics_cmd, runs_cmd
 from flowjudge_tui.errors import FlowJudgeError
 
 
@@ -19,17 +22,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"flowjudge {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (judge_cmd, rubrics_cmd, models_cmd, runs_cmd):
+    for module in (judge_cmd, rubrics_cmd, models_cmd, doctor, runs_cmd):
         module.register(commands)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, open_app: Callable[[], int] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command is None:
-            return _open_app()
+            if open_app is None:
+                parser.print_help()
+                return 2
+            return open_app()
         handler = getattr(args, "handler", None)
         if handler is None:
             parser.parse_args([args.command, "--help"])
@@ -43,12 +49,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-
-
-def _open_app() -> int:
-    from flowjudge_tui.tui.app import run_app
-
-    return run_app()
 
 
 if __name__ == "__main__":

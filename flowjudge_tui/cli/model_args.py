@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from flowjudge_tui.engine.base import JudgeEngine
+from flowjudge_tui.judging.backend import JudgeEngine
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,23 +19,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="layers to offload to the GPU (default: the memory plan)")
 
 
-def resolve_model(name_or_path: str) -> Path:
-    path = Path(name_or_path).expanduser()
-    if path.suffix == ".gguf" or path.is_file():
-        return path
-    from flowjudge_tui.hub import resolve_model_path
-
-    return resolve_model_path(name_or_path)
-
-
 def load_from_args(args: argparse.Namespace) -> JudgeEngine:
     """Resolve ``--model`` and load it with the memory plan, honouring explicit overrides."""
-    from flowjudge_tui.engine.loader import load_engine, plans_for
+    from flowjudge_tui.runs.workflow import open_engine
 
-    path = resolve_model(args.model)
-    plans = plans_for(path, n_ctx=args.n_ctx, n_gpu_layers=args.gpu_layers)
-    return load_engine(path, plans, on_notice=_notice)
+    return open_engine(args.model, n_ctx=args.n_ctx, gpu_layers=args.gpu_layers,
+                       on_notice=print_notice)
 
 
-def _notice(message: str) -> None:
+def print_notice(message: str) -> None:
     print(f"flowjudge: {message}", file=sys.stderr)

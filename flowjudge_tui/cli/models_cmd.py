@@ -1,4 +1,4 @@
-"""``flowjudge models list|pull|add|plan`` and ``flowjudge doctor``."""
+"""``flowjudge models list|pull|add|plan``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from flowjudge_tui.cli.output import print_json, print_table
-from flowjudge_tui.cli.progress_bar import ProgressPrinter, format_amount
-from flowjudge_tui.engine.fit import DEFAULT_N_CTX, Budget, ModelMemory, Plan, load_plans
-from flowjudge_tui.engine.hardware import Hardware, probe_hardware
+from flowjudge_tui.cli.progress_bar import ProgressPrinter
+from flowjudge_tui.format import format_amount
+from flowjudge_tui.judging.backend import DEFAULT_N_CTX
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -34,17 +34,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     plan = verbs.add_parser("plan", help="how a model would be loaded on this machine")
     plan.add_argument("--model", default=None,
                       help="a catalog name, local name or .gguf path (default: Q4_K_M)")
-    _budget_arguments(plan)
+    budget_arguments(plan)
     plan.add_argument("--json", action="store_true", help="print JSON")
     plan.set_defaults(handler=_plan)
-    doctor = commands.add_parser(
-        "doctor", help="one screen of health: llama.cpp, GPU, memory, models and disk")
-    _budget_arguments(doctor)
-    doctor.add_argument("--json", action="store_true", help="print JSON")
-    doctor.set_defaults(handler=_doctor)
 
 
-def _budget_arguments(parser: argparse.ArgumentParser) -> None:
+def budget_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vram-mib", type=int, default=None,
                         help="plan for a GPU with this much memory (0: CPU only; "
                         "default: the free memory of the GPU llama.cpp sees)")
@@ -54,7 +49,7 @@ def _budget_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from flowjudge_tui.installed import list_models
+    from flowjudge_tui.models.installed import list_models
 
     listings = list_models()
     if args.json:
@@ -78,7 +73,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from flowjudge_tui.hub import pull_model
+    from flowjudge_tui.models.download import pull_model
 
     result = pull_model(args.name, on_progress=ProgressPrinter())
     done = "downloaded and verified" if result.downloaded else "already downloaded and verified"
@@ -88,7 +83,7 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from flowjudge_tui.catalog import register_local_model
+    from flowjudge_tui.models.catalog import register_local_model
 
     model = register_local_model(args.path, name=args.name)
     print(f"Added '{model.name}' ({model.architecture}, "
@@ -97,50 +92,29 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
-def model_memory_for(name_or_path: str | None) -> ModelMemory:
-    """The model's sizes: from its file when it is on disk, else from the catalog entry."""
-    from flowjudge_tui.catalog import default_entry, find_entry
-    from flowjudge_tui.gguf_file import read_gguf
-    from flowjudge_tui.installed import cached_path, resolve_model_path
+def plans_for_args(
+    args: argparse.Namespace, name_or_path: str | None
+) -> tuple[str, bool, list[Any]]:
+    """The model's name, whether its sizes are exact, and its plans for the budget options."""
+    from flowjudge_tui.engine.plans import model_memory_for, plans_for_budget
 
-    entry = default_entry() if name_or_path is None else find_entry(name_or_path)
-    if entry is not None:
-        path = cached_path(entry)
-        return ModelMemory.from_gguf(read_gguf(path)) if path else ModelMemory.from_catalog(entry)
-    assert name_or_path is not None
-    return ModelMemory.from_gguf(read_gguf(resolve_model_path(name_or_path)))
-
-
-def plans_for_args(args: argparse.Namespace, hardware: Hardware,
-                   model: ModelMemory) -> list[Plan]:
-    """The plan and its fallbacks for the budget options of ``args``."""
-    budget = Budget.from_hardware(hardware, vram_mib=args.vram_mib, ram_mib=args.ram_mib)
-    return load_plans(model, budget, n_ctx=args.n_ctx)
+    model = model_memory_for(name_or_path)
+    plans = plans_for_budget(model, vram_mib=args.vram_mib, ram_mib=args.ram_mib,
+                             n_ctx=args.n_ctx)
+    return model.name, model.exact, plans
 
 
 def _plan(args: argparse.Namespace) -> int:
-    model = model_memory_for(args.model)
-    plans = plans_for_args(args, probe_hardware(), model)
+    name, exact, plans = plans_for_args(args, args.model)
     if args.json:
-        print_json({"model": model.name, "exact": model.exact, **plans[0].as_dict(),
+        print_json({"model": name, "exact": exact, **plans[0].as_dict(),
                     "fallbacks": [p.as_dict() for p in plans[1:]]})
         return 0
     plan = plans[0]
-    print(f"{model.name}: {plan.explanation}")
+    print(f"{name}: {plan.explanation}")
     print(f"  {plan.load.describe()}, batch {plan.load.n_batch}/{plan.load.n_ubatch}, "
           f"{plan.load.n_threads} threads")
     for fallback in plans[1:]:
         print(f"  if that fails: {fallback.load.describe()} "
               f"(~{fallback.predicted_vram_mib} MiB GPU, ~{fallback.predicted_ram_mib} MiB RAM)")
     return 0
-
-
-def _doctor(args: argparse.Namespace) -> int:
-    from flowjudge_tui.cli.doctor import collect, render
-
-    report = collect(args)
-    if args.json:
-        print_json(report)
-    else:
-        render(report)
-    return 0 if not report["problems"] else 1

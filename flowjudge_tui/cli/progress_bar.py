@@ -5,36 +5,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from flowjudge_tui.format import format_amount, format_eta, format_rate
 from flowjudge_tui.progress import Progress
 
 BAR_WIDTH = 28
-
-
-def format_amount(value: float, unit: str) -> str:
-    if unit != "bytes":
-        return f"{value:,.0f}"
-    for suffix, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if value >= size:
-            return f"{value / size:.2f} {suffix}"
-    return f"{value:.0f} B"
-
-
-def format_rate(progress: Progress) -> str:
-    if progress.rate is None:
-        return ""
-    if progress.unit == "bytes":
-        return f"{format_amount(progress.rate, 'bytes')}/s"
-    per_minute = progress.rate * 60
-    return f"{per_minute:.1f} {progress.unit}/min"
-
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"ETA {hours}:{minutes:02d}:{secs:02d}" if hours else f"ETA {minutes}:{secs:02d}"
 
 
 def render(progress: Progress) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flowjudge_tui.cli.output import print_json, print_table
-from flowjudge_tui.rubric import RubricLibrary, load_rubric
+from flowjudge_tui.judging.rubric import RubricLibrary, load_rubric
 from flowjudge_tui.settings import app_paths
 
 

@@ -12,16 +12,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args
+from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args, print_notice
 from flowjudge_tui.cli.output import print_json, print_table
 from flowjudge_tui.cli.progress_bar import ProgressPrinter
-from flowjudge_tui.datasets import ImportResult, import_dataset, parse_map_args
-from flowjudge_tui.engine.base import SamplingSettings
-from flowjudge_tui.export import FORMATS, export_run
-from flowjudge_tui.rubric import RubricLibrary
-from flowjudge_tui.runs import RunSummary, create_run, execute_run, resume_run
+from flowjudge_tui.datasets import ImportResult, parse_map_args
+from flowjudge_tui.judging.backend import SamplingSettings
+from flowjudge_tui.judging.rubric import RubricLibrary
+from flowjudge_tui.reports.export import FORMATS, export_run
+from flowjudge_tui.runs.execute import RunSummary
+from flowjudge_tui.runs.workflow import DatasetSource, resume_run, start_run
 from flowjudge_tui.settings import app_paths
-from flowjudge_tui.store import RunSettings, Store, open_store
+from flowjudge_tui.store import RunRecord, Store, open_store
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -59,6 +60,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     show.set_defaults(handler=_show)
     resume = verbs.add_parser("resume", help="judge the items a run has not judged yet")
     resume.add_argument("run_id", type=int, metavar="ID")
+    resume.add_argument("--n-ctx", type=int, default=None,
+                        help="judge with this context size instead of the run's own")
+    resume.add_argument("--gpu-layers", type=int, default=None,
+                        help="offload this many layers instead of the run's own plan")
     resume.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
     resume.set_defaults(handler=_resume)
 
@@ -124,30 +129,30 @@ def _run(args: argparse.Namespace) -> int:
     rubric = RubricLibrary(app_paths()).get(args.rubric).rubric
     for warning in rubric.warnings():
         print(f"flowjudge: warning: {warning}", file=sys.stderr)
-    with _store() as store:
-        imported = import_dataset(
-            store, args.data, rubric, parse_map_args(args.map), label=args.label,
-            id_column=args.id, limit=args.limit, on_progress=ProgressPrinter(),
-        )
-        _report_import(imported)
-        engine = load_from_args(args)
-        settings = RunSettings(
-            sampling=SamplingSettings(temperature=args.temperature,
-                                      max_feedback_tokens=args.max_tokens, seed=args.seed),
-            load=engine.load,
-            limit=args.limit,
-        )
-        model_path = getattr(engine, "path", None)
-        run = create_run(store, imported.dataset.id, rubric,
-                         model_path if isinstance(model_path, Path) else Path(args.model),
-                         settings)
-        print(f"flowjudge: run {run.id}: {run.total_items} items, {rubric.name}, "
+    source = DatasetSource(args.data, parse_map_args(args.map), args.label, args.id, args.limit)
+    sampling = SamplingSettings(temperature=args.temperature,
+                                max_feedback_tokens=args.max_tokens, seed=args.seed)
+    imported: list[ImportResult] = []
+
+    def report_import(result: ImportResult) -> None:
+        imported.append(result)
+        _report_import(result)
+
+    def report_run(run: RunRecord) -> None:
+        print(f"flowjudge: run {run.id}: {run.total_items} items, {run.rubric_name}, "
               f"{run.model_name}", file=sys.stderr)
+
+    with _store() as store:
         stop = threading.Event()
         with _ctrl_c_stops(stop):
-            summary = execute_run(store, run.id, engine, on_progress=ProgressPrinter(), stop=stop)
-        extra = {"dataset_id": imported.dataset.id, "imported": imported.imported,
-                 "bad_rows": [{"line": p.line, "reason": p.reason} for p in imported.problems]}
+            summary = start_run(
+                store, source, rubric, lambda: load_from_args(args), sampling,
+                on_import_progress=ProgressPrinter(), on_imported=report_import,
+                on_created=report_run, on_progress=ProgressPrinter(), stop=stop,
+            )
+        result = imported[0]
+        extra = {"dataset_id": result.dataset.id, "imported": result.imported,
+                 "bad_rows": [{"line": p.line, "reason": p.reason} for p in result.problems]}
         return _finish(summary, args.json, extra)
 
 
@@ -214,14 +219,15 @@ def _resume(args: argparse.Namespace) -> int:
     with _store() as store:
         stop = threading.Event()
         with _ctrl_c_stops(stop):
-            summary = resume_run(args.run_id, store=store, on_progress=ProgressPrinter(),
-                                 stop=stop)
+            summary = resume_run(store, args.run_id, n_ctx=args.n_ctx,
+                                 gpu_layers=args.gpu_layers, on_notice=print_notice,
+                                 on_progress=ProgressPrinter(), stop=stop)
         return _finish(summary, args.json)
 
 
 def _stats(args: argparse.Namespace) -> int:
     from flowjudge_tui.cli.runs_report import print_stats, stats_json
-    from flowjudge_tui.metrics import run_stats
+    from flowjudge_tui.reports.agreement import run_stats
 
     with _store() as store:
         stats = run_stats(store, args.run_id)
@@ -234,7 +240,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from flowjudge_tui.cli.runs_report import comparison_json, print_comparison
-    from flowjudge_tui.metrics import compare_runs
+    from flowjudge_tui.reports.agreement import compare_runs
 
     with _store() as store:
         comparison = compare_runs(store, args.run_a, args.run_b)

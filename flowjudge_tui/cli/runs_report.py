@@ -7,8 +7,9 @@ from dataclasses import asdict
 from typing import Any
 
 from flowjudge_tui.cli.output import print_table
-from flowjudge_tui.metrics import FIGURE_LABELS, Agreement, Comparison, RunStats
-from flowjudge_tui.statistics import format_figure
+from flowjudge_tui.format import format_figure
+from flowjudge_tui.judging.verdict import HIGH_CONFIDENCE, LOW_CONFIDENCE
+from flowjudge_tui.reports.agreement import FIGURE_LABELS, Agreement, Comparison, RunStats
 from flowjudge_tui.store import RunRecord
 
 HISTOGRAM_WIDTH = 40
@@ -80,6 +81,12 @@ def _agreement_rows(columns: list[Agreement]) -> list[tuple[str, ...]]:
     ]
 
 
+def describe_levels(levels: dict[str, int]) -> str:
+    """'3 high, 1 medium, 2 low' (confidence at or above 0.8, between, below 0.5)."""
+    return (f"{levels['high']} high (>= {HIGH_CONFIDENCE}), {levels['medium']} medium, "
+            f"{levels['low']} low (< {LOW_CONFIDENCE})")
+
+
 def print_stats(stats: RunStats) -> None:
     print(f"Run {stats.run_id} · {stats.rubric_name} · {stats.scored} of {stats.total_items} "
           f"scored, {stats.skipped} skipped")
@@ -89,6 +96,7 @@ def print_stats(stats: RunStats) -> None:
         print(f"  {score:>3}  {bar:<{HISTOGRAM_WIDTH}}  {count}")
     print(f"mean score {format_figure(stats.mean_score, 2)}, "
           f"mean confidence {format_figure(stats.mean_confidence)}")
+    print(f"confidence: {describe_levels(stats.confidence_levels)}")
     if stats.all_labelled is None:
         print("No human labels for this rubric version (import them with --label COLUMN).")
         return

@@ -21,18 +21,17 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from flowjudge_tui.engine.base import KVCacheType, LoadSettings
 from flowjudge_tui.engine.hardware import Hardware, probe_hardware
+from flowjudge_tui.judging.backend import DEFAULT_N_CTX, KVCacheType, LoadSettings
 
 if TYPE_CHECKING:
-    from flowjudge_tui.catalog import CatalogEntry
-    from flowjudge_tui.gguf_file import GGUFInfo
+    from flowjudge_tui.models.catalog import CatalogEntry
+    from flowjudge_tui.models.gguf_file import GGUFInfo
 
 __all__ = ["Budget", "ModelMemory", "Plan", "fallback_plans", "load_plans", "plan_memory",
            "probe_hardware"]
 
 MIB = 1024 * 1024
-DEFAULT_N_CTX = 4096
 GPU_RUNTIME_MIB = 160
 HOST_RUNTIME_MIB = 300
 DESKTOP_RESERVE_MIB = 384

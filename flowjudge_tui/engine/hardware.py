@@ -180,3 +180,16 @@ def physical_cores() -> int:
 
 def _text(value: bytes | None) -> str:
     return value.decode("utf-8", "replace") if value else ""
+
+
+def llama_build_info() -> dict[str, object]:
+    """llama-cpp-python's version, whether it can offload to a GPU, and llama.cpp's build line;
+    ``version`` is None (and ``error`` says why) when it cannot be imported."""
+    try:
+        import llama_cpp
+    except Exception as exc:  # a broken native build raises more than ImportError
+        return {"version": None, "gpu_offload": None, "error": str(exc)}
+    system = bytes(llama_cpp.llama_print_system_info()).decode("utf-8", "replace").strip()
+    return {"version": str(llama_cpp.__version__),
+            "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+            "system_info": system}

@@ -17,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from flowjudge_tui.engine.base import (
+from flowjudge_tui.engine.chat import ChatWrapper
+from flowjudge_tui.engine.structure import GenerationWatcher, locate_score_position
+from flowjudge_tui.errors import ModelError, PromptTooLongError
+from flowjudge_tui.judging.backend import (
     EngineResult,
     FeedbackCallback,
     JudgmentCancelled,
@@ -25,9 +28,6 @@ from flowjudge_tui.engine.base import (
     SamplingSettings,
     StopCheck,
 )
-from flowjudge_tui.engine.chat import ChatWrapper
-from flowjudge_tui.engine.structure import GenerationWatcher, locate_score_position
-from flowjudge_tui.errors import ModelError, PromptTooLongError
 
 # Tokens kept free after the feedback for "</feedback>\n<score>", the score and whitespace.
 SCORE_RESERVE = 24

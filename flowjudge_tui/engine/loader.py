@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
-from flowjudge_tui.engine.base import LoadSettings
 from flowjudge_tui.engine.llama import LlamaEngine
 from flowjudge_tui.errors import ModelError
+from flowjudge_tui.judging.backend import LoadSettings
 
 Notice = Callable[[str], None]
-DEFAULT_N_CTX = 4096
 
 _lock = threading.Lock()
 _current: LlamaEngine | None = None
@@ -61,25 +59,6 @@ def unload_engine() -> None:
         if _current is not None:
             _current.close()
             _current = None
-
-
-def plans_for(
-    path: Path, n_ctx: int | None = None, n_gpu_layers: int | None = None
-) -> list[LoadSettings]:
-    """The memory plans to try for ``path``, best first, with the user's overrides applied.
-
-    The plan comes from the file's own tensor sizes and this machine's free memory
-    (``engine.fit``); ``n_gpu_layers`` pins the offload and drops the other candidates.
-    """
-    from flowjudge_tui.engine.fit import Budget, ModelMemory, load_plans, probe_hardware
-    from flowjudge_tui.gguf_file import read_gguf
-
-    model = ModelMemory.from_gguf(read_gguf(Path(path)))
-    plans = [p.load for p in load_plans(model, Budget.from_hardware(probe_hardware()),
-                                        n_ctx or DEFAULT_N_CTX)]
-    if n_gpu_layers is not None:
-        plans = [replace(plans[0], n_gpu_layers=n_gpu_layers)]
-    return list(dict.fromkeys(plans))
 
 
 def _plans(path: Path, load: LoadSettings | Sequence[LoadSettings] | None) -> list[LoadSettings]:

@@ -8,27 +8,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
 from flowjudge_tui.errors import StoreError
-from flowjudge_tui.rubric import Rubric, parse_rubric
+from flowjudge_tui.judging.rubric import Rubric, parse_rubric
 from flowjudge_tui.store.connection import Database, utc_now
 from flowjudge_tui.store.records import DatasetRecord, ItemRecord, NewItem, item_content_hash
+from flowjudge_tui.store.rows import ITEM_COLUMNS, item_from_row, save_rubric_version
 
 INSERT_CHUNK = 5000
-
-_ITEM_COLUMNS = "id, dataset_id, row_number, source_key, inputs, output, human_label, content_hash"
-
-
-def item_from_row(row: sqlite3.Row, prefix: str = "") -> ItemRecord:
-    return ItemRecord(
-        id=row[f"{prefix}id"],
-        dataset_id=row[f"{prefix}dataset_id"],
-        row_number=row[f"{prefix}row_number"],
-        source_key=row[f"{prefix}source_key"],
-        inputs=json.loads(row[f"{prefix}inputs"]),
-        output=row[f"{prefix}output"],
-        human_label=row[f"{prefix}human_label"],
-        content_hash=row[f"{prefix}content_hash"],
-    )
-
 
 def _dataset_from_row(row: sqlite3.Row) -> DatasetRecord:
     return DatasetRecord(
@@ -54,7 +39,7 @@ class DatasetQueries:
     def save_rubric(self, rubric: Rubric) -> str:
         """Keep this rubric version (its TOML) and return its hash; storing twice is a no-op."""
         with self.db.transaction() as conn:
-            _save_rubric(conn, rubric)
+            save_rubric_version(conn, rubric)
         return rubric.content_hash
 
     def get_rubric(self, rubric_hash: str) -> Rubric:
@@ -84,7 +69,7 @@ class DatasetQueries:
         files. If it raises, nothing is stored.
         """
         with self.db.transaction() as conn:
-            _save_rubric(conn, rubric)
+            save_rubric_version(conn, rubric)
             cursor = conn.execute(
                 "INSERT INTO datasets (name, source_path, format, columns, mapping, label_column,"
                 " id_column, input_fields, output_field, rubric_hash, created_at)"
@@ -139,7 +124,7 @@ class DatasetQueries:
     ) -> list[ItemRecord]:
         """Items in file order."""
         rows = self.db.conn().execute(
-            f"SELECT {_ITEM_COLUMNS} FROM items WHERE dataset_id = ? ORDER BY row_number"
+            f"SELECT {ITEM_COLUMNS} FROM items WHERE dataset_id = ? ORDER BY row_number"
             " LIMIT ? OFFSET ?",
             (dataset_id, -1 if limit is None else limit, offset),
         ).fetchall()
@@ -147,18 +132,11 @@ class DatasetQueries:
 
     def get_item(self, item_id: int) -> ItemRecord:
         row = self.db.conn().execute(
-            f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,)
+            f"SELECT {ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,)
         ).fetchone()
         if row is None:
             raise StoreError(f"No item {item_id} in the database.")
         return item_from_row(row)
-
-
-def _save_rubric(conn: sqlite3.Connection, rubric: Rubric) -> None:
-    conn.execute(
-        "INSERT OR IGNORE INTO rubrics (hash, name, toml, created_at) VALUES (?, ?, ?, ?)",
-        (rubric.content_hash, rubric.name, rubric.to_toml(), utc_now()),
-    )
 
 
 def _item_params(dataset_id: int, item: NewItem) -> tuple[object, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from flowjudge_tui.errors import StoreError
-from flowjudge_tui.rubric import parse_rubric
+from flowjudge_tui.judging.rubric import parse_rubric
 from flowjudge_tui.store.connection import Database, utc_now
 from flowjudge_tui.store.records import LabelRecord
 

@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flowjudge_tui.engine.base import LoadSettings, SamplingSettings
-from flowjudge_tui.rubric import Item
-from flowjudge_tui.store.owner import owner_alive
+from flowjudge_tui.judging.backend import LoadSettings, SamplingSettings
+from flowjudge_tui.judging.rubric import Item
 
 RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 RunState = Literal["queued", "running", "interrupted", "done", "failed", "cancelled"]
@@ -106,6 +105,8 @@ class RunRecord:
     fingerprint_kind: FingerprintKind
     settings: RunSettings
     status: RunStatus
+    state: RunState
+    """The status, except that a 'running' run whose process is gone is 'interrupted'."""
     error: str | None
     owner_pid: int | None
     owner_host: str | None
@@ -129,15 +130,6 @@ class RunRecord:
     @property
     def pending(self) -> int:
         return max(0, self.total_items - self.done)
-
-    @property
-    def state(self) -> RunState:
-        """The status, except that a 'running' run whose process is gone is 'interrupted'."""
-        if self.status == "running" and not owner_alive(
-            self.owner_pid, self.owner_host, self.owner_token
-        ):
-            return "interrupted"
-        return self.status
 
     @property
     def resumable(self) -> bool:

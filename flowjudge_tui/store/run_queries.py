@@ -7,9 +7,8 @@ import sqlite3
 from typing import Any
 
 from flowjudge_tui.errors import StoreError
-from flowjudge_tui.rubric import Rubric
+from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.store.connection import Database, utc_now
-from flowjudge_tui.store.dataset_queries import _ITEM_COLUMNS, _save_rubric, item_from_row
 from flowjudge_tui.store.owner import current_owner, owner_alive
 from flowjudge_tui.store.records import (
     FingerprintKind,
@@ -19,9 +18,11 @@ from flowjudge_tui.store.records import (
     NewVerdict,
     RunRecord,
     RunSettings,
+    RunState,
     RunStatus,
     VerdictRecord,
 )
+from flowjudge_tui.store.rows import ITEM_COLUMNS, item_from_row, save_rubric_version
 
 _RUN_SELECT = """
 SELECT r.*, d.name AS dataset_name, rb.name AS rubric_name,
@@ -64,6 +65,7 @@ def _run_from_row(row: sqlite3.Row) -> RunRecord:
         fingerprint_kind=row["fingerprint_kind"],
         settings=RunSettings.from_json_dict(json.loads(row["settings"])),
         status=row["status"],
+        state=_state(row["status"], row["owner_pid"], row["owner_host"], row["owner_token"]),
         error=row["error"],
         owner_pid=row["owner_pid"],
         owner_host=row["owner_host"],
@@ -79,6 +81,16 @@ def _run_from_row(row: sqlite3.Row) -> RunRecord:
         completion_tokens=row["sum_completion_tokens"],
         judge_seconds=row["sum_seconds"],
     )
+
+
+def _state(status: RunStatus, pid: int | None, host: str | None, token: str | None) -> RunState:
+    """The status, except that a 'running' run whose process is gone is 'interrupted'.
+
+    Worked out once, when the row is read (in a worker thread in the app), not on every look.
+    """
+    if status == "running" and not owner_alive(pid, host, token):
+        return "interrupted"
+    return status
 
 
 def verdict_from_row(row: sqlite3.Row, prefix: str = "") -> VerdictRecord:
@@ -124,7 +136,7 @@ class RunQueries:
         total_items: int,
     ) -> RunRecord:
         with self.db.transaction() as conn:
-            _save_rubric(conn, rubric)
+            save_rubric_version(conn, rubric)
             cursor = conn.execute(
                 "INSERT INTO runs (dataset_id, rubric_hash, model_name, model_path,"
                 " model_fingerprint, fingerprint_kind, settings, status, total_items, created_at)"
@@ -203,7 +215,7 @@ class RunQueries:
         if last is None or run.total_items == 0:
             return []
         rows = conn.execute(
-            f"SELECT {_ITEM_COLUMNS} FROM items"
+            f"SELECT {ITEM_COLUMNS} FROM items"
             " WHERE dataset_id = ? AND row_number > ? AND row_number <= ?"
             " AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.run_id = ? AND v.item_id = items.id)"
             " ORDER BY row_number LIMIT ?",
@@ -262,7 +274,7 @@ class RunQueries:
 
     def judged_items(self, run_id: int) -> list[JudgedItem]:
         """Every verdict of a run with its item and human label, in file order."""
-        item_cols = ", ".join(f"i.{c} AS i_{c}" for c in _ITEM_COLUMNS.split(", "))
+        item_cols = ", ".join(f"i.{c} AS i_{c}" for c in ITEM_COLUMNS.split(", "))
         verdict_cols = ", ".join(f"v.{c} AS v_{c}" for c in _VERDICT_COLUMNS.split(", "))
         rows = self.db.conn().execute(
             f"SELECT {item_cols}, {verdict_cols}, l.score AS l_score, l.comment AS l_comment,"

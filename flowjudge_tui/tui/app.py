@@ -7,22 +7,22 @@ in a worker after the first paint and loaded only when something needs it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from textual import events, work
+from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from flowjudge_tui.engine.base import JudgeEngine
-from flowjudge_tui.errors import ModelError
-from flowjudge_tui.rubric import RubricLibrary
+from flowjudge_tui.errors import FlowJudgeError, ModelError
+from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
+from flowjudge_tui.judging.rubric import RubricLibrary
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import RunRecord, Store, open_store
 from flowjudge_tui.tui.background import JobTracker
@@ -34,9 +34,10 @@ from flowjudge_tui.tui.messages import (
     ModelAdded,
     ModelChosen,
     PlanDescribed,
+    ReviewRequested,
+    SpotCheckRequested,
 )
 from flowjudge_tui.tui.model_choice import ModelState, ModelStatus, choose_model
-from flowjudge_tui.tui.model_scan import plan_for_file
 from flowjudge_tui.tui.preferences import Preferences, load_preferences, save_preferences
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.help import HelpScreen
@@ -48,9 +49,6 @@ from flowjudge_tui.tui.screens.runs import RunsScreen
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
 from flowjudge_tui.tui.widgets.nav_bar import SECTIONS
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
-
-if TYPE_CHECKING:
-    from flowjudge_tui.engine.llama import LlamaEngine
 
 QUIT_GRACE_SECONDS = 5.0
 NO_MODEL_SENTENCE = (
@@ -133,7 +131,10 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
 
     def remember(self, preferences: Preferences) -> None:
         self.preferences = preferences
-        save_preferences(self.paths, preferences)
+        try:
+            save_preferences(self.paths, preferences)
+        except FlowJudgeError as exc:
+            self.notify(str(exc), title="Preferences", severity="warning")
 
     def use_model(self, path: Path) -> None:
         """Make ``path`` the model in use (remembered for next time); loads it on demand."""
@@ -156,7 +157,9 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
 
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
     def describe_plan(self, path: Path) -> None:
-        self.post_message(PlanDescribed(path, plan_for_file(path)))
+        from flowjudge_tui.engine.plans import plan_for_file
+
+        self.post_message(PlanDescribed(path, plan_for_file(path).explanation))
 
     def on_plan_described(self, message: PlanDescribed) -> None:
         status = self.model_status
@@ -167,22 +170,32 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
     def load_model(self) -> None:
         self.engine_for_worker()
 
-    def engine_for_worker(self) -> LlamaEngine:
+    def engine_for_worker(self) -> JudgeEngine:
         """The loaded judge, loading the chosen model first if needed. Thread workers only."""
         status = self.model_status
         if status.path is None:
             raise ModelError(NO_MODEL_SENTENCE)
-        from flowjudge_tui.engine.loader import load_engine, plans_for
+        from flowjudge_tui.engine.loader import load_engine
+        from flowjudge_tui.engine.plans import load_settings_for
 
         if status.state != "loaded":
             self.post_message(EngineLoading(status.path))
         engine = load_engine(
             status.path,
-            plans_for(status.path),
+            load_settings_for(status.path),
             on_notice=self._post_notice,
         )
         if not get_current_worker().is_cancelled:
             self.post_message(EngineLoaded(engine, status.path, engine.load.describe()))
+        return engine
+
+    def open_engine_for_run(self, path: Path, plans: Sequence[LoadSettings]) -> JudgeEngine:
+        """The ``EngineOpener`` runs resume with in the app: the run's own model, through the
+        one-model loader, and the app told which model is now in memory. Thread workers only."""
+        from flowjudge_tui.engine.loader import load_engine
+
+        engine = load_engine(path, plans, on_notice=self._post_notice)
+        self.post_message(EngineLoaded(engine, path, engine.load.describe(), for_run=True))
         return engine
 
     def _post_notice(self, text: str) -> None:
@@ -195,13 +208,16 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
             )
 
     def on_engine_loaded(self, message: EngineLoaded) -> None:
-        if message.path != self.model_status.path or self.model_status.state == "loaded":
+        status = self.model_status
+        if message.engine is self.engine and status.state == "loaded":
             return
+        if message.path != status.path and not message.for_run:
+            return  # a load the user has since moved away from
         self.engine = message.engine
         self.model_status = ModelStatus(
             "loaded",
             message.path,
-            self.model_status.source,
+            status.source if message.path == status.path else "run",
             plan=message.plan,
             n_ctx=message.engine.n_ctx,
         )
@@ -229,7 +245,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
 
     @work(thread=True, exclusive=True, group="add-model", exit_on_error=False)
     def add_local_model(self, text: str) -> None:
-        from flowjudge_tui.catalog import register_local_model
+        from flowjudge_tui.models.catalog import register_local_model
 
         model = register_local_model(Path(text).expanduser(), paths=self.paths)
         self.post_message(ModelAdded(model.path))
@@ -239,7 +255,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         self.notify(f"{message.path.name} is now the model in use.", title="Model")
 
     async def download_default_model(self) -> None:
-        from flowjudge_tui.catalog import default_entry
+        from flowjudge_tui.models.catalog import default_entry
 
         await self.switch_mode("models")
         screen = self.screen
@@ -250,7 +266,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         """Review this run (the screen picks it up when it is shown)."""
         self.review_run_id = run_id
         if self.current_mode == "review":
-            self.screen.post_message(events.ScreenResume())
+            self.screen.post_message(ReviewRequested(run_id))
         else:
             self.switch_mode("review")
 
@@ -278,7 +294,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         """Spot check with this rubric (the screen picks it up from the preferences)."""
         self.remember(self.preferences.with_rubric(rubric_name))
         if self.current_mode == "spot":
-            self.screen.post_message(events.ScreenResume())
+            self.screen.post_message(SpotCheckRequested(rubric_name))
         else:
             self.switch_mode("spot")
 

@@ -13,15 +13,15 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from flowjudge_tui.datasets import DatasetPreview
-    from flowjudge_tui.engine.base import JudgeEngine, LoadSettings
-    from flowjudge_tui.metrics import Comparison, RunStats
+    from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
+    from flowjudge_tui.judging.rubric import Item, Rubric
+    from flowjudge_tui.judging.verdict import Verdict
     from flowjudge_tui.progress import Progress
-    from flowjudge_tui.rubric import Item, Rubric
-    from flowjudge_tui.runs import RunSummary
-    from flowjudge_tui.store import JudgedItem, RunRecord
+    from flowjudge_tui.reports.agreement import Comparison, RunStats
+    from flowjudge_tui.runs.execute import RunSummary
+    from flowjudge_tui.store import JudgedItem, LabelRecord, RunRecord
     from flowjudge_tui.tui.model_choice import ModelChoice
     from flowjudge_tui.tui.model_scan import ModelScan
-    from flowjudge_tui.verdict import Verdict
 
 
 class FeedbackStreamed(Message, bubble=False):
@@ -96,13 +96,31 @@ class EngineLoading(Message, bubble=False):
 
 
 class EngineLoaded(Message, bubble=False):
-    """A model is in memory and ready to judge."""
+    """A model is in memory and ready to judge. ``for_run``: loaded to resume a run with its
+    own model, which then becomes the model in use for this session."""
 
-    def __init__(self, engine: JudgeEngine, path: Path, plan: str) -> None:
+    def __init__(self, engine: JudgeEngine, path: Path, plan: str, for_run: bool = False) -> None:
         super().__init__()
         self.engine = engine
         self.path = path
         self.plan = plan
+        self.for_run = for_run
+
+
+class ReviewRequested(Message, bubble=False):
+    """Show this run on the Review screen."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+
+class SpotCheckRequested(Message, bubble=False):
+    """Spot check with this rubric."""
+
+    def __init__(self, rubric_name: str) -> None:
+        super().__init__()
+        self.rubric_name = rubric_name
 
 
 class EngineNotice(Message, bubble=False):
@@ -176,6 +194,15 @@ class RunLoaded(Message, bubble=False):
         self.rubric = rubric
         self.entries = entries
         self.stats = stats
+
+
+class LabelSaved(Message, bubble=False):
+    """A person's label or comment was written to the store."""
+
+    def __init__(self, verdict_id: int, label: LabelRecord) -> None:
+        super().__init__()
+        self.verdict_id = verdict_id
+        self.label = label
 
 
 class StatsReady(Message, bubble=False):

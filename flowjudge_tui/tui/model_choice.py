@@ -15,7 +15,7 @@ from typing import Literal
 from flowjudge_tui.errors import FlowJudgeError
 from flowjudge_tui.tui.preferences import Preferences
 
-ModelSource = Literal["given", "remembered", "default", "local", "chosen", "none"]
+ModelSource = Literal["given", "remembered", "default", "local", "chosen", "run", "none"]
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,8 @@ class ModelChoice:
 
 def choose_model(given: str | None, preferences: Preferences) -> ModelChoice:
     """The model to use; ``problem`` says why an earlier candidate was passed over."""
-    from flowjudge_tui.catalog import load_local_models
-    from flowjudge_tui.hub import default_model_path, resolve_model_path
+    from flowjudge_tui.models.catalog import load_local_models
+    from flowjudge_tui.models.installed import default_model_path, resolve_model_path
 
     problem = ""
     candidates: list[tuple[str, ModelSource]] = []
@@ -75,5 +75,6 @@ class ModelStatus:
             "default": "the catalog's default model",
             "local": "the local file you added last",
             "chosen": "chosen in this session",
+            "run": "loaded to resume a run with its own model",
             "none": "",
         }[self.source]

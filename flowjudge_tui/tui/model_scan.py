@@ -55,20 +55,11 @@ def describe_machine() -> tuple[str, Budget]:
     return line, budget
 
 
-def plan_for_file(path: Path) -> str:
-    """How the model file would be loaded on this machine, in one sentence."""
-    from flowjudge_tui.engine.fit import ModelMemory, load_plans
-    from flowjudge_tui.gguf_file import read_gguf
-
-    _, budget = describe_machine()
-    return load_plans(ModelMemory.from_gguf(read_gguf(path)), budget)[0].explanation
-
-
 def scan_models(paths: Paths) -> ModelScan:
-    from flowjudge_tui.catalog import load_catalog, load_local_models
     from flowjudge_tui.engine.fit import ModelMemory, load_plans
-    from flowjudge_tui.gguf_file import read_gguf
-    from flowjudge_tui.hub import cached_path, is_verified
+    from flowjudge_tui.models.catalog import load_catalog, load_local_models
+    from flowjudge_tui.models.gguf_file import read_gguf
+    from flowjudge_tui.models.installed import cached_path, is_verified
 
     machine, budget = describe_machine()
     problems: list[str] = []

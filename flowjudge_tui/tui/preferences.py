@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, replace
 
 import tomli_w
 
+from flowjudge_tui.errors import FlowJudgeError
+from flowjudge_tui.files import atomic_write_text
 from flowjudge_tui.settings import Paths
 
 PREFERENCES_FILE = "tui.toml"
@@ -41,8 +43,11 @@ def load_preferences(paths: Paths) -> Preferences:
 
 
 def save_preferences(paths: Paths, preferences: Preferences) -> None:
-    paths.ensure()
     path = paths.config_dir / PREFERENCES_FILE
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(tomli_w.dumps(asdict(preferences)), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        atomic_write_text(path, tomli_w.dumps(asdict(preferences)))
+    except OSError as exc:
+        raise FlowJudgeError(
+            f"Cannot remember your choice in {path} ({exc.strerror or exc}); check that the "
+            "config folder is writable."
+        ) from None

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flowjudge_tui.judging.verdict import LOW_CONFIDENCE, confidence_level
 from flowjudge_tui.store import JudgedItem
-
-LOW_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,8 @@ def describe_entry(entry: JudgedItem, rubric_output: str) -> str:
         judged = f"**skipped**: {verdict.skip_reason or 'no score'}"
     else:
         confidence = verdict.confidence if verdict.confidence is not None else 0.0
-        judged = f"**score {verdict.score}** · confidence {confidence:.2f}"
+        judged = (f"**score {verdict.score}** · confidence {confidence:.2f} "
+                  f"({confidence_level(confidence)})")
         if verdict.status == "reused":
             judged += " · copied from an earlier run"
     human = entry.human_score

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 
-from conftest import SIZE, notifications, wait_for
 from textual import events
 from textual.command import CommandPalette
 from textual.message import Message
@@ -20,17 +18,7 @@ from flowjudge_tui.tui.screens.review import ReviewScreen
 from flowjudge_tui.tui.screens.rubrics import RubricsScreen
 from flowjudge_tui.tui.screens.runs import RunsScreen
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
-
-
-def test_importing_the_app_loads_no_inference_library() -> None:
-    code = (
-        "import sys, flowjudge_tui.tui.app\n"
-        "heavy = [m for m in ('llama_cpp', 'numpy', 'huggingface_hub') if m in sys.modules]\n"
-        "print(','.join(heavy))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
-    assert result.stdout.strip() == ""
+from tests.tui.pilot_helpers import SIZE, notifications, wait_for
 
 
 async def test_first_paint_is_fast_and_offers_a_model_when_there_is_none() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flowjudge_tui.catalog import register_local_model
+from flowjudge_tui.models.catalog import register_local_model
 from flowjudge_tui.tui.model_choice import choose_model
 from flowjudge_tui.tui.preferences import Preferences
 

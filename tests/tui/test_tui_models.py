@@ -7,16 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import SIZE, notifications, shown, wait_for
 from textual.widgets import DataTable, Input, Static
 
-from flowjudge_tui import hub
+from flowjudge_tui.models import download as hub
 from flowjudge_tui.progress import ProgressCallback, RateMeter
 from flowjudge_tui.tui.app import create_app
 from flowjudge_tui.tui.preferences import load_preferences
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.models import ModelsScreen
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+from tests.tui.pilot_helpers import SIZE, notifications, shown, wait_for
 
 
 async def test_the_catalog_is_listed_with_a_plan_for_this_machine() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from conftest import SIZE, notifications, shown, wait_for
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, Select, Static
 
@@ -18,6 +17,7 @@ from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.export_dialog import ExportDialog
 from flowjudge_tui.tui.screens.review import ReviewScreen
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
+from tests.tui.pilot_helpers import SIZE, notifications, shown, wait_for
 
 
 def column(table: DataTable[str], index: int) -> list[str]:

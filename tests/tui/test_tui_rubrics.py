@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import SIZE, shown, wait_for
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
-from flowjudge_tui.rubric import RubricLibrary
+from flowjudge_tui.judging.rubric import RubricLibrary
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.tui.app import create_app
 from flowjudge_tui.tui.screens.rubric_editor import RubricEditorScreen
 from flowjudge_tui.tui.screens.rubrics import RubricsScreen
+from tests.tui.pilot_helpers import SIZE, shown, wait_for
 
 
 async def test_search_filters_the_library() -> None:

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SIZE, notifications, wait_for
-from run_helpers import write_csv
 from textual.widgets import DataTable, Input, Select
 
 from flowjudge_tui.settings import app_paths
@@ -18,6 +16,8 @@ from flowjudge_tui.tui.screens.review import ReviewScreen
 from flowjudge_tui.tui.screens.runs import RunsScreen
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+from tests.run_helpers import write_csv
+from tests.tui.pilot_helpers import SIZE, notifications, wait_for
 
 ROWS = [
     ("What is the capital of France?", "Paris is the capital of France.", "Paris.", 5),
@@ -29,15 +29,15 @@ ROWS = [
 def slow_judge(monkeypatch: pytest.MonkeyPatch) -> None:
     """The scripted model judges in milliseconds: slow each item down so a run is still
     going when the test presses its keys."""
-    import flowjudge_tui.runs
+    import flowjudge_tui.runs.execute
 
-    real = flowjudge_tui.runs.judge_item
+    real = flowjudge_tui.runs.execute.judge_item
 
     def judge_slowly(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.15)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(flowjudge_tui.runs, "judge_item", judge_slowly)
+    monkeypatch.setattr(flowjudge_tui.runs.execute, "judge_item", judge_slowly)
 
 
 def judged(panel: ProgressPanel) -> float:
@@ -156,3 +156,42 @@ async def test_quitting_during_a_run_leaves_it_resumable(
     with open_store(app_paths().database) as store:
         run = store.get_run(1)
     assert run.state == "cancelled" and run.resumable
+
+
+async def test_the_app_and_the_command_line_resume_a_run_the_same_way(
+    tiny_model_path: Path, random_model_path: Path, items_csv: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Both resume with the run's own model and settings (runs.workflow.resume_run), whatever
+    model the app has in use, and make the same verdicts."""
+    from flowjudge_tui.cli.main import main
+    from flowjudge_tui.datasets import import_dataset
+    from flowjudge_tui.judging.backend import LoadSettings
+    from flowjudge_tui.runs.workflow import create_run
+    from flowjudge_tui.store import RunSettings
+    from tests.run_helpers import rubric
+
+    rub = rubric("faithfulness-context-5")
+    with open_store(app_paths().database) as store:
+        dataset = import_dataset(store, items_csv, rub).dataset.id
+        for_cli, for_app = (create_run(store, dataset, rub, tiny_model_path,
+                                       RunSettings(load=LoadSettings())).id for _ in range(2))
+    assert main(["runs", "resume", str(for_cli)]) == 0
+    capsys.readouterr()
+    app = create_app(model=str(random_model_path), section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: runs.row_count == 2, what="the list")
+        runs.focus()
+        runs.move_cursor(row=runs.get_row_index(str(for_app)))
+        await pilot.press("r")
+        await wait_for(pilot, lambda: runs.get_row_at(runs.get_row_index(str(for_app)))[4]
+                       == "done", what="the resumed run")
+        assert app.model_status.path == tiny_model_path
+        assert app.model_status.source == "run"
+    with open_store(app_paths().database) as store:
+        by_cli = [(v.score, v.feedback, v.distribution) for v in store.verdicts(for_cli)]
+        by_app = [(v.score, v.feedback, v.distribution) for v in store.verdicts(for_app)]
+    assert len(by_cli) == len(ROWS) and by_app == by_cli

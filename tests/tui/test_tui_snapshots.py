@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import SIZE, SPOT_INPUTS, SPOT_OUTPUT, wait_for
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static, TextArea
 
@@ -15,6 +14,7 @@ from flowjudge_tui.tui.app import FlowJudgeApp, create_app
 from flowjudge_tui.tui.screens.review import ReviewScreen
 from flowjudge_tui.tui.screens.rubric_editor import RubricEditorScreen
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
+from tests.tui.pilot_helpers import SIZE, SPOT_INPUTS, SPOT_OUTPUT, wait_for
 
 Snap = Callable[..., bool]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import SIZE, SPOT_INPUTS, SPOT_OUTPUT, notifications, shown, wait_for
 from textual.message import Message
 from textual.widgets import Markdown, Static
 
@@ -14,6 +13,7 @@ from flowjudge_tui.tui.app import create_app
 from flowjudge_tui.tui.messages import FeedbackStreamed, VerdictReady
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
+from tests.tui.pilot_helpers import SIZE, SPOT_INPUTS, SPOT_OUTPUT, notifications, shown, wait_for
 
 
 async def test_judging_streams_the_feedback_then_draws_the_score(tiny_model_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 from textual import on, work
@@ -14,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from flowjudge_tui.format import format_figure
 from flowjudge_tui.store import RunRecord
 from flowjudge_tui.tui.messages import ComparisonReady
 from flowjudge_tui.tui.plain import cell
@@ -49,10 +49,6 @@ class RunPicker(ModalScreen[int | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def _number(value: float, digits: int = 2) -> str:
-    return "—" if math.isnan(value) else f"{value:.{digits}f}"
 
 
 class CompareScreen(Screen[None], WorkerErrorHandler):
@@ -93,7 +89,7 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def compare_in_background(self) -> None:
-        from flowjudge_tui.metrics import compare_runs, run_stats
+        from flowjudge_tui.reports.agreement import compare_runs, run_stats
 
         store = flow_app(self).store
         comparison = compare_runs(store, self.run_a, self.run_b)
@@ -107,8 +103,8 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
                                      ("b", message.right, comparison.b)):
             self.query_one(f"#compare-summary-{side}", Static).update(Content(
                 f"{stats.rubric_name} · {stats.scored} scored\n"
-                f"mean {_number(summary.mean)} (95% CI {_number(summary.ci_low)}–"
-                f"{_number(summary.ci_high)})"
+                f"mean {format_figure(summary.mean, 2)} (95% CI {format_figure(summary.ci_low, 2)}–"
+                f"{format_figure(summary.ci_high, 2)})"
             ))
             self.query_one(f"#compare-bars-{side}", ScoreBars).show(
                 {score: float(count) for score, count in stats.histogram.items()}
@@ -121,17 +117,19 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
         if comparison.kind == "systems":
             lines.append(
                 f"B against A: {comparison.wins} wins, {comparison.ties} ties, "
-                f"{comparison.losses} losses · sign test p = {_number(comparison.sign_test_p, 3)}"
+                f"{comparison.losses} losses · sign test p = "
+                f"{format_figure(comparison.sign_test_p, 3)}"
             )
         if comparison.agreement is not None:
-            from flowjudge_tui.metrics import FIGURE_LABELS
+            from flowjudge_tui.reports.agreement import FIGURE_LABELS
 
             figures = comparison.agreement.figures
             lines.append("Agreement of B with A: " + " · ".join(
-                f"{FIGURE_LABELS.get(k, k)} {_number(v)}" for k, v in figures.items()
+                f"{FIGURE_LABELS.get(k, k)} {format_figure(v, 2)}" for k, v in figures.items()
             ))
         self.query_one("#compare-figures", Static).update(Content("\n".join(lines)))
         table = self.query_one("#compare-differences", DataTable)
         for difference in comparison.differences:
             table.add_row(cell(difference.key), str(difference.score_a), str(difference.score_b),
-                          _number(difference.expected_a), _number(difference.expected_b))
+                          format_figure(difference.expected_a, 2),
+                          format_figure(difference.expected_b, 2))

@@ -1,6 +1,6 @@
 """The export dialog of Review: a format and a file to write a run to.
 
-``flowjudge_tui.export`` (and the numerical code it pulls in) is imported only by the worker
+``flowjudge_tui.reports.export`` (and the numerical code it pulls in) is imported only by the worker
 that writes the file, so opening the app stays light.
 """
 
@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 if TYPE_CHECKING:
-    from flowjudge_tui.export import ExportFormat
+    from flowjudge_tui.reports.export import ExportFormat
 
 FORMAT_LABELS: tuple[tuple[ExportFormat, str], ...] = (
     ("jsonl", "JSONL: flow-judge's result layout, plus a metadata file"),

@@ -12,11 +12,11 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Static
 
+from flowjudge_tui.judging.rubric import short_scale_label
 from flowjudge_tui.tui.messages import RunsListed
 from flowjudge_tui.tui.model_choice import ModelStatus
 from flowjudge_tui.tui.plain import cell, escape
 from flowjudge_tui.tui.screens.base import FlowScreen
-from flowjudge_tui.tui.screens.rubrics import short_scale
 
 RECENT_RUNS = 10
 STATE_TEXT = {
@@ -117,7 +117,8 @@ class HomeScreen(FlowScreen):
         entries = self.flow.library.entries()
         for entry in entries:
             rubric = entry.rubric
-            table.add_row(rubric.name, short_scale(rubric), cell(rubric.title), key=rubric.name)
+            table.add_row(rubric.name, short_scale_label(rubric.score_values), cell(rubric.title),
+                          key=rubric.name)
         table.border_title = f"Rubrics ({len(entries)})"
         self.show_next_steps()
 

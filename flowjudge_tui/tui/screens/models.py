@@ -161,7 +161,7 @@ class ModelsScreen(FlowScreen):
 
     @work(thread=True, exclusive=True, group=DOWNLOAD_TASK, exit_on_error=False)
     def download_in_background(self, name: str) -> None:
-        from flowjudge_tui.hub import DownloadCancelled, pull_model
+        from flowjudge_tui.models.download import DownloadCancelled, pull_model
 
         worker = get_current_worker()
         try:

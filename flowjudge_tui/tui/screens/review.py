@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import ClassVar
@@ -14,10 +15,15 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import DataTable, Markdown, Select, Static
 
-from flowjudge_tui.errors import FlowJudgeError
-from flowjudge_tui.rubric import Rubric
+from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.store import JudgedItem, RunRecord
-from flowjudge_tui.tui.messages import RunLoaded, RunsListed, StatsReady
+from flowjudge_tui.tui.messages import (
+    LabelSaved,
+    ReviewRequested,
+    RunLoaded,
+    RunsListed,
+    StatsReady,
+)
 from flowjudge_tui.tui.plain import cell
 from flowjudge_tui.tui.review_rows import (
     SORT_COLUMNS,
@@ -64,6 +70,8 @@ class ReviewScreen(FlowScreen):
         self.sort = "line"
         self.descending = False
         self.runs: list[RunRecord] = []
+        self.label_requests: dict[int, int] = {}
+        self.label_lock = threading.Lock()
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(id="review-bar"):
@@ -94,6 +102,9 @@ class ReviewScreen(FlowScreen):
     def on_screen_resume(self) -> None:
         self.list_runs()
 
+    def on_review_requested(self, message: ReviewRequested) -> None:
+        self.list_runs()
+
     @work(thread=True, exclusive=True, group="list-runs", exit_on_error=False)
     def list_runs(self) -> None:
         self.post_message(RunsListed(self.flow.store.list_runs()))
@@ -117,7 +128,7 @@ class ReviewScreen(FlowScreen):
 
     @work(thread=True, exclusive=True, group="load-run", exit_on_error=False)
     def load_run(self, run_id: int) -> None:
-        from flowjudge_tui.metrics import stats_from_items
+        from flowjudge_tui.reports.agreement import stats_from_items
 
         store = self.flow.store
         run = store.get_run(run_id)
@@ -229,14 +240,25 @@ class ReviewScreen(FlowScreen):
             self.notify(f"{score} is not on this rubric's scale ({scale[0]}-{scale[-1]}).",
                         title="Label", severity="warning")
             return
-        try:
-            label = self.flow.store.set_human_score(
-                entry.item.id, self.rubric.content_hash, None if score < 0 else score
-            )
-        except FlowJudgeError as exc:
-            self.notify(str(exc), title="Label", severity="error")
-            return
-        self.replace_entry(replace(entry, label=label))
+        self.label_requests[entry.item.id] = self.label_requests.get(entry.item.id, 0) + 1
+        self.save_label(entry, self.rubric.content_hash, None if score < 0 else score,
+                        self.label_requests[entry.item.id])
+
+    @work(thread=True, group="labels", exit_on_error=False)
+    def save_label(self, entry: JudgedItem, rubric_hash: str, score: int | None,
+                   request: int) -> None:
+        """Labels are written in a worker, so the table never waits on the database. Keys
+        pressed quickly start several workers: only the newest request for an item writes."""
+        with self.flow.jobs.job(), self.label_lock:
+            if request != self.label_requests.get(entry.item.id):
+                return
+            label = self.flow.store.set_human_score(entry.item.id, rubric_hash, score)
+        self.post_message(LabelSaved(entry.verdict.id, label))
+
+    def on_label_saved(self, message: LabelSaved) -> None:
+        entry = self.entries.get(message.verdict_id)
+        if entry is not None:
+            self.replace_entry(replace(entry, label=message.label))
 
     def action_comment(self) -> None:
         entry = self.selected_entry()
@@ -248,15 +270,14 @@ class ReviewScreen(FlowScreen):
         self.app.push_screen(prompt, lambda text: self.save_comment(entry, text))
 
     def save_comment(self, entry: JudgedItem, text: str | None) -> None:
-        if text is None or self.rubric is None:
-            return
-        try:
-            label = self.flow.store.set_comment(entry.item.id, self.rubric.content_hash,
-                                                text.strip())
-        except FlowJudgeError as exc:
-            self.notify(str(exc), title="Comment", severity="error")
-            return
-        self.replace_entry(replace(entry, label=label))
+        if text is not None and self.rubric is not None:
+            self.save_comment_in_background(entry, self.rubric.content_hash, text.strip())
+
+    @work(thread=True, group="labels", exit_on_error=False)
+    def save_comment_in_background(self, entry: JudgedItem, rubric_hash: str, text: str) -> None:
+        with self.flow.jobs.job():
+            label = self.flow.store.set_comment(entry.item.id, rubric_hash, text)
+        self.post_message(LabelSaved(entry.verdict.id, label))
 
     def replace_entry(self, entry: JudgedItem) -> None:
         self.entries[entry.verdict.id] = entry
@@ -269,7 +290,7 @@ class ReviewScreen(FlowScreen):
 
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
     def recompute_stats(self, entries: list[JudgedItem]) -> None:
-        from flowjudge_tui.metrics import stats_from_items
+        from flowjudge_tui.reports.agreement import stats_from_items
 
         if self.run is not None and self.rubric is not None:
             self.post_message(StatsReady(stats_from_items(self.run, self.rubric, entries)))
@@ -303,7 +324,7 @@ class ReviewScreen(FlowScreen):
 
     @work(thread=True, group="export", exit_on_error=False)
     def export_run(self, run_id: int, choice: ExportChoice) -> None:
-        from flowjudge_tui.export import export_run
+        from flowjudge_tui.reports.export import export_run
 
         paths = export_run(self.flow.store, run_id, choice.fmt, choice.path)
         self.post_message(ExportWritten(run_id, paths))

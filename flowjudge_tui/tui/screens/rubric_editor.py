@@ -19,20 +19,15 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 from textual.worker import get_current_worker
 
-from flowjudge_tui.engine.base import JudgeEngine
 from flowjudge_tui.errors import RubricError
-from flowjudge_tui.prompt import build_prompt
-from flowjudge_tui.rubric import Item, Rubric, parse_rubric
+from flowjudge_tui.judging.backend import JudgeEngine
+from flowjudge_tui.judging.prompt import build_prompt
+from flowjudge_tui.judging.rubric import STANDARD_SCALES, Item, Rubric, parse_rubric, scale_label
 from flowjudge_tui.tui.messages import TokensCounted
 from flowjudge_tui.tui.plain import escape
 from flowjudge_tui.tui.screens.base import flow_app
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
 
-STANDARD_SCALES: dict[str, tuple[int, ...]] = {
-    "pass/fail (0-1)": (0, 1),
-    "3-point (1-3)": (1, 2, 3),
-    "5-point (1-5)": (1, 2, 3, 4, 5),
-}
 VALIDATION_DELAY = 0.25
 CRITERIA_HEADING = "# EVALUATION CRITERIA AND SCORING RUBRIC"
 FORM_ORIGIN = "This rubric"
@@ -125,7 +120,7 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
     def scale_options(self) -> list[tuple[str, tuple[int, ...]]]:
         options = list(STANDARD_SCALES.items())
         if self.scale not in STANDARD_SCALES.values():
-            label = f"{len(self.scale)}-point ({self.scale[0]}-{self.scale[-1]}), not trained on"
+            label = f"{scale_label(self.scale)}, not trained on"
             options.append((label, self.scale))
         return [(label, scale) for label, scale in options]
 

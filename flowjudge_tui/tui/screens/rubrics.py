@@ -11,14 +11,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Markdown
 
-from flowjudge_tui.rubric import Rubric, RubricEntry
+from flowjudge_tui.judging.rubric import Rubric, RubricEntry, short_scale_label
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.screens.rubric_editor import RubricEditorScreen
-
-
-def short_scale(rubric: Rubric) -> str:
-    values = rubric.score_values
-    return "0/1" if rubric.is_binary else f"{values[0]}-{values[-1]}"
 
 
 def matches(entry: RubricEntry, query: str) -> bool:
@@ -104,7 +99,8 @@ class RubricsScreen(FlowScreen):
         for entry in self.entries:
             if matches(entry, query):
                 rubric = entry.rubric
-                table.add_row(rubric.name, short_scale(rubric), entry.source, key=rubric.name)
+                table.add_row(rubric.name, short_scale_label(rubric.score_values), entry.source,
+                              key=rubric.name)
         if current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current))
         problems = self.flow.library.problems

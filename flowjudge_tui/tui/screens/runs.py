@@ -14,11 +14,11 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from flowjudge_tui.datasets import DatasetPreview, import_dataset, preview_dataset
+from flowjudge_tui.datasets import DatasetPreview, ImportResult, preview_dataset
 from flowjudge_tui.errors import ModelError
+from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import Progress
-from flowjudge_tui.rubric import Rubric
-from flowjudge_tui.store import RunRecord, RunSettings
+from flowjudge_tui.store import RunRecord, Store
 from flowjudge_tui.tui.messages import (
     PreviewReady,
     ProgressChanged,
@@ -206,27 +206,30 @@ class RunsScreen(FlowScreen):
         id_column: str | None,
     ) -> None:
         """Import the file, load the model, create the run and judge it (worker thread)."""
-        from flowjudge_tui.runs import create_run, execute_run
+        from flowjudge_tui.runs.workflow import DatasetSource, start_run
 
         worker = get_current_worker()
-        model_path = self.flow.model_status.path
-        if model_path is None:
+        if self.flow.model_status.path is None:
             raise ModelError("No model is set up yet; choose one on the Models screen (F3).")
         store = self.flow.store
-        imported = import_dataset(store, path, rubric, column_map, label, id_column,
-                                  on_progress=self.post_progress)
+        summary = start_run(
+            store, DatasetSource(path, column_map, label, id_column), rubric,
+            self.flow.engine_for_worker,
+            on_import_progress=self.post_progress, on_imported=self.report_import,
+            on_created=lambda run: self.post_runs(store),
+            on_progress=self.post_progress, stop=lambda: worker.is_cancelled,
+        )
+        self.post_message(RunEnded(summary))
+
+    def post_runs(self, store: Store) -> None:
+        self.post_message(RunsListed(store.list_runs()))
+
+    def report_import(self, imported: ImportResult) -> None:
         if imported.problems:
             self.post_message(TaskFinished("import", (
-                f"Imported {imported.imported} rows of {path.name}; skipped "
-                f"{len(imported.problems)} ({imported.problems[0]})."
+                f"Imported {imported.imported} rows of {imported.dataset.source_path}; "
+                f"skipped {len(imported.problems)} ({imported.problems[0]})."
             )))
-        engine = self.flow.engine_for_worker()
-        run = create_run(store, imported.dataset.id, rubric, model_path,
-                         RunSettings(load=engine.load))
-        self.post_message(RunsListed(store.list_runs()))
-        summary = execute_run(store, run.id, engine, on_progress=self.post_progress,
-                              stop=lambda: worker.is_cancelled)
-        self.post_message(RunEnded(summary))
 
     def action_resume_run(self) -> None:
         run = self.selected_run()
@@ -237,19 +240,12 @@ class RunsScreen(FlowScreen):
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def resume_in_background(self, run_id: int) -> None:
-        from flowjudge_tui.runs import resume_run
+        """Resume with the run's own model and settings, as ``flowjudge runs resume`` does."""
+        from flowjudge_tui.runs.workflow import resume_run
 
         worker = get_current_worker()
-        run = self.flow.store.get_run(run_id)
-        in_use = self.flow.model_status.path
-        if in_use is None or Path(run.model_path).resolve() != in_use.resolve():
-            raise ModelError(
-                f"Run {run.id} was judged with {run.model_name}; make {run.model_path} the "
-                "model in use (Models, F3) to resume it, so its verdicts stay comparable."
-            )
         with self.flow.jobs.job():
-            summary = resume_run(run_id, store=self.flow.store,
-                                 engine=self.flow.engine_for_worker(),
+            summary = resume_run(self.flow.store, run_id, opener=self.flow.open_engine_for_run,
                                  on_progress=self.post_progress,
                                  stop=lambda: worker.is_cancelled)
         self.post_message(RunEnded(summary))

@@ -15,12 +15,17 @@ from textual.widgets import Button, Label, Markdown, Select, TextArea
 from textual.widgets.markdown import MarkdownStream
 from textual.worker import get_current_worker
 
-from flowjudge_tui.engine.base import JudgmentCancelled
-from flowjudge_tui.judge import DEFAULT_SAMPLING, judge_item
-from flowjudge_tui.rubric import Item, Rubric
-from flowjudge_tui.runs import keep_verdict
+from flowjudge_tui.judging.backend import JudgmentCancelled
+from flowjudge_tui.judging.judge import DEFAULT_SAMPLING, judge_item
+from flowjudge_tui.judging.rubric import Item, Rubric
+from flowjudge_tui.runs.workflow import keep_verdict
 from flowjudge_tui.store import RunSettings
-from flowjudge_tui.tui.messages import FeedbackStreamed, VerdictKept, VerdictReady
+from flowjudge_tui.tui.messages import (
+    FeedbackStreamed,
+    SpotCheckRequested,
+    VerdictKept,
+    VerdictReady,
+)
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.widgets.verdict_panel import VerdictPanel
 
@@ -73,7 +78,12 @@ class SpotCheckScreen(FlowScreen):
                             for e in entries])
 
     def on_screen_resume(self) -> None:
-        wanted = self.flow.preferences.rubric
+        self.show_rubric(self.flow.preferences.rubric)
+
+    def on_spot_check_requested(self, message: SpotCheckRequested) -> None:
+        self.show_rubric(message.rubric_name)
+
+    def show_rubric(self, wanted: str) -> None:
         select = self.query_one("#spot-rubric", Select)
         known = {entry.rubric.name for entry in self.flow.library.entries()}
         if wanted in known and wanted != select.value:

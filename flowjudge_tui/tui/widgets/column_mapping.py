@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Label, Select
 
 from flowjudge_tui.datasets import DatasetPreview
-from flowjudge_tui.rubric import Rubric
+from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.tui.plain import cell
 
 PREVIEW_CELL_WIDTH = 40

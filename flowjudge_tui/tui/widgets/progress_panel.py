@@ -7,19 +7,8 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Label, ProgressBar
 
-from flowjudge_tui.cli.progress_bar import format_amount, format_eta, format_rate
+from flowjudge_tui.format import describe_progress
 from flowjudge_tui.progress import Progress
-
-
-def describe_progress(progress: Progress) -> str:
-    """The words beside the bar: amount done, rate, ETA and the task's own detail."""
-    amount = format_amount(progress.done, progress.unit)
-    if progress.total is not None:
-        amount += f" of {format_amount(progress.total, progress.unit)}"
-    if progress.unit != "bytes":
-        amount += f" {progress.unit}"
-    parts = [amount, format_rate(progress), format_eta(progress.eta_seconds), progress.detail]
-    return "  ·  ".join(p for p in parts if p)
 
 
 class ProgressPanel(Vertical):

@@ -7,24 +7,16 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from flowjudge_tui.rubric import Rubric
+from flowjudge_tui.judging.rubric import Rubric
+from flowjudge_tui.judging.verdict import Verdict, confidence_level
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
-from flowjudge_tui.verdict import Verdict
-
-LOW_CONFIDENCE = 0.3
-
-
-def confidence_word(confidence: float) -> str:
-    if confidence < LOW_CONFIDENCE:
-        return "low"
-    return "high" if confidence >= 0.7 else "medium"
 
 
 def describe_verdict(verdict: Verdict, rubric: Rubric) -> str:
     values = rubric.score_values
     return (
         f"[b]Score {verdict.score}[/b] ({values[0]}-{values[-1]}) · confidence "
-        f"{verdict.confidence:.2f} ({confidence_word(verdict.confidence)}) · expected "
+        f"{verdict.confidence:.2f} ({confidence_level(verdict.confidence)}) · expected "
         f"{verdict.expected_score:.2f}"
     )
 

@@ -1,12 +1,19 @@
-"""The interface every judging backend implements, and the settings it takes."""
+"""What a judging backend must do, and the settings a judgment is made with.
+
+The judging domain owns this interface; ``engine/`` implements it (llama.cpp in-process, or a
+server), and the store records the settings with each run. Nothing here imports a backend.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 KVCacheType = Literal["f16", "q8_0", "q4_0"]
+# Phi-3 switches to its long RoPE factors above 4096 tokens, which changes every output.
+DEFAULT_N_CTX = 4096
 FeedbackCallback = Callable[[str], None]
 StopCheck = Callable[[], bool]
 
@@ -25,7 +32,7 @@ class SamplingSettings:
 class LoadSettings:
     """How a model is loaded: one memory plan (see ``engine.fit``)."""
 
-    n_ctx: int = 4096
+    n_ctx: int = DEFAULT_N_CTX
     n_gpu_layers: int = 0
     type_k: KVCacheType = "f16"
     type_v: KVCacheType = "f16"
@@ -42,7 +49,7 @@ class LoadSettings:
 
 @dataclass(frozen=True)
 class EngineResult:
-    """What a backend returns for one prompt; ``judge.py`` turns it into a ``Verdict``."""
+    """What a backend returns for one prompt; ``judging.judge`` turns it into a ``Verdict``."""
 
     feedback: str
     distribution: dict[int, float]
@@ -59,6 +66,11 @@ class JudgeEngine(Protocol):
 
     load: LoadSettings
     """The memory plan the model was loaded with."""
+
+    @property
+    def path(self) -> Path | None:
+        """The model file judging in this process, or None when the model runs elsewhere."""
+        ...
 
     @property
     def model_name(self) -> str: ...

@@ -7,7 +7,7 @@ library in the tests.
 
 from __future__ import annotations
 
-from flowjudge_tui.rubric import Item, Rubric
+from flowjudge_tui.judging.rubric import Item, Rubric
 
 _INSTRUCTIONS_HEAD = """# INSTRUCTIONS FOR THE EVALUATION
 1. Understand the task and criteria: Familiarize yourself with the task to be evaluated. \

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from flowjudge_tui.errors import StoreError
-from flowjudge_tui.rubric import Rubric
-from flowjudge_tui.statistics import (
+from flowjudge_tui.judging.rubric import Rubric
+from flowjudge_tui.judging.verdict import confidence_level
+from flowjudge_tui.reports.statistics import (
     NAN,
     binary_figures,
     likert_figures,
@@ -73,6 +74,8 @@ class RunStats:
     histogram: dict[int, int]
     mean_score: float
     mean_confidence: float
+    confidence_levels: dict[str, int]
+    """How many scored verdicts are of low, medium and high confidence."""
     labelled: int
     all_labelled: Agreement | None
     confident_half: Agreement | None
@@ -104,12 +107,20 @@ def stats_from_items(
         histogram=histogram,
         mean_score=sum(scores) / len(scores) if scores else NAN,
         mean_confidence=sum(confidences) / len(confidences) if confidences else NAN,
+        confidence_levels=_levels(confidences),
         labelled=len(labelled),
         all_labelled=_human_agreement(labelled, scale),
         confident_half=_human_agreement(confident, scale),
         confidence_cutoff=min((j.verdict.confidence or 0.0) for j in confident)
         if confident else None,
     )
+
+
+def _levels(confidences: Sequence[float]) -> dict[str, int]:
+    levels = {"low": 0, "medium": 0, "high": 0}
+    for confidence in confidences:
+        levels[confidence_level(confidence)] += 1
+    return levels
 
 
 def _human_agreement(entries: Sequence[JudgedItem], scale: list[int]) -> Agreement | None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -20,7 +18,8 @@ from typing import Any, Literal, TextIO
 
 from flowjudge_tui import __version__
 from flowjudge_tui.errors import StoreError
-from flowjudge_tui.rubric import Rubric
+from flowjudge_tui.files import atomic_open
+from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.store import JudgedItem, RunRecord, Store
 
 ExportFormat = Literal["jsonl", "csv", "html"]
@@ -101,19 +100,13 @@ def run_metadata(run: RunRecord, rubric: Rubric) -> dict[str, Any]:
 
 @contextmanager
 def _atomic(path: Path) -> Iterator[TextIO]:
-    """Write to a temporary file beside ``path`` and move it into place only when complete."""
+    """The export's file, written atomically; a failure to write is one sentence."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise StoreError(f"Cannot write {path} ({exc}); choose another path.") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+        with atomic_open(path) as stream:
             yield stream
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise StoreError(f"Cannot write {path} ({exc.strerror or exc}); choose another path."
+                         ) from None
 
 
 def _write_jsonl(out: Path, run: RunRecord, rubric: Rubric, entries: list[JudgedItem]) -> None:
@@ -159,8 +152,8 @@ def _cell(value: float | int | None) -> str:
 
 def _write_html(out: Path, run: RunRecord, rubric: Rubric, entries: list[JudgedItem]) -> None:
     # The report's figures need numpy; the other formats, and importing this module, do not.
-    from flowjudge_tui.export_html import render_html
-    from flowjudge_tui.metrics import stats_from_items
+    from flowjudge_tui.reports.agreement import stats_from_items
+    from flowjudge_tui.reports.html import render_html
 
     stats = stats_from_items(run, rubric, entries)
     with _atomic(out) as stream:

@@ -2,7 +2,8 @@
 
 Each figure follows the usual definition (scipy.stats / scikit-learn) and the tests check them
 against scipy to 1e-9. A figure that is undefined for the data (constant scores, no positive
-predictions, fewer than two pairs) is ``nan``; ``format_figure`` shows it as 'n/a'.
+predictions, fewer than two pairs) is ``nan``; ``flowjudge_tui.format.format_figure`` shows it
+as 'n/a'.
 """
 
 from __future__ import annotations
@@ -14,10 +15,6 @@ import numpy as np
 
 NAN = float("nan")
 Numbers = Sequence[float] | Sequence[int]
-
-
-def format_figure(value: float, digits: int = 3) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
 
 
 def _pair(x: Numbers, y: Numbers) -> tuple[np.ndarray, np.ndarray]:

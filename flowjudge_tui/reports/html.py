@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from flowjudge_tui.metrics import FIGURE_LABELS, Agreement, RunStats
-from flowjudge_tui.rubric import Rubric
-from flowjudge_tui.statistics import format_figure
+from flowjudge_tui.format import format_figure
+from flowjudge_tui.judging.rubric import Rubric
+from flowjudge_tui.judging.verdict import confidence_level
+from flowjudge_tui.reports.agreement import FIGURE_LABELS, Agreement, RunStats
 from flowjudge_tui.store import JudgedItem, RunRecord
 
 CSS = """
@@ -97,6 +98,7 @@ def _verdict(entry: JudgedItem, rubric: Rubric) -> str:
     else:
         header += (
             f'<span class="muted">confidence {format_figure(verdict.confidence or 0.0)}'
+            f' ({confidence_level(verdict.confidence or 0.0)})'
             f' · expected {format_figure(verdict.expected_score or 0.0, 2)}{label}'
             f"{' · reused' if verdict.status == 'reused' else ''}</span>"
             f"{_distribution(verdict.distribution, rubric.score_values)}</header>"
@@ -126,6 +128,7 @@ def render_html(
                    f"({run.judged} judged, {run.reused} reused, {run.skipped} skipped)"),
         ("mean score", format_figure(stats.mean_score, 2)),
         ("mean confidence", format_figure(stats.mean_confidence)),
+        ("confidence", ", ".join(f"{n} {level}" for level, n in stats.confidence_levels.items())),
         ("created", run.created_at),
         ("finished", run.finished_at or "–"),
     ]

@@ -18,6 +18,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from flowjudge_tui.errors import ModelError
+from flowjudge_tui.files import atomic_write_text
 from flowjudge_tui.settings import Paths, app_paths, package_data_dir
 
 ModelSource = Literal["official", "community"]
@@ -208,7 +209,7 @@ def register_local_model(
     The name defaults to the file's stem. Re-adding a name replaces its entry; a catalog
     name cannot be taken, so ``--model NAME`` always means one thing.
     """
-    from flowjudge_tui.gguf_file import read_gguf
+    from flowjudge_tui.models.gguf_file import read_gguf
 
     path = Path(path).expanduser().resolve()
     info = read_gguf(path)
@@ -231,9 +232,13 @@ def register_local_model(
 
 def _write_local_models(models: list[LocalModel], file: Path) -> None:
     data: dict[str, Any] = {"model": [m.model_dump(mode="json") for m in models]}
-    tmp = file.with_suffix(".tmp")
-    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-    tmp.replace(file)
+    try:
+        atomic_write_text(file, tomli_w.dumps(data))
+    except OSError as exc:
+        raise ModelError(
+            f"Cannot write the local model list {file} ({exc.strerror or exc}); check that "
+            "the config folder is writable, or set FLOWJUDGE_HOME to a writable folder."
+        ) from None
 
 
 def _short(exc: Exception) -> str:

@@ -20,18 +20,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flowjudge_tui.catalog import CatalogEntry, default_entry, find_entry, load_catalog
 from flowjudge_tui.errors import FlowJudgeError, ModelError, NetworkError
-from flowjudge_tui.gguf_file import read_gguf
-from flowjudge_tui.installed import (
-    cached_path,
-    default_model_path,
-    is_verified,
-    list_models,
-    resolve_model_path,
-)
-from flowjudge_tui.progress import ProgressCallback, RateMeter
-from flowjudge_tui.verified import (
+from flowjudge_tui.models.catalog import CatalogEntry, default_entry, find_entry, load_catalog
+from flowjudge_tui.models.gguf_file import read_gguf
+from flowjudge_tui.models.installed import cached_path
+from flowjudge_tui.models.verified import (
     SHA256_PATTERN,
     Cancelled,
     record_verified,
@@ -39,9 +32,7 @@ from flowjudge_tui.verified import (
     verify_cached,
     verify_file,
 )
-
-__all__ = ["DownloadCancelled", "PullResult", "cached_path", "default_model_path",
-           "is_verified", "list_models", "pull_model", "resolve_model_path"]
+from flowjudge_tui.progress import ProgressCallback, RateMeter
 
 StopCheck = Callable[[], bool]
 DownloadCancelled = Cancelled
@@ -118,6 +109,10 @@ def _metadata(entry: CatalogEntry) -> Any:
 def _pull(entry: CatalogEntry, meta: Any, sha: str, on_progress: ProgressCallback | None,
           should_stop: StopCheck | None) -> PullResult:
     from huggingface_hub import constants, hf_hub_download
+
+    # Private names (tests/test_architecture.py fails if one disappears): we write the blob
+    # ourselves so a partial file resumes and its sha256 is checked before it enters the cache,
+    # which hf_hub_download does not offer; these give the cache's folder name and its lock.
     from huggingface_hub.file_download import repo_folder_name
     from huggingface_hub.utils import WeakFileLock  # type: ignore[attr-defined]
 
@@ -145,6 +140,8 @@ def _download(entry: CatalogEntry, meta: Any, sha: str, blob: Path,
               on_progress: ProgressCallback | None, should_stop: StopCheck | None) -> None:
     """Fetch into ``<blob>.incomplete`` (resuming it), verify it, then move it into place."""
     from huggingface_hub import constants
+
+    # Private names, see _pull: the request with the hub's own headers and resume support.
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flowjudge_tui.engine.base import (
+from flowjudge_tui.judging.backend import (
     FeedbackCallback,
     JudgeEngine,
     SamplingSettings,
     StopCheck,
 )
-from flowjudge_tui.prompt import build_prompt
-from flowjudge_tui.rubric import Item, Rubric
-from flowjudge_tui.verdict import Verdict, summarize_distribution
+from flowjudge_tui.judging.prompt import build_prompt
+from flowjudge_tui.judging.rubric import Item, Rubric
+from flowjudge_tui.judging.verdict import Verdict, summarize_distribution
 
 DEFAULT_SAMPLING = SamplingSettings()
 

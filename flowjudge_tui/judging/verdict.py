@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+ConfidenceLevel = Literal["low", "medium", "high"]
+LOW_CONFIDENCE = 0.5
+"""Below this confidence a verdict is 'low': worth a person's look."""
+HIGH_CONFIDENCE = 0.8
+"""At or above this confidence a verdict is 'high'."""
+
+
+def confidence_level(confidence: float) -> ConfidenceLevel:
+    """The one word for a confidence, the same in Spot check, Review, stats and reports."""
+    if confidence < LOW_CONFIDENCE:
+        return "low"
+    return "high" if confidence >= HIGH_CONFIDENCE else "medium"
 
 
 class Verdict(BaseModel):

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from flowjudge_tui.errors import DatasetError
-from flowjudge_tui.rubric import Rubric
+from flowjudge_tui.judging.rubric import Rubric
 
 _INPUT_SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("query", "question", "customer_query", "user_query", "user_input", "input", "prompt",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowjudge_tui.errors import ModelError
-from flowjudge_tui.gguf_types import (
+from flowjudge_tui.models.gguf_types import (
     GGML_TYPES,
     NON_TEXT_ARCHITECTURES,
     RUNNABLE_ARCHITECTURES,

@@ -18,10 +18,27 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from flowjudge_tui.errors import ItemError, RubricError
+from flowjudge_tui.files import atomic_write_text
 from flowjudge_tui.settings import Paths, package_data_dir
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TRAINED_SCALES: tuple[tuple[int, ...], ...] = ((0, 1), (1, 2, 3), (1, 2, 3, 4, 5))
+
+
+def scale_label(values: list[int] | tuple[int, ...]) -> str:
+    """A scale in words: 'pass/fail (0-1)', '5-point (1-5)'."""
+    if list(values) == [0, 1]:
+        return "pass/fail (0-1)"
+    return f"{len(values)}-point ({values[0]}-{values[-1]})"
+
+
+def short_scale_label(values: list[int] | tuple[int, ...]) -> str:
+    """A scale for a narrow column: '0/1', '1-5'."""
+    return "0/1" if list(values) == [0, 1] else f"{values[0]}-{values[-1]}"
+
+
+# The scales Flow-Judge was trained on, by their label (the rubric editor offers these).
+STANDARD_SCALES: dict[str, tuple[int, ...]] = {scale_label(s): s for s in TRAINED_SCALES}
 RubricSource = Literal["built-in", "user", "file"]
 
 
@@ -104,10 +121,7 @@ class Rubric(BaseModel):
 
     @property
     def scale_label(self) -> str:
-        values = self.score_values
-        if values == [0, 1]:
-            return "pass/fail (0-1)"
-        return f"{len(values)}-point ({values[0]}-{values[-1]})"
+        return scale_label(self.score_values)
 
     @property
     def is_binary(self) -> bool:
@@ -278,11 +292,14 @@ class RubricLibrary:
 
     def save_user_rubric(self, rubric: Rubric) -> Path:
         """Write a rubric to the user's library (shadowing any built-in of the same name)."""
-        self.paths.ensure()
         path = self.paths.rubrics_dir / f"{rubric.name}.toml"
-        tmp = path.with_suffix(".toml.tmp")
-        tmp.write_text(rubric.to_toml(), encoding="utf-8")
-        tmp.replace(path)
+        try:
+            atomic_write_text(path, rubric.to_toml())
+        except OSError as exc:
+            raise RubricError(
+                f"Cannot save rubric '{rubric.name}' to {path} ({exc.strerror or exc}); check "
+                "that the folder is writable, or set FLOWJUDGE_HOME to a writable folder."
+            ) from None
         return path
 
     def delete_user_rubric(self, name: str) -> None:

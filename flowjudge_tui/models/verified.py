@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flowjudge_tui.errors import ModelError
+from flowjudge_tui.files import atomic_write_text
 from flowjudge_tui.progress import ProgressCallback, RateMeter
 from flowjudge_tui.settings import app_paths
 
@@ -93,11 +94,7 @@ def record_verified(path: Path, sha256: str) -> None:
         "sha256": sha256,
         "verified_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    target = record_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(target)
+    atomic_write_text(record_file(), json.dumps(data, indent=1, sort_keys=True))
 
 
 def verify_file(

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from flowjudge_tui.catalog import (
+from flowjudge_tui.errors import ModelError
+from flowjudge_tui.models.catalog import (
     CatalogEntry,
     default_entry,
     find_entry,
@@ -19,9 +20,8 @@ from flowjudge_tui.catalog import (
     load_catalog,
     load_local_models,
 )
-from flowjudge_tui.errors import ModelError
+from flowjudge_tui.models.verified import verified_sha256, verify_cached
 from flowjudge_tui.progress import ProgressCallback
-from flowjudge_tui.verified import verified_sha256, verify_cached
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,14 @@ class ModelListing:
         data = asdict(self)
         data["path"] = str(self.path) if self.path is not None else None
         return data
+
+
+def hub_cache_info() -> dict[str, Any]:
+    """Where the hub cache is, which hub would be asked, and whether HF_HUB_OFFLINE is set."""
+    from huggingface_hub import constants
+
+    return {"hub_cache": str(constants.HF_HUB_CACHE), "hub_endpoint": constants.ENDPOINT,
+            "hub_offline": constants.is_offline_mode()}
 
 
 def cached_path(entry: CatalogEntry) -> Path | None:
@@ -87,7 +95,7 @@ def resolve_model_path(name_or_path: str, on_progress: ProgressCallback | None =
     yet, it is verified here first (hashing, with progress). Paths are checked with the GGUF
     header reader, so a wrong or truncated file is refused before llama.cpp sees it.
     """
-    from flowjudge_tui.gguf_file import read_gguf
+    from flowjudge_tui.models.gguf_file import read_gguf
 
     text = name_or_path.strip()
     candidate = Path(text).expanduser()

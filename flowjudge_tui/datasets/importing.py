@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowjudge_tui.dataset_files import (
+from flowjudge_tui.datasets.files import (
     FileFormat,
     RawRow,
     RowProblem,
@@ -22,31 +22,18 @@ from flowjudge_tui.dataset_files import (
     json_kind,
     read_rows,
 )
-from flowjudge_tui.dataset_mapping import (
+from flowjudge_tui.datasets.mapping import (
     ID_NAMES,
     LABEL_NAMES,
     ColumnMapping,
     guess_column,
     guess_mapping,
-    parse_map_args,
     resolve_mapping,
 )
 from flowjudge_tui.errors import DatasetError
+from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import Progress, ProgressCallback
-from flowjudge_tui.rubric import Rubric
 from flowjudge_tui.store import DatasetRecord, NewItem, Store
-
-__all__ = [
-    "ColumnMapping",
-    "DatasetPreview",
-    "ImportResult",
-    "RowProblem",
-    "guess_mapping",
-    "import_dataset",
-    "parse_map_args",
-    "preview_dataset",
-    "resolve_mapping",
-]
 
 PROGRESS_EVERY_ROWS = 2000
 PREVIEW_ROWS = 20

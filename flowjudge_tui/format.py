@@ -1,0 +1,56 @@
+"""How numbers, amounts and durations are written, the same in the command line, the app and
+the reports.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flowjudge_tui.progress import Progress
+
+NOT_AVAILABLE = "n/a"
+
+
+def format_figure(value: float | None, digits: int = 3) -> str:
+    """A statistic: ``digits`` decimals, or 'n/a' when it is undefined (None or nan)."""
+    if value is None or math.isnan(value):
+        return NOT_AVAILABLE
+    return f"{value:.{digits}f}"
+
+
+def format_amount(value: float, unit: str) -> str:
+    """A count with thousands separators, or a byte size in kB/MB/GB."""
+    if unit != "bytes":
+        return f"{value:,.0f}"
+    for suffix, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= size:
+            return f"{value / size:.2f} {suffix}"
+    return f"{value:.0f} B"
+
+
+def format_rate(progress: Progress) -> str:
+    """Bytes per second for downloads; units per minute for everything else."""
+    if progress.rate is None:
+        return ""
+    if progress.unit == "bytes":
+        return f"{format_amount(progress.rate, 'bytes')}/s"
+    return f"{progress.rate * 60:.1f} {progress.unit}/min"
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"ETA {hours}:{minutes:02d}:{secs:02d}" if hours else f"ETA {minutes}:{secs:02d}"
+
+
+def describe_progress(progress: Progress) -> str:
+    """The words beside a progress bar: amount done, rate, ETA and the task's own detail."""
+    amount = format_amount(progress.done, progress.unit)
+    if progress.total is not None:
+        amount += f" of {format_amount(progress.total, progress.unit)}"
+    if progress.unit != "bytes":
+        amount += f" {progress.unit}"
+    parts = [amount, format_rate(progress), format_eta(progress.eta_seconds), progress.detail]
+    return "  ·  ".join(p for p in parts if p)

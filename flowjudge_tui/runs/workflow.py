@@ -1,0 +1,220 @@
+"""The workflows both front ends call: open a judge, start a run, resume a run, keep a spot check.
+
+The command line and the app only parse, present and pass callbacks; what happens, and in
+which order, is decided here once. Resuming follows one policy everywhere: a run continues with
+its own model file and its own load settings, and only what the user overrides explicitly (the
+context size, the GPU layers) changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from flowjudge_tui.datasets import ImportResult, import_dataset
+from flowjudge_tui.errors import DatasetError, ModelError
+from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings, SamplingSettings
+from flowjudge_tui.judging.rubric import Item, Rubric
+from flowjudge_tui.judging.verdict import Verdict
+from flowjudge_tui.progress import ProgressCallback
+from flowjudge_tui.runs.execute import (
+    ItemFeedback,
+    RunSummary,
+    Stop,
+    VerdictCallback,
+    execute_run,
+    verdict_to_store,
+)
+from flowjudge_tui.runs.work import model_fingerprint, work_key
+from flowjudge_tui.store import NewItem, RunRecord, RunSettings, Store
+
+SPOT_CHECK_SOURCE = "spot check"
+
+Notice = Callable[[str], None]
+EngineOpener = Callable[[Path, Sequence[LoadSettings]], JudgeEngine]
+"""Loads a model file with the first of these settings that works (the app's keeps its own
+idea of which model is in memory up to date; the default is ``engine.loader.load_engine``)."""
+
+
+def _default_opener(notice: Notice | None) -> EngineOpener:
+    def open_with(path: Path, plans: Sequence[LoadSettings]) -> JudgeEngine:
+        from flowjudge_tui.engine.loader import load_engine
+
+        return load_engine(path, plans, on_notice=notice)
+
+    return open_with
+
+
+def open_engine(
+    model: str | Path,
+    *,
+    n_ctx: int | None = None,
+    gpu_layers: int | None = None,
+    on_notice: Notice | None = None,
+    opener: EngineOpener | None = None,
+) -> JudgeEngine:
+    """The judge for ``model`` (a catalog name, a registered name or a .gguf path), loaded with
+    this machine's memory plan and the user's explicit overrides."""
+    from flowjudge_tui.engine.plans import load_settings_for
+    from flowjudge_tui.models.installed import resolve_model_path
+
+    path = resolve_model_path(str(model))
+    plans = load_settings_for(path, n_ctx=n_ctx, n_gpu_layers=gpu_layers)
+    return (opener or _default_opener(on_notice))(path, plans)
+
+
+def create_run(
+    store: Store,
+    dataset_id: int,
+    rubric: Rubric,
+    model_path: Path,
+    settings: RunSettings | None = None,
+) -> RunRecord:
+    """A queued run of ``rubric`` over the dataset (its first ``settings.limit`` items)."""
+    settings = settings or RunSettings()
+    dataset = store.get_dataset(dataset_id)
+    if sorted(dataset.input_fields) != sorted(rubric.inputs):
+        fields = ", ".join(repr(f) for f in dataset.input_fields) or "no inputs"
+        needed = ", ".join(repr(f) for f in rubric.inputs) or "no inputs"
+        raise DatasetError(
+            f"Dataset {dataset_id} ('{dataset.name}') gives {fields} but rubric '{rubric.name}' "
+            f"needs {needed}; import the file again for this rubric."
+        )
+    if settings.limit is not None and settings.limit < 1:
+        raise DatasetError("--limit must be at least 1.")
+    total = dataset.item_count if settings.limit is None else min(settings.limit,
+                                                                   dataset.item_count)
+    fingerprint, kind = model_fingerprint(model_path)
+    return store.create_run(
+        dataset_id=dataset_id,
+        rubric=rubric,
+        model_name=model_path.name,
+        model_path=str(model_path.resolve()),
+        model_fingerprint=fingerprint,
+        fingerprint_kind=kind,
+        settings=settings,
+        total_items=total,
+    )
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """A file to judge and how its columns feed the rubric (``import_dataset``'s arguments)."""
+
+    path: Path
+    column_map: Mapping[str, str] | None = None
+    label: str | None = None
+    id_column: str | None = None
+    limit: int | None = None
+
+
+def start_run(
+    store: Store,
+    source: DatasetSource,
+    rubric: Rubric,
+    engine: Callable[[], JudgeEngine],
+    sampling: SamplingSettings | None = None,
+    *,
+    on_import_progress: ProgressCallback | None = None,
+    on_imported: Callable[[ImportResult], None] | None = None,
+    on_created: Callable[[RunRecord], None] | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_verdict: VerdictCallback | None = None,
+    on_feedback: ItemFeedback | None = None,
+    stop: Stop | None = None,
+) -> RunSummary:
+    """Import ``source``, load the judge (``engine`` is called only once the file is in, so a
+    bad file is reported before a slow model load), create the run and judge it."""
+    imported = import_dataset(
+        store, source.path, rubric, source.column_map, source.label, source.id_column,
+        limit=source.limit, on_progress=on_import_progress,
+    )
+    if on_imported is not None:
+        on_imported(imported)
+    judge = engine()
+    if judge.path is None:
+        raise ModelError(f"{judge.model_name} has no model file on this machine to run with.")
+    settings = RunSettings(sampling=sampling or SamplingSettings(), load=judge.load,
+                           limit=source.limit)
+    run = create_run(store, imported.dataset.id, rubric, judge.path, settings)
+    if on_created is not None:
+        on_created(run)
+    return execute_run(store, run.id, judge, on_progress=on_progress, on_verdict=on_verdict,
+                       on_feedback=on_feedback, stop=stop)
+
+
+def resume_settings(
+    run: RunRecord, n_ctx: int | None = None, gpu_layers: int | None = None
+) -> LoadSettings:
+    """The run's own load settings with the user's explicit overrides."""
+    load = run.settings.load
+    if n_ctx is not None:
+        load = replace(load, n_ctx=n_ctx)
+    if gpu_layers is not None:
+        load = replace(load, n_gpu_layers=gpu_layers)
+    return load
+
+
+def resume_run(
+    store: Store,
+    run_id: int,
+    *,
+    n_ctx: int | None = None,
+    gpu_layers: int | None = None,
+    opener: EngineOpener | None = None,
+    on_notice: Notice | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_verdict: VerdictCallback | None = None,
+    on_feedback: ItemFeedback | None = None,
+    stop: Stop | None = None,
+) -> RunSummary:
+    """Judge the items of run ``run_id`` that have no verdict yet, with the run's own model file
+    and load settings (``n_ctx`` and ``gpu_layers`` override them)."""
+    run = store.get_run(run_id)
+    if run.pending == 0 and run.state != "running":
+        if run.status != "done":
+            run = store.finish_run(run_id, "done")
+        return RunSummary(run, 0, 0, 0, False, 0.0)
+    path = Path(run.model_path)
+    if not path.is_file():
+        raise ModelError(
+            f"Run {run.id} was judged with {path}, which is gone; put the file back to resume."
+        )
+    engine = (opener or _default_opener(on_notice))(path, [resume_settings(run, n_ctx,
+                                                                             gpu_layers)])
+    return execute_run(store, run_id, engine, on_progress=on_progress, on_verdict=on_verdict,
+                       on_feedback=on_feedback, stop=stop)
+
+
+def keep_verdict(
+    store: Store,
+    rubric: Rubric,
+    item: Item,
+    verdict: Verdict,
+    model_path: Path,
+    settings: RunSettings,
+) -> RunRecord:
+    """Store a verdict made outside a run (a spot check) as a finished one-item run.
+
+    It can then be reviewed, labelled, compared and exported like any run, and a run of the
+    same item later reuses it.
+    """
+    item = rubric.check_item(item)
+    fields = [*rubric.inputs, rubric.output]
+    dataset = store.add_dataset(
+        name=f"spot check · {rubric.name}",
+        source_path=SPOT_CHECK_SOURCE,
+        format="spot",
+        columns=fields,
+        mapping={name: name for name in fields},
+        rubric=rubric,
+        items=[NewItem(row_number=1, inputs=dict(item.inputs), output=item.output)],
+    )
+    run = create_run(store, dataset.id, rubric, model_path, settings)
+    stored = store.items(dataset.id)[0]
+    store.claim_run(run.id)
+    key = work_key(run.model_fingerprint, rubric.content_hash, stored.content_hash,
+                   settings.sampling, settings.load)
+    store.add_verdict(run.id, stored.id, verdict_to_store(verdict, key))
+    return store.finish_run(run.id, "done")

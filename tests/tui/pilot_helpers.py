@@ -1,0 +1,36 @@
+"""Helpers for the app's tests: the terminal size, what to type, and waiting on the app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+SIZE = (120, 40)
+SPOT_INPUTS = {
+    "query": "What is the capital of France?",
+    "context": "Paris is the capital and largest city of France.",
+}
+SPOT_OUTPUT = "The capital of France is Paris."
+
+
+async def wait_for(pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 20.0,
+                   what: str = "the app") -> None:
+    """Let the app run until ``condition`` holds (workers finish in their own time)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+def shown(widget: Static) -> str:
+    """The text a Static shows, without its markup."""
+    return str(widget.render())
+
+
+def notifications(app: object) -> list[str]:
+    return [str(n.message) for n in getattr(app, "_notifications", [])]
