@@ -118,6 +118,19 @@ def test_user_rubrics_shadow_builtins_by_name() -> None:
     assert library.get(shadow.name).source == "built-in"
 
 
+def test_a_library_rereads_a_rubric_file_that_changed() -> None:
+    library = RubricLibrary(app_paths())
+    rubric = library.get("coherence-5").rubric.model_copy(update={"name": "mine"})
+    library.save_user_rubric(rubric)
+    assert library.get("mine").rubric.title == rubric.title
+    library.save_user_rubric(rubric.model_copy(update={"title": "A longer, edited title"}))
+    assert library.get("mine").rubric.title == "A longer, edited title"
+    path = library.get("mine").path
+    path.write_text("name = [", encoding="utf-8")
+    assert not any(e.rubric.name == "mine" for e in library.entries())
+    assert any(str(path) in problem for problem in library.problems)
+
+
 def test_the_builtin_library(tmp_path: Path) -> None:
     library = RubricLibrary(app_paths())
     entries = library.entries()

@@ -256,6 +256,27 @@ class RubricLibrary:
         self.paths = paths
         self.builtin_dir = builtin_dir or package_data_dir("rubrics")
         self.problems: list[str] = []
+        # Parsed files by path, kept while the file's size and modification time are the same:
+        # a long-lived library (the app's) re-reads only what changed.
+        self._parsed: dict[Path, tuple[tuple[int, int], Rubric | RubricError]] = {}
+
+    def _load(self, path: Path) -> Rubric:
+        try:
+            stat = path.stat()
+        except OSError:
+            return load_rubric(path)
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        cached = self._parsed.get(path)
+        if cached is None or cached[0] != stamp:
+            try:
+                parsed: Rubric | RubricError = load_rubric(path)
+            except RubricError as exc:
+                parsed = exc
+            cached = (stamp, parsed)
+            self._parsed[path] = cached
+        if isinstance(cached[1], RubricError):
+            raise cached[1]
+        return cached[1]
 
     def entries(self) -> list[RubricEntry]:
         """Every valid rubric, sorted by name. Invalid files are noted in ``problems``."""
@@ -270,7 +291,7 @@ class RubricLibrary:
                 continue
             for path in sorted(directory.glob("*.toml")):
                 try:
-                    rubric = load_rubric(path)
+                    rubric = self._load(path)
                 except RubricError as exc:
                     self.problems.append(str(exc))
                     continue
