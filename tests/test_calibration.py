@@ -103,3 +103,43 @@ def test_bad_inputs_are_refused() -> None:
         cal.reliability_table([1.5], [True])
     with pytest.raises(ValueError, match="at least one bin"):
         cal.reliability_table([0.5], [True], bins=0)
+
+
+def test_run_calibration_uses_the_probability_of_the_given_score() -> None:
+    from run_helpers import add_dataset, add_run, judge_all, rubric
+
+    from flowjudge_tui.store import open_store
+
+    rub = rubric("faithfulness-context-binary")
+    with open_store() as store:
+        dataset = add_dataset(store, rub, [f"o{n}" for n in range(6)],
+                              labels=[1, 1, 0, 0, 1, None])
+        run = add_run(store, dataset, rub)
+        judge_all(store, run, [1, 1, 1, 0, None, 1], rub.score_values,
+                  confidences=[0.95, 0.9, 0.6, 0.7, 0.5, 0.99])
+        judged = store.judged_items(run.id)
+        summary = cal.run_calibration(judged, target=0.9)
+        assert summary is not None and summary.n == 4  # skipped and unlabelled left out
+        assert cal.score_probability(judged[0].verdict) == pytest.approx(0.95, abs=TOL)
+        assert [b.count for b in summary.bins if b.count] == [1, 1, 2]
+        assert summary.suggested is not None and summary.suggested.threshold == pytest.approx(0.7)
+        assert cal.needs_review(judged[2].verdict, 0.8)
+        assert not cal.needs_review(judged[0].verdict, 0.8)
+        assert not cal.needs_review(judged[4].verdict, 0.8)  # skipped: nothing to review
+        assert not cal.needs_review(judged[2].verdict, None)
+        assert cal.run_calibration(judged[5:]) is None
+        store.set_review_threshold(run.id, 0.8)
+        assert store.review_threshold(run.id) == 0.8
+
+
+def test_reliability_svg_is_well_formed_with_one_bar_per_filled_bin() -> None:
+    from xml.dom.minidom import parseString
+
+    from flowjudge_tui.reports.calibration_plot import reliability_svg
+
+    svg = reliability_svg(cal.reliability_table(CONFIDENCES, AGREES, bins=5))
+    document = parseString(svg)
+    bars = [r for r in document.getElementsByTagName("rect") if r.getAttribute("fill") != "none"]
+    assert len(bars) == 3
+    heights = [float(r.getAttribute("height")) for r in bars]
+    assert heights[0] == pytest.approx(heights[1]) and heights[2] == pytest.approx(2 * heights[0])

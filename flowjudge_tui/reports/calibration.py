@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from flowjudge_tui.reports.inference import Interval, wilson_interval
 from flowjudge_tui.statistics import NAN
+from flowjudge_tui.store import JudgedItem, VerdictRecord
 
 DEFAULT_BINS = 10
 DEFAULT_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -172,3 +173,32 @@ def calibration(
         target=target,
         suggested=None if target is None else lowest_threshold(confidences, agrees, target),
     )
+
+
+BASIS = "the probability the judge gave its own score"
+
+
+def score_probability(verdict: VerdictRecord) -> float | None:
+    """The judge's probability of the score it gave (None for a skipped verdict)."""
+    if verdict.score is None:
+        return None
+    return min(1.0, max(0.0, verdict.distribution.get(verdict.score, 0.0)))
+
+
+def run_calibration(
+    judged: Sequence[JudgedItem], *, target: float | None = None, bins: int = DEFAULT_BINS
+) -> Calibration | None:
+    """Calibration of a run's labelled verdicts against the people's labels (None: no labels)."""
+    pairs = [(score_probability(j.verdict), j.verdict.score == j.human_score)
+             for j in judged if j.verdict.score is not None and j.human_score is not None]
+    certain = [(p, agrees) for p, agrees in pairs if p is not None]
+    if not certain:
+        return None
+    return calibration([p for p, _ in certain], [a for _, a in certain], bins=bins,
+                       target=target)
+
+
+def needs_review(verdict: VerdictRecord, below: float | None) -> bool:
+    """A scored verdict whose probability is under the run's review threshold."""
+    probability = score_probability(verdict)
+    return below is not None and probability is not None and probability < below
