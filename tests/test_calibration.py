@@ -143,3 +143,43 @@ def test_reliability_svg_is_well_formed_with_one_bar_per_filled_bin() -> None:
     assert len(bars) == 3
     heights = [float(r.getAttribute("height")) for r in bars]
     assert heights[0] == pytest.approx(heights[1]) and heights[2] == pytest.approx(2 * heights[0])
+
+
+def test_stats_json_holds_calibration_and_flags_the_suggested_threshold(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    from pathlib import Path
+
+    from run_helpers import add_dataset, add_run, judge_all, rubric
+
+    from flowjudge_tui.cli.main import main
+    from flowjudge_tui.store import open_store
+
+    rub = rubric("faithfulness-context-binary")
+    with open_store() as store:
+        dataset = add_dataset(store, rub, [f"o{n}" for n in range(6)],
+                              labels=[1, 1, 0, 0, 1, 0])
+        run = add_run(store, dataset, rub)
+        judge_all(store, run, [1, 1, 1, 0, 0, 0], rub.score_values,
+                  confidences=[0.95, 0.9, 0.6, 0.7, 0.55, 0.85])
+    assert main(["stats", str(run.id), "--json", "--target", "0.9", "--flag"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["calibration_n"] == 6
+    assert [b["count"] for b in data["reliability"]] == [0] * 5 + [1, 1, 1, 1, 2]
+    assert data["ece"] == pytest.approx(cal.calibration(
+        [0.95, 0.9, 0.6, 0.7, 0.55, 0.85], [True, True, False, True, False, True]).ece, abs=TOL)
+    assert [r["threshold"] for r in data["coverage"]] == list(cal.DEFAULT_THRESHOLDS)
+    assert data["suggested_threshold"]["threshold"] == pytest.approx(0.7)
+    assert data["review_below"] == pytest.approx(0.7)
+    assert main(["stats", str(run.id), "--flag"]) == 2
+    assert "--target" in capsys.readouterr().err
+    assert main(["stats", str(run.id), "--flag-below", "0"]) == 0
+    assert "Expected calibration error" not in capsys.readouterr().out
+    with open_store() as store:
+        assert store.review_threshold(run.id) is None
+    out = Path(str(tmp_path)) / "report.html"
+    assert main(["export", str(run.id), "--format", "html", "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="reliability"' in html
+    assert "Expected calibration error" in html

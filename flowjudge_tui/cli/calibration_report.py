@@ -31,7 +31,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def calibration_section(store: Any, run_id: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Compute the run's calibration, apply --flag/--flag-below, and return the JSON part."""
+    """Compute the run's calibration, apply --flag/--flag-below, and return the keys that
+    ``stats --json`` adds: ``reliability``, ``ece``, ``coverage``, ``suggested_threshold``..."""
     from flowjudge_tui.reports.calibration import BASIS, run_calibration
 
     check_arguments(args)
@@ -49,23 +50,26 @@ def calibration_section(store: Any, run_id: int, args: argparse.Namespace) -> di
         threshold, changed = result.suggested.threshold, True
     if changed:
         store.set_review_threshold(run_id, threshold)
-    data: dict[str, Any] = {"basis": BASIS, "review_below": store.review_threshold(run_id)}
-    if result is None:
-        data["calibration"] = None
-    else:
-        data["calibration"] = result.to_json()
-    return data
+    empty = {"n": 0, "reliability": [], "ece": None, "coverage": [], "target": args.target,
+             "suggested_threshold": None}
+    figures = empty if result is None else result.to_json()
+    return {
+        "calibration_basis": BASIS,
+        "calibration_n": figures.pop("n"),
+        **figures,
+        "review_below": store.review_threshold(run_id),
+    }
 
 
-def print_calibration(section: dict[str, Any]) -> None:
-    calibration = section["calibration"]
-    review = section["review_below"]
+def print_calibration(calibration: dict[str, Any]) -> None:
+    review = calibration["review_below"]
     print()
-    if calibration is None:
+    if not calibration["calibration_n"]:
         print("Calibration: no labelled verdicts to measure it on.")
     else:
-        print(f"Calibration over {calibration['n']} labelled verdicts, by {section['basis']}; "
-              f"expected calibration error {_figure(calibration['ece'])}")
+        print(f"Calibration over {calibration['calibration_n']} labelled verdicts, by "
+              f"{calibration['calibration_basis']}; expected calibration error "
+              f"{_figure(calibration['ece'])}")
         print_table(
             ["PROBABILITY", "VERDICTS", "MEAN PROB.", "AGREEMENT (95% INTERVAL)"],
             [(f"{b['low']:.1f}-{b['high']:.1f}", b["count"], _figure(b["mean_confidence"]),

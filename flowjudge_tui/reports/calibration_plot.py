@@ -1,10 +1,12 @@
-"""A small reliability diagram as inline SVG, for the HTML report (no script, no fonts)."""
+"""The HTML report's calibration: a small reliability diagram as inline SVG (no script, no
+fonts) and the coverage table."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flowjudge_tui.reports.calibration import ReliabilityBin
+from flowjudge_tui.reports.calibration import BASIS, Calibration, ReliabilityBin
+from flowjudge_tui.statistics import format_figure
 
 SIZE = 200
 MARGIN = 34
@@ -55,3 +57,23 @@ def reliability_svg(bins: Sequence[ReliabilityBin], size: int = SIZE) -> str:
                  f'transform="rotate(-90 10 {y(0.5):.1f})">agreement</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def calibration_html(calibration: Calibration | None) -> str:
+    """The report's calibration section: the plot, the ECE and the coverage table."""
+    if calibration is None:
+        return "<p>No labelled verdicts: label some to see when the judge can be trusted.</p>"
+    rows = "".join(
+        f'<tr><td class="num">{row.threshold:g}</td><td class="num">{row.accepted}</td>'
+        f'<td class="num">{row.share.describe()}</td>'
+        f'<td class="num">{row.agreement.describe()}</td></tr>'
+        for row in calibration.coverage
+    )
+    return (
+        f"{reliability_svg(calibration.bins)}"
+        f"<p>Agreement with people by {BASIS}, over {calibration.n} labelled verdicts "
+        f"(bars; the dashed line is a perfectly calibrated judge). Expected calibration "
+        f"error {format_figure(calibration.ece)}.</p>"
+        "<table><tr><th>accept if probability &ge;</th><th>accepted</th><th>share</th>"
+        f"<th>agreement of accepted (95% interval)</th></tr>{rows}</table>"
+    )
