@@ -16,9 +16,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from flowjudge_tui.tui.plain import cell, escape
+from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
 
 if TYPE_CHECKING:
     from flowjudge_tui.lab_trial import TrialOutcome
@@ -69,7 +70,7 @@ def figures_line(result: TrialResult) -> str:
                       for name, interval in result.figures.items())
 
 
-class LabPanel(Vertical):
+class LabPanel(Vertical, WorkerErrorHandler):
     """Status of the last trial, and every tried version of this rubric (newest last)."""
 
     def __init__(self) -> None:
@@ -186,8 +187,7 @@ class LabPanel(Vertical):
             self.show_status(f"No version of '{escape(message.name)}' tried yet: ctrl+t tries "
                              "this draft on labelled rows.")
 
-    def trial_failed(self) -> None:
-        """Called by the screen when one of this panel's workers failed (it shows why)."""
+    def on_worker_failed(self, worker: Worker[object]) -> None:
         self.trying = False
         self.show_status("The trial stopped: see the message.")
 

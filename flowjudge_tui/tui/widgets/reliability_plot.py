@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.message import Message
 from textual.widgets import Static
 
 if TYPE_CHECKING:
@@ -18,13 +19,24 @@ if TYPE_CHECKING:
 BAR_WIDTH = 20
 
 
+class CalibrationReady(Message, bubble=False):
+    """A run's calibration was computed (None: no labelled verdicts), with its threshold."""
+
+    def __init__(self, run_id: int, calibration: Calibration | None,
+                 review_below: float | None) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.calibration = calibration
+        self.review_below = review_below
+
+
 def plot_text(calibration: Calibration | None, review_below: float | None = None) -> Text:
     if calibration is None:
         return Text("Calibration: label some verdicts to see whether the judge's probability "
                     "predicts its agreement with people.", style="dim")
     text = Text()
-    text.append(f"Agreement by probability of its score · n={calibration.n} · ECE "
-                f"{calibration.ece:.2f}\n", style="bold")
+    text.append(f"{calibration.n} labelled · expected calibration error {calibration.ece:.2f}\n",
+                style="bold")
     for band in calibration.bins:
         if not band.count:
             continue
@@ -40,7 +52,7 @@ def plot_text(calibration: Calibration | None, review_below: float | None = None
             else:
                 text.append("·", style="dim")
         text.append(f" {agreement:.2f}  n={band.count}\n")
-    text.append("█ agreement  ┃ mean probability", style="dim")
+    text.append("█ agreement  ┃ mean probability of its score", style="dim")
     if review_below is not None:
         text.append(f"\nBelow {review_below:.2f}: needs review", style="italic")
     return text
