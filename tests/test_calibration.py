@@ -9,6 +9,7 @@ import pytest
 from scipy import stats as sp
 
 from flowjudge_tui.reports import calibration as cal
+from tests.run_helpers import add_dataset, add_run, judge_all, rubric
 
 TOL = 1e-9
 
@@ -106,8 +107,6 @@ def test_bad_inputs_are_refused() -> None:
 
 
 def test_run_calibration_uses_the_probability_of_the_given_score() -> None:
-    from run_helpers import add_dataset, add_run, judge_all, rubric
-
     from flowjudge_tui.store import open_store
 
     rub = rubric("faithfulness-context-binary")
@@ -150,8 +149,6 @@ def test_stats_json_holds_calibration_and_flags_the_suggested_threshold(
 ) -> None:
     import json
     from pathlib import Path
-
-    from run_helpers import add_dataset, add_run, judge_all, rubric
 
     from flowjudge_tui.cli.main import main
     from flowjudge_tui.store import open_store

@@ -9,21 +9,22 @@ import pytest
 from scipy import stats as sp
 
 from flowjudge_tui.reports import inference as inf
-from flowjudge_tui.statistics import cohen_kappa, quadratic_weighted_kappa
+from flowjudge_tui.reports import intervals as iv
+from flowjudge_tui.reports.statistics import cohen_kappa, quadratic_weighted_kappa
 
 TOL = 1e-9
 
 
 @pytest.mark.parametrize("level", [0.8, 0.9, 0.95, 0.99])
 def test_normal_quantile_matches_scipy(level: float) -> None:
-    assert inf.normal_quantile(level) == pytest.approx(sp.norm.ppf(0.5 + level / 2), abs=TOL)
+    assert iv.normal_quantile(level) == pytest.approx(sp.norm.ppf(0.5 + level / 2), abs=TOL)
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 1), (0, 20), (1, 20), (14, 20), (20, 20), (7, 9),
                                       (512, 1000), (3, 3000)])
 @pytest.mark.parametrize("level", [0.9, 0.95])
 def test_wilson_matches_scipy(k: int, n: int, level: float) -> None:
-    ours = inf.wilson_interval(k, n, level)
+    ours = iv.wilson_interval(k, n, level)
     ref = sp.binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
     assert ours.estimate == pytest.approx(k / n, abs=TOL)
     assert ours.low == pytest.approx(ref.low, abs=TOL)
@@ -32,14 +33,14 @@ def test_wilson_matches_scipy(k: int, n: int, level: float) -> None:
 
 def test_wilson_by_hand_and_edges() -> None:
     # 8 of 10, z = 1.96: centre (0.8 + 0.19208) / 1.38416, half-width 0.24339 / 1.38416.
-    interval = inf.wilson_interval(8, 10)
+    interval = iv.wilson_interval(8, 10)
     assert interval.low == pytest.approx(0.4901624, abs=1e-6)
     assert interval.high == pytest.approx(0.9433178, abs=1e-6)
     assert interval.describe() == "0.80 [0.49, 0.94]"
-    empty = inf.wilson_interval(0, 0)
+    empty = iv.wilson_interval(0, 0)
     assert math.isnan(empty.estimate) and empty.describe() == "n/a"
     with pytest.raises(ValueError, match="between 0 and n"):
-        inf.wilson_interval(5, 4)
+        iv.wilson_interval(5, 4)
 
 
 def test_mcnemar_exact_matches_binomial_test() -> None:
@@ -166,15 +167,15 @@ def test_bootstrap_narrows_with_more_items_and_handles_perfect_agreement() -> No
 
 
 def test_intervals_overlap() -> None:
-    a, b = inf.Interval(0.5, 0.4, 0.6), inf.Interval(0.7, 0.6, 0.8)
+    a, b = iv.Interval(0.5, 0.4, 0.6), iv.Interval(0.7, 0.6, 0.8)
     assert a.overlaps(b) and b.overlaps(a)
-    assert not a.overlaps(inf.Interval(0.9, 0.65, 1.0))
-    assert a.overlaps(inf.Interval(0.9, math.nan, math.nan))
+    assert not a.overlaps(iv.Interval(0.9, 0.65, 1.0))
+    assert a.overlaps(iv.Interval(0.9, math.nan, math.nan))
 
 
 def test_comparison_sentence_says_not_distinguishable_when_it_is_not() -> None:
-    narrow_a, narrow_b = inf.Interval(0.55, 0.5, 0.6), inf.Interval(0.9, 0.85, 0.95)
-    wide_a, wide_b = inf.Interval(0.7, 0.48, 0.85), inf.Interval(0.8, 0.58, 0.92)
+    narrow_a, narrow_b = iv.Interval(0.55, 0.5, 0.6), iv.Interval(0.9, 0.85, 0.95)
+    wide_a, wide_b = iv.Interval(0.7, 0.48, 0.85), iv.Interval(0.8, 0.58, 0.92)
     high_p = inf.PairedTest("McNemar exact", 0.375, 1.0, 1, 3)
     low_p = inf.PairedTest("McNemar exact", 0.01, 0.0, 0, 9)
     assert "not distinguishable" in inf.comparison_sentence(

@@ -9,26 +9,26 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from run_helpers import judge_all, rubric, write_csv
 
 from flowjudge_tui.cli.main import main
-from flowjudge_tui.engine.base import JudgeEngine
 from flowjudge_tui.errors import DatasetError, StoreError
-from flowjudge_tui.lab_trial import (
-    TrialOutcome,
-    open_source,
-    sample_key,
-    stratified_sample,
-    try_rubric,
-)
+from flowjudge_tui.judging.backend import JudgeEngine
+from flowjudge_tui.judging.rubric import Rubric, parse_rubric
 from flowjudge_tui.reports.lab import (
     compare_results,
     find_version,
     pair_trials,
     trial_result,
 )
-from flowjudge_tui.rubric import Rubric, parse_rubric
+from flowjudge_tui.runs.trial import (
+    TrialOutcome,
+    open_source,
+    sample_key,
+    stratified_sample,
+    try_rubric,
+)
 from flowjudge_tui.store import ItemRecord, RunSettings, Store, open_store
+from tests.run_helpers import add_dataset, add_run, judge_all, rubric, write_csv
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_a_file_without_labels_is_refused_and_not_kept(store: Store, tmp_path: P
 
 
 def test_trying_judges_once_then_costs_nothing_and_an_edit_is_a_new_version(
-    store: Store, tmp_path: Path, tiny_engine: object, tiny_model_path: Path
+    store: Store, tmp_path: Path, tiny_engine: object
 ) -> None:
     base = rubric("faithfulness-context-binary")
     data = str(labelled_csv(tmp_path / "labelled.csv", [1, 0] * 4))
@@ -94,7 +94,7 @@ def test_trying_judges_once_then_costs_nothing_and_an_edit_is_a_new_version(
 
     def attempt(rub: Rubric, size: int = 4) -> TrialOutcome:
         source = open_source(store, data, rub, label="human_label")
-        return try_rubric(store, rub, source, engine, tiny_model_path, sample_size=size)
+        return try_rubric(store, rub, source, lambda: engine, sample_size=size)
 
     first = attempt(base)
     assert (first.judged, first.reused, first.cached) == (4, 0, False)
@@ -151,8 +151,6 @@ def test_compare_lists_changed_items_and_says_when_versions_are_not_distinguisha
 
 def _stored_trial(store: Store, rub: Rubric, labels: list[int], scores: list[int]) -> int:
     """A trial whose verdicts are written straight into the store (no model needed)."""
-    from run_helpers import add_dataset, add_run
-
     dataset = add_dataset(store, rub, [f"output {n}" for n in range(len(labels))], labels,
                           name="lab")
     run = add_run(store, dataset, rub)

@@ -16,7 +16,7 @@ PREVIEW_CHARS = 160
 
 def register(verbs: argparse._SubParsersAction[Any]) -> None:
     """Add the lab's verbs to ``flowjudge rubrics``."""
-    from flowjudge_tui.engine.base import SamplingSettings
+    from flowjudge_tui.judging.backend import SamplingSettings
 
     trial = verbs.add_parser(
         "try", help="judge a rubric version on a labelled sample and measure its agreement",
@@ -71,24 +71,27 @@ def _try(args: argparse.Namespace) -> int:
     from flowjudge_tui.cli.progress_bar import ProgressPrinter
     from flowjudge_tui.cli.runs_cmd import _ctrl_c_stops, _store
     from flowjudge_tui.datasets import parse_map_args
-    from flowjudge_tui.engine.base import SamplingSettings
-    from flowjudge_tui.lab_trial import open_source, try_rubric
+    from flowjudge_tui.judging.backend import JudgeEngine, SamplingSettings
+    from flowjudge_tui.judging.rubric import RubricLibrary
     from flowjudge_tui.reports.lab import trial_json, trial_result
-    from flowjudge_tui.rubric import RubricLibrary
+    from flowjudge_tui.runs.trial import open_source, try_rubric
     from flowjudge_tui.settings import app_paths
 
     rubric = RubricLibrary(app_paths()).get(args.rubric).rubric
     with _store() as store:
         source = open_source(store, args.data, rubric, parse_map_args(args.map),
                              label=args.label, id_column=args.id)
-        engine = load_from_args(args)
-        model_path = getattr(engine, "path", None)
+        engines: list[JudgeEngine] = []
+
+        def open_judge() -> JudgeEngine:
+            # The seam for other judges (a server): anything that gives a JudgeEngine.
+            engines.append(load_from_args(args))
+            return engines[0]
+
         stop = threading.Event()
         with _ctrl_c_stops(stop):
             outcome = try_rubric(
-                store, rubric, source, engine,
-                model_path if isinstance(model_path, Path) else Path(args.model),
-                sample_size=args.sample, seed=args.seed,
+                store, rubric, source, open_judge, sample_size=args.sample, seed=args.seed,
                 sampling=SamplingSettings(max_feedback_tokens=args.max_tokens),
                 on_progress=ProgressPrinter(), stop=stop,
             )
@@ -106,7 +109,7 @@ def _try(args: argparse.Namespace) -> int:
     print(f"Rubric {rubric.name}, version {result.version} ({done})")
     print(f"Sample: {len(result.entries)} of {len(source.items)} labelled rows of "
           f"{terminal_safe(source.name)} (seed {args.seed}), "
-          f"model {terminal_safe(engine.model_name)}")
+          f"model {terminal_safe(engines[0].model_name)}")
     _print_result(result)
     return 130 if outcome.stopped else 0
 
@@ -133,13 +136,13 @@ def _print_result(result: Any) -> None:
 
 
 def _estimate(interval: Any) -> str:
-    from flowjudge_tui.statistics import format_figure
+    from flowjudge_tui.format import format_figure
 
     return str(format_figure(interval.estimate, 2))
 
 
 def _bounds(interval: Any) -> str:
-    from flowjudge_tui.statistics import format_figure
+    from flowjudge_tui.format import format_figure
 
     if interval.low != interval.low:
         return "n/a"

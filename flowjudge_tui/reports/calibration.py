@@ -24,8 +24,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flowjudge_tui.reports.inference import Interval, wilson_interval
-from flowjudge_tui.statistics import NAN
+from flowjudge_tui.reports.intervals import NAN, Interval, wilson_interval
 from flowjudge_tui.store import JudgedItem, VerdictRecord
 
 DEFAULT_BINS = 10

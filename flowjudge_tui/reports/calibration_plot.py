@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flowjudge_tui.format import format_figure
 from flowjudge_tui.reports.calibration import BASIS, Calibration, ReliabilityBin
-from flowjudge_tui.statistics import format_figure
 
 SIZE = 200
 MARGIN = 34

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from flowjudge_tui.errors import StoreError
+from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.reports.inference import (
-    Interval,
     PairedTest,
     comparison_sentence,
     distinguishable,
@@ -23,10 +23,9 @@ from flowjudge_tui.reports.inference import (
     likert_paired_test,
     mcnemar_exact,
     weighted_kappa_interval,
-    wilson_interval,
 )
-from flowjudge_tui.rubric import Rubric
-from flowjudge_tui.statistics import confusion
+from flowjudge_tui.reports.intervals import Interval, wilson_interval
+from flowjudge_tui.reports.statistics import confusion
 from flowjudge_tui.store import JudgedItem, Store, TrialRecord
 
 ScaleKind = Literal["binary", "likert"]

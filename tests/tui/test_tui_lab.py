@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import SIZE, notifications, shown, wait_for
-from run_helpers import write_csv
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from flowjudge_tui.reports.calibration import calibration
@@ -19,6 +17,8 @@ from flowjudge_tui.tui.screens.review import ReviewScreen
 from flowjudge_tui.tui.screens.rubric_editor import RubricEditorScreen
 from flowjudge_tui.tui.widgets.lab_panel import LabPanel
 from flowjudge_tui.tui.widgets.reliability_plot import ReliabilityPlot, plot_text
+from tests.run_helpers import write_csv
+from tests.tui.pilot_helpers import SIZE, notifications, shown, wait_for
 
 
 def labelled_file(tmp_path: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -13,12 +14,21 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from flowjudge_tui.tui.plain import cell
-from flowjudge_tui.tui.widgets.lab_panel import TrialRequest
 
 if TYPE_CHECKING:
     from flowjudge_tui.reports.lab import TrialComparison
 
 DEFAULT_LABEL_COLUMN = "human_label"
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    """What the user asked for in the try dialog."""
+
+    data: str
+    label: str
+    sample: int
+    seed: int
 
 
 class TrialDialog(ModalScreen[TrialRequest | None]):

@@ -26,8 +26,8 @@ from flowjudge_tui.judging.rubric import STANDARD_SCALES, Item, Rubric, parse_ru
 from flowjudge_tui.tui.messages import TokensCounted
 from flowjudge_tui.tui.plain import escape
 from flowjudge_tui.tui.screens.base import flow_app
-from flowjudge_tui.tui.screens.lab_dialogs import TrialDialog
-from flowjudge_tui.tui.widgets.lab_panel import LabPanel, TrialRequest
+from flowjudge_tui.tui.screens.lab_dialogs import LabCompareScreen, TrialDialog, TrialRequest
+from flowjudge_tui.tui.widgets.lab_panel import LabCompared, LabPanel
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
 
 VALIDATION_DELAY = 0.25
@@ -278,3 +278,6 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
 
     def action_compare_versions(self) -> None:
         self.query_one(LabPanel).compare_selected()
+
+    def on_lab_compared(self, message: LabCompared) -> None:
+        self.app.push_screen(LabCompareScreen(message.comparison))

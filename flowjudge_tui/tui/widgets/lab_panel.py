@@ -7,7 +7,6 @@ only the handlers touch widgets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -22,21 +21,12 @@ from flowjudge_tui.tui.plain import cell, escape
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
 
 if TYPE_CHECKING:
-    from flowjudge_tui.lab_trial import TrialOutcome
+    from flowjudge_tui.judging.rubric import Rubric
     from flowjudge_tui.progress import Progress
     from flowjudge_tui.reports.lab import TrialComparison, TrialResult
-    from flowjudge_tui.rubric import Rubric
+    from flowjudge_tui.runs.trial import TrialOutcome
     from flowjudge_tui.tui.app import FlowJudgeApp
-
-
-@dataclass(frozen=True)
-class TrialRequest:
-    """What the user asked for in the try dialog."""
-
-    data: str
-    label: str
-    sample: int
-    seed: int
+    from flowjudge_tui.tui.screens.lab_dialogs import TrialRequest
 
 
 class TrialProgressed(Message, bubble=False):
@@ -57,7 +47,9 @@ class LabHistoryRead(Message, bubble=False):
         self.outcome = outcome
 
 
-class LabCompared(Message, bubble=False):
+class LabCompared(Message):
+    """Two versions were compared; bubbles up to the editor, which shows them."""
+
     def __init__(self, comparison: TrialComparison) -> None:
         super().__init__()
         self.comparison = comparison
@@ -120,9 +112,8 @@ class LabPanel(Vertical, WorkerErrorHandler):
 
     @work(thread=True, exclusive=True, group="lab-try", exit_on_error=False)
     def try_in_background(self, rubric: Rubric, request: TrialRequest) -> None:
-        from flowjudge_tui.errors import ModelError
-        from flowjudge_tui.lab_trial import open_source, try_rubric
         from flowjudge_tui.reports.lab import trial_result
+        from flowjudge_tui.runs.trial import open_source, try_rubric
 
         worker = get_current_worker()
         app = self.flow
@@ -133,12 +124,8 @@ class LabPanel(Vertical, WorkerErrorHandler):
         with app.jobs.job():
             store = app.store
             source = open_source(store, request.data, rubric, label=request.label)
-            engine = app.engine_for_worker()
-            path = app.model_status.path
-            if path is None:
-                raise ModelError("No model is loaded; choose one on Home (F2) first.")
             outcome = try_rubric(
-                store, rubric, source, engine, path, sample_size=request.sample,
+                store, rubric, source, app.engine_for_worker, sample_size=request.sample,
                 seed=request.seed, on_progress=progressed,
                 stop=lambda: worker.is_cancelled,
             )
@@ -216,8 +203,3 @@ class LabPanel(Vertical, WorkerErrorHandler):
         from flowjudge_tui.reports.lab import compare_results
 
         self.post_message(LabCompared(compare_results(a, b)))
-
-    def on_lab_compared(self, message: LabCompared) -> None:
-        from flowjudge_tui.tui.screens.lab_dialogs import LabCompareScreen
-
-        self.app.push_screen(LabCompareScreen(message.comparison))

@@ -13,23 +13,18 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from flowjudge_tui.datasets import import_dataset
-from flowjudge_tui.engine.base import JudgeEngine, SamplingSettings
-from flowjudge_tui.errors import DatasetError, StoreError
+from flowjudge_tui.errors import DatasetError, ModelError, StoreError
+from flowjudge_tui.judging.backend import JudgeEngine, SamplingSettings
+from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import ProgressCallback
-from flowjudge_tui.rubric import Rubric
-from flowjudge_tui.runs import (
-    ItemFeedback,
-    Stop,
-    VerdictCallback,
-    create_run,
-    execute_run,
-    model_fingerprint,
-)
+from flowjudge_tui.runs.execute import ItemFeedback, Stop, VerdictCallback, execute_run
+from flowjudge_tui.runs.work import model_fingerprint
+from flowjudge_tui.runs.workflow import create_run
 from flowjudge_tui.store import DatasetRecord, ItemRecord, NewItem, RunSettings, Store, TrialRecord
 
 DEFAULT_SAMPLE = 20
@@ -169,8 +164,7 @@ def try_rubric(
     store: Store,
     rubric: Rubric,
     source: LabelledSource,
-    engine: JudgeEngine,
-    model_path: Path,
+    engine: Callable[[], JudgeEngine],
     *,
     sample_size: int = DEFAULT_SAMPLE,
     seed: int = DEFAULT_SEED,
@@ -182,13 +176,19 @@ def try_rubric(
 ) -> TrialOutcome:
     """Judge ``rubric`` (this exact version) on the stratified sample of ``source``.
 
-    An identical finished trial (same version, sample, model file and settings) is returned as
-    it is; an unfinished one is resumed. Blocking: call it from a worker thread in an app.
+    ``engine`` is called once the sample is drawn (a bad file is reported before a slow model
+    load). An identical finished trial (same version, sample, model file and settings) is
+    returned as it is; an unfinished one is resumed. Blocking: call it from a worker thread.
     """
     try:
         sample = stratified_sample(source.items, sample_size, seed)
         key = sample_key(source.digest, sample_size, seed)
-        settings = RunSettings(sampling=sampling or SamplingSettings(), load=engine.load)
+        judge = engine()
+        model_path = judge.path
+        if model_path is None:
+            raise ModelError(f"{judge.model_name} has no model file on this machine to try "
+                             "the rubric with.")
+        settings = RunSettings(sampling=sampling or SamplingSettings(), load=judge.load)
         fingerprint, _ = model_fingerprint(model_path)
         found = store.find_trial(rubric.content_hash, key, fingerprint, settings)
         if found is None:
@@ -210,7 +210,7 @@ def try_rubric(
             seed=seed, model_fingerprint=fingerprint, settings=settings,
             labels={i.id: labels[i.row_number] for i in store.items(dataset.id)},
         )
-    summary = execute_run(store, found.run_id, engine, on_progress=on_progress,
+    summary = execute_run(store, found.run_id, judge, on_progress=on_progress,
                           on_verdict=on_verdict, on_feedback=on_feedback, stop=stop)
     return TrialOutcome(found, summary.judged, summary.reused, summary.skipped, summary.stopped,
                         False)
