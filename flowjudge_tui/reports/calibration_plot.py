@@ -28,7 +28,7 @@ def reliability_svg(bins: Sequence[ReliabilityBin], size: int = SIZE) -> str:
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="reliability" width="{size}" '
-        f'height="{size}" viewBox="0 0 {size} {size}" role="img" '
+        f'height="{size}" viewBox="0 0 {size} {size}" font-family="sans-serif" role="img" '
         'aria-label="Reliability diagram: agreement with people by the judge\'s probability">',
         f'<rect x="{left}" y="{top}" width="{inner}" height="{inner}" fill="none" '
         'stroke="#999" stroke-width="1"/>',
@@ -40,9 +40,10 @@ def reliability_svg(bins: Sequence[ReliabilityBin], size: int = SIZE) -> str:
             continue
         agreement = b.agreement.estimate
         width = max(1.0, x(b.high) - x(b.low) - 2)
+        height = max(1.0, y(0) - y(agreement))
         parts.append(
-            f'<rect x="{x(b.low) + 1:.1f}" y="{y(agreement):.1f}" width="{width:.1f}" '
-            f'height="{y(0) - y(agreement):.1f}" fill="#4a7bd0" fill-opacity="0.75">'
+            f'<rect x="{x(b.low) + 1:.1f}" y="{y(0) - height:.1f}" width="{width:.1f}" '
+            f'height="{height:.1f}" fill="#4a7bd0" fill-opacity="0.75">'
             f'<title>{b.low:.1f}-{b.high:.1f}: {b.count} verdicts, mean probability '
             f'{b.mean_confidence:.2f}, agreement {agreement:.2f}</title></rect>'
         )

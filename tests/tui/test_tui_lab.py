@@ -4,8 +4,10 @@ calibration plot and needs-review filter."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from flowjudge_tui.reports.calibration import calibration
@@ -117,7 +119,7 @@ async def test_review_plots_calibration_and_filters_verdicts_needing_review(
         assert isinstance(screen, ReviewScreen)
         plot = screen.query_one(ReliabilityPlot)
         await wait_for(pilot, lambda: "labelled" in shown(plot), what="the plot")
-        assert shown(plot).startswith("3 labelled · expected calibration error")
+        assert shown(plot).startswith("3 labelled · ECE ")
         await pilot.press("t")
         await wait_for(pilot, lambda: app.screen is not screen, what="the threshold prompt")
         app.screen.query_one(Input).value = "0.5"
@@ -136,8 +138,24 @@ def test_plot_text_marks_each_band() -> None:
     # Gaps |0.5 - 0.55| and |1.0 - 0.95|, each over half the verdicts: ECE 0.05.
     text = plot_text(calibration([0.55, 0.55, 0.95, 0.95], [True, False, True, True]), 0.8)
     lines = text.plain.splitlines()
-    assert lines[0] == "4 labelled · expected calibration error 0.05"
-    assert lines[1].startswith("0.5-0.6 ██████████┃") and lines[1].endswith(" 0.50  n=2")
+    assert lines[0] == "4 labelled · ECE 0.05"
+    assert lines[1] == "0.5-0.6 ██████┃····· 0.50  n=2"
     assert lines[2].startswith("0.9-1.0 ") and lines[2].endswith(" 1.00  n=2")
     assert lines[-1] == "Below 0.80: needs review"
     assert "label some verdicts" in plot_text(None).plain
+
+
+class PlotApp(App[None]):
+    """Just the reliability plot, on a fixed calibration."""
+
+    def compose(self) -> ComposeResult:
+        yield ReliabilityPlot(id="plot")
+
+    def on_mount(self) -> None:
+        probabilities = [0.52, 0.58, 0.61, 0.66, 0.74, 0.77, 0.79, 0.86, 0.88, 0.93, 0.97, 0.99]
+        agrees = [False, True, False, True, True, False, True, True, True, True, True, True]
+        self.query_one(ReliabilityPlot).show(calibration(probabilities, agrees), 0.75)
+
+
+def test_calibration_plot_snapshot(snap_compare: Callable[..., bool]) -> None:
+    assert snap_compare(PlotApp(), terminal_size=(44, 10))

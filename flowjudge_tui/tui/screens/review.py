@@ -52,8 +52,9 @@ class ReviewScreen(FlowScreen):
         "On a verdict, a **digit** records your own score and **c** a comment: both are "
         "saved at once, and the agreement figures update. **v** compares this run with "
         "another one, side by side, and **x** exports it as JSONL, CSV or an HTML report. "
-        "The plot shows whether the judge's probability of its score predicts agreement; **t** "
-        "sets the probability below which verdicts need review (a filter)."
+        "The plot shows whether the judge's probability of its score predicts agreement (ECE, "
+        "the expected calibration error, is the average gap between the two); **t** sets the "
+        "probability below which verdicts need review (a filter)."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(d, f"label({d})", "Label", show=d == "0", key_display="0-9",

@@ -16,7 +16,7 @@ from textual.widgets import Static
 if TYPE_CHECKING:
     from flowjudge_tui.reports.calibration import Calibration
 
-BAR_WIDTH = 20
+BAR_WIDTH = 12
 
 
 class CalibrationReady(Message, bubble=False):
@@ -35,8 +35,7 @@ def plot_text(calibration: Calibration | None, review_below: float | None = None
         return Text("Calibration: label some verdicts to see whether the judge's probability "
                     "predicts its agreement with people.", style="dim")
     text = Text()
-    text.append(f"{calibration.n} labelled · expected calibration error {calibration.ece:.2f}\n",
-                style="bold")
+    text.append(f"{calibration.n} labelled · ECE {calibration.ece:.2f}\n", style="bold")
     for band in calibration.bins:
         if not band.count:
             continue
@@ -52,7 +51,7 @@ def plot_text(calibration: Calibration | None, review_below: float | None = None
             else:
                 text.append("·", style="dim")
         text.append(f" {agreement:.2f}  n={band.count}\n")
-    text.append("█ agreement  ┃ mean probability of its score", style="dim")
+    text.append("█ agreement ┃ mean probability", style="dim")
     if review_below is not None:
         text.append(f"\nBelow {review_below:.2f}: needs review", style="italic")
     return text
