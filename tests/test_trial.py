@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
+import numpy as np
 import pytest
 
 from flowjudge_tui.cli.main import main
@@ -191,3 +192,32 @@ def test_cli_try_history_and_compare(
     assert "0 of 4 items changed score" in shown
     assert main(["rubrics", "compare", base.name, "zzzz", versions[1][:10]]) == 2
     assert "No tried version" in capsys.readouterr().err
+
+
+def test_likert_versions_are_compared_on_distance_to_the_label(store: Store) -> None:
+    from scipy import stats as sp
+
+    base = rubric("faithfulness-context-5")
+    draft = edited(base, base.criteria + " Be strict.")
+    labels = [1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 3, 3]
+    scores_a = [3, 4, 5, 2, 3, 3, 2, 5, 4, 3, 1, 5]   # two off everywhere
+    scores_b = [1, 2, 3, 4, 5, 4, 4, 3, 2, 2, 3, 3]   # exact but for two items
+    _stored_trial(store, base, labels, scores_a)
+    _stored_trial(store, draft, labels, scores_b)
+    trials = store.trials(base.name)
+    comparison = compare_results(trial_result(store, trials[0]), trial_result(store, trials[1]))
+    assert comparison.figure == "exact_agreement"
+    assert (comparison.interval_a.estimate, comparison.interval_b.estimate) == (0.0, 10 / 12)
+    errors_a = [abs(s - t) for s, t in zip(scores_a, labels, strict=True)]
+    errors_b = [abs(s - t) for s, t in zip(scores_b, labels, strict=True)]
+    reference = sp.wilcoxon(errors_a, errors_b, method=sp.PermutationMethod(n_resamples=np.inf))
+    assert comparison.test.name == "Wilcoxon signed-rank"
+    assert comparison.test.p_value == pytest.approx(reference.pvalue, abs=1e-9)
+    assert comparison.sign_test is not None and comparison.sign_test.b_better == 12
+    assert comparison.distinguishable
+    assert comparison.sentence.startswith(
+        f"{draft.content_hash[:12]} agrees with people better than {base.content_hash[:12]}")
+    assert len(comparison.changed) == 12
+    result = trial_result(store, trials[1])
+    assert set(result.figures) == {"exact_agreement", "within_one", "quadratic_weighted_kappa"}
+    assert result.figures["within_one"].estimate == 1.0
