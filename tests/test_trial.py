@@ -82,6 +82,12 @@ def test_a_file_without_labels_is_refused_and_not_kept(store: Store, tmp_path: P
     assert store.list_datasets() == []
     with pytest.raises(DatasetError, match="--label COLUMN"):
         open_source(store, str(data), rubric("faithfulness-context-binary"))
+    off_scale = write_csv(tmp_path / "off.csv", ["query", "context", "response", "human_label"],
+                          [("q", "c", "r", 1), ("q", "c", "r2", 7)])
+    source = open_source(store, str(off_scale), rubric("faithfulness-context-binary"),
+                         label="human_label")
+    assert [p.line for p in source.problems] == [3]
+    assert "not on the rubric's scale" in source.problems[0].reason
     with pytest.raises(DatasetError, match="neither a file nor a dataset"):
         open_source(store, "nowhere", rubric("faithfulness-context-binary"))
 

@@ -12,6 +12,7 @@ from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args
 from flowjudge_tui.cli.output import print_json, print_table
 
 PREVIEW_CHARS = 160
+PROBLEMS_SHOWN = 3
 
 
 def register(verbs: argparse._SubParsersAction[Any]) -> None:
@@ -81,6 +82,7 @@ def _try(args: argparse.Namespace) -> int:
     with _store() as store:
         source = open_source(store, args.data, rubric, parse_map_args(args.map),
                              label=args.label, id_column=args.id)
+        _report_problems(source.problems)
         engines: list[JudgeEngine] = []
 
         def open_judge() -> JudgeEngine:
@@ -102,7 +104,9 @@ def _try(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**trial_json(result), "judged_now": outcome.judged,
                     "reused_now": outcome.reused, "cached": outcome.cached,
-                    "stopped": outcome.stopped, "labelled_rows": len(source.items)})
+                    "stopped": outcome.stopped, "labelled_rows": len(source.items),
+                    "unusable_rows": [{"line": p.line, "reason": p.reason}
+                                      for p in source.problems]})
         return 130 if outcome.stopped else 0
     done = ("already tried: nothing judged" if outcome.cached else
             f"{outcome.judged} judged, {outcome.reused} reused, {outcome.skipped} skipped")
@@ -112,6 +116,18 @@ def _try(args: argparse.Namespace) -> int:
           f"model {terminal_safe(engines[0].model_name)}")
     _print_result(result)
     return 130 if outcome.stopped else 0
+
+
+def _report_problems(problems: list[Any]) -> None:
+    """Rows left out of the sample, so a label column on another scale does not go unseen."""
+    if not problems:
+        return
+    print(f"flowjudge: {len(problems)} rows could not be used and are left out of the sample:",
+          file=sys.stderr)
+    for problem in problems[:PROBLEMS_SHOWN]:
+        print(f"flowjudge:   {terminal_safe(str(problem))}", file=sys.stderr)
+    if len(problems) > PROBLEMS_SHOWN:
+        print(f"flowjudge:   ... and {len(problems) - PROBLEMS_SHOWN} more", file=sys.stderr)
 
 
 def _print_result(result: Any) -> None:

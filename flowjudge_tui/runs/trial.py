@@ -14,10 +14,11 @@ import hashlib
 import json
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowjudge_tui.datasets import import_dataset
+from flowjudge_tui.datasets.files import RowProblem
 from flowjudge_tui.errors import DatasetError, ModelError, StoreError
 from flowjudge_tui.judging.backend import JudgeEngine, SamplingSettings
 from flowjudge_tui.judging.rubric import Rubric
@@ -43,6 +44,8 @@ class LabelledSource:
     digest: str
     imported: bool
     """True when the file was imported for this trial only (it is dropped after sampling)."""
+    problems: list[RowProblem] = field(default_factory=list)
+    """Rows of the file that could not be used (a label off the rubric's scale, ...)."""
 
 
 def _digest(items: Sequence[ItemRecord]) -> str:
@@ -50,15 +53,20 @@ def _digest(items: Sequence[ItemRecord]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _labelled(store: Store, dataset: DatasetRecord, name: str, imported: bool) -> LabelledSource:
+def _labelled(
+    store: Store, dataset: DatasetRecord, name: str, imported: bool,
+    problems: list[RowProblem] | None = None,
+) -> LabelledSource:
     items = [i for i in store.items(dataset.id) if i.human_label is not None]
     if not items:
         if imported:
             store.delete_dataset(dataset.id)
+        first = f" ({problems[0]})" if problems else ""
         raise DatasetError(
-            f"{name} has no labelled rows; name the column of human scores with --label COLUMN."
+            f"{name} has no labelled rows{first}; name the column of human scores on the "
+            "rubric's scale with --label COLUMN."
         )
-    return LabelledSource(name, dataset, items, _digest(items), imported)
+    return LabelledSource(name, dataset, items, _digest(items), imported, problems or [])
 
 
 def open_source(
@@ -79,17 +87,17 @@ def open_source(
             )
         imported = import_dataset(store, path, rubric, column_map, label=label,
                                   id_column=id_column, on_progress=on_progress)
-        return _labelled(store, imported.dataset, str(path), imported=True)
+        return _labelled(store, imported.dataset, str(path), True, imported.problems)
     if data.isdigit():
         dataset = store.get_dataset(int(data))
-        return _labelled(store, dataset, f"dataset {dataset.id}", imported=False)
+        return _labelled(store, dataset, f"dataset {dataset.id}", False)
     named = [d for d in store.list_datasets() if d.name == data and d.format != TRIAL_FORMAT]
     if not named:
         raise DatasetError(
             f"'{data}' is neither a file nor a dataset; give a CSV/TSV/JSONL file or a dataset "
             "id from 'flowjudge runs list'."
         )
-    return _labelled(store, named[0], f"dataset {named[0].id}", imported=False)
+    return _labelled(store, named[0], f"dataset {named[0].id}", False)
 
 
 def stratified_sample(items: Sequence[ItemRecord], size: int, seed: int) -> list[ItemRecord]:

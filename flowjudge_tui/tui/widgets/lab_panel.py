@@ -40,11 +40,12 @@ class TrialProgressed(Message, bubble=False):
 
 class LabHistoryRead(Message, bubble=False):
     def __init__(self, name: str, results: list[TrialResult],
-                 outcome: TrialOutcome | None = None) -> None:
+                 outcome: TrialOutcome | None = None, unusable_rows: int = 0) -> None:
         super().__init__()
         self.name = name
         self.results = results
         self.outcome = outcome
+        self.unusable_rows = unusable_rows
 
 
 class LabCompared(Message):
@@ -130,7 +131,7 @@ class LabPanel(Vertical, WorkerErrorHandler):
                 stop=lambda: worker.is_cancelled,
             )
             results = [trial_result(store, t) for t in store.trials(rubric.name)]
-        self.post_message(LabHistoryRead(rubric.name, results, outcome))
+        self.post_message(LabHistoryRead(rubric.name, results, outcome, len(source.problems)))
 
     def stop_trial(self) -> bool:
         if not self.trying:
@@ -169,6 +170,8 @@ class LabPanel(Vertical, WorkerErrorHandler):
             self.show_status(
                 f"Version {latest.version} ({done}): {escape(figures_line(latest))}; "
                 f"{len(latest.disagreements)} disagreements of {len(latest.scored)}."
+                + (f" {message.unusable_rows} rows of the file could not be used (a label off "
+                   "the scale?)." if message.unusable_rows else "")
             )
         elif not self.results:
             self.show_status(f"No version of '{escape(message.name)}' tried yet: ctrl+t tries "
