@@ -9,7 +9,6 @@ sign test) on each item's distance to the label otherwise.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -136,9 +135,9 @@ def trial_result(store: Store, trial: TrialRecord) -> TrialResult:
 
 def trial_json(result: TrialResult, disagreements: bool = True) -> dict[str, object]:
     trial = result.trial
-    run = {"run_id": trial.run_id, "trial_id": trial.id}
     data: dict[str, object] = {
-        **run,
+        "trial_id": trial.id,
+        "run_id": trial.run_id,
         "rubric": trial.rubric_name,
         "version": trial.rubric_hash,
         "scale": result.rubric.score_values,
@@ -300,7 +299,3 @@ def pair_trials(
         f"Versions {version_a} and {version_b} were never tried on the same sample with the "
         "same model; try both with the same --data, --sample, --seed and --model."
     )
-
-
-def is_undefined(interval: Interval) -> bool:
-    return math.isnan(interval.estimate)

@@ -170,9 +170,14 @@ class ReviewScreen(FlowScreen):
         return row_filters(scale, self.review_below)
 
     @work(thread=True, exclusive=True, group="calibrate", exit_on_error=False)
-    def calibrate(self, run_id: int, entries: list[JudgedItem]) -> None:
+    def calibrate(self, run_id: int, entries: list[JudgedItem], change: bool = False,
+                  threshold: float | None = None) -> None:
+        """The run's calibration and review threshold (first set to ``threshold`` when
+        ``change``), read and written here, off the UI thread."""
         from flowjudge_tui.reports.calibration import run_calibration
 
+        if change:
+            self.flow.store.set_review_threshold(run_id, threshold)
         below = self.flow.store.review_threshold(run_id)
         self.post_message(CalibrationReady(run_id, run_calibration(entries), below))
 
@@ -211,8 +216,7 @@ class ReviewScreen(FlowScreen):
             self.notify("The threshold is a probability between 0 and 1, like 0.8.",
                         title="Needs review", severity="warning")
             return
-        self.flow.store.set_review_threshold(run_id, below)
-        self.calibrate(run_id, list(self.entries.values()))
+        self.calibrate(run_id, list(self.entries.values()), change=True, threshold=below)
 
     def on_stats_ready(self, message: StatsReady) -> None:
         if self.run is not None and message.stats.run_id == self.run.id:
