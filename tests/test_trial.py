@@ -93,7 +93,7 @@ def test_a_file_without_labels_is_refused_and_not_kept(store: Store, tmp_path: P
 
 
 def test_trying_judges_once_then_costs_nothing_and_an_edit_is_a_new_version(
-    store: Store, tmp_path: Path, tiny_engine: object
+    store: Store, tmp_path: Path, tiny_engine: object, tiny_model_path: Path
 ) -> None:
     base = rubric("faithfulness-context-binary")
     data = str(labelled_csv(tmp_path / "labelled.csv", [1, 0] * 4))
@@ -116,6 +116,14 @@ def test_trying_judges_once_then_costs_nothing_and_an_edit_is_a_new_version(
     again = attempt(base)
     assert again.cached and again.trial == first.trial
     assert len(store.trials(base.name)) == 1
+
+    def no_model() -> JudgeEngine:
+        raise AssertionError("a finished trial must be found without loading the model")
+
+    source = open_source(store, data, base, label="human_label")
+    unloaded = try_rubric(store, base, source, no_model, sample_size=4,
+                          planned=(tiny_model_path, engine.load))
+    assert unloaded.cached and unloaded.trial == first.trial
 
     bigger = attempt(base, size=6)
     assert bigger.judged + bigger.reused == 6
@@ -188,6 +196,10 @@ def test_cli_try_history_and_compare(
         assert tried["n"] == 4 and tried["figures"]["accuracy"]["estimate"] == 0.5
         assert tried["confusion"]["counts"] == [[0, 2], [0, 2]]
         assert len(tried["disagreements"]) == 2
+    assert main(["rubrics", "try", base.name, "--data", str(data), "--label", "human_label",
+                 "--sample", "4", "--model", str(tiny_model_path), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["cached"] and again["judged_now"] == 0 and again["trial_id"] == 1
     assert main(["rubrics", "history", base.name, "--json"]) == 0
     history = json.loads(capsys.readouterr().out)
     versions = [h["version"] for h in history]

@@ -94,10 +94,12 @@ def _try(args: argparse.Namespace) -> int:
         with _ctrl_c_stops(stop):
             outcome = try_rubric(
                 store, rubric, source, open_judge, sample_size=args.sample, seed=args.seed,
+                planned=_planned(args),
                 sampling=SamplingSettings(max_feedback_tokens=args.max_tokens),
                 on_progress=ProgressPrinter(), stop=stop,
             )
         result = trial_result(store, outcome.trial)
+    model_name = engines[0].model_name if engines else Path(args.model).name
     if outcome.stopped:
         print(f"flowjudge: stopped; 'flowjudge rubrics try {args.rubric}' with the same "
               "options carries on where it stopped.", file=sys.stderr)
@@ -113,9 +115,23 @@ def _try(args: argparse.Namespace) -> int:
     print(f"Rubric {rubric.name}, version {result.version} ({done})")
     print(f"Sample: {len(result.entries)} of {len(source.items)} labelled rows of "
           f"{terminal_safe(source.name)} (seed {args.seed}), "
-          f"model {terminal_safe(engines[0].model_name)}")
+          f"model {terminal_safe(model_name)}")
     _print_result(result)
     return 130 if outcome.stopped else 0
+
+
+def _planned(args: argparse.Namespace) -> tuple[Path, Any] | None:
+    """The model file and the load settings it would get, to find a finished trial without
+    loading the model (None when the file cannot be read yet: loading will say why)."""
+    from flowjudge_tui.engine.plans import load_settings_for
+    from flowjudge_tui.errors import FlowJudgeError
+    from flowjudge_tui.models.installed import resolve_model_path
+
+    try:
+        path = resolve_model_path(args.model)
+        return path, load_settings_for(path, n_ctx=args.n_ctx, n_gpu_layers=args.gpu_layers)[0]
+    except (FlowJudgeError, OSError):
+        return None
 
 
 def _report_problems(problems: list[Any]) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from flowjudge_tui.datasets import import_dataset
 from flowjudge_tui.datasets.files import RowProblem
 from flowjudge_tui.errors import DatasetError, ModelError, StoreError
-from flowjudge_tui.judging.backend import JudgeEngine, SamplingSettings
+from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings, SamplingSettings
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import ProgressCallback
 from flowjudge_tui.runs.execute import ItemFeedback, Stop, VerdictCallback, execute_run
@@ -168,6 +168,16 @@ def _sample_dataset(
     )
 
 
+def _finished_trial(
+    store: Store, rubric: Rubric, key: str, model_path: Path, settings: RunSettings
+) -> TrialRecord | None:
+    found = store.find_trial(rubric.content_hash, key, model_fingerprint(model_path)[0],
+                             settings)
+    if found is None or store.get_run(found.run_id).pending:
+        return None
+    return found
+
+
 def try_rubric(
     store: Store,
     rubric: Rubric,
@@ -177,6 +187,7 @@ def try_rubric(
     sample_size: int = DEFAULT_SAMPLE,
     seed: int = DEFAULT_SEED,
     sampling: SamplingSettings | None = None,
+    planned: tuple[Path, LoadSettings] | None = None,
     on_progress: ProgressCallback | None = None,
     on_verdict: VerdictCallback | None = None,
     on_feedback: ItemFeedback | None = None,
@@ -186,17 +197,26 @@ def try_rubric(
 
     ``engine`` is called once the sample is drawn (a bad file is reported before a slow model
     load). An identical finished trial (same version, sample, model file and settings) is
-    returned as it is; an unfinished one is resumed. Blocking: call it from a worker thread.
+    returned as it is; an unfinished one is resumed. With ``planned`` (the model file and the
+    load settings it would be loaded with), a finished trial is found before any model is
+    loaded: trying a version again then costs nothing at all. Blocking: call it from a worker
+    thread.
     """
+    sampling = sampling or SamplingSettings()
     try:
         sample = stratified_sample(source.items, sample_size, seed)
         key = sample_key(source.digest, sample_size, seed)
+        if planned is not None:
+            done = _finished_trial(store, rubric, key, planned[0],
+                                   RunSettings(sampling=sampling, load=planned[1]))
+            if done is not None:
+                return TrialOutcome(done, 0, 0, 0, False, True)
         judge = engine()
         model_path = judge.path
         if model_path is None:
             raise ModelError(f"{judge.model_name} has no model file on this machine to try "
                              "the rubric with.")
-        settings = RunSettings(sampling=sampling or SamplingSettings(), load=judge.load)
+        settings = RunSettings(sampling=sampling, load=judge.load)
         fingerprint, _ = model_fingerprint(model_path)
         found = store.find_trial(rubric.content_hash, key, fingerprint, settings)
         if found is None:

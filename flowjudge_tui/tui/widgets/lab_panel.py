@@ -21,6 +21,7 @@ from flowjudge_tui.tui.plain import cell, escape
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
 
 if TYPE_CHECKING:
+    from flowjudge_tui.judging.backend import LoadSettings
     from flowjudge_tui.judging.rubric import Rubric
     from flowjudge_tui.progress import Progress
     from flowjudge_tui.reports.lab import TrialComparison, TrialResult
@@ -126,12 +127,30 @@ class LabPanel(Vertical, WorkerErrorHandler):
             store = app.store
             source = open_source(store, request.data, rubric, label=request.label)
             outcome = try_rubric(
-                store, rubric, source, app.engine_for_worker, sample_size=request.sample,
+                store, rubric, source, app.engine_for_worker, planned=self.planned(),
+                sample_size=request.sample,
                 seed=request.seed, on_progress=progressed,
                 stop=lambda: worker.is_cancelled,
             )
             results = [trial_result(store, t) for t in store.trials(rubric.name)]
         self.post_message(LabHistoryRead(rubric.name, results, outcome, len(source.problems)))
+
+    def planned(self) -> tuple[Path, LoadSettings] | None:
+        """The chosen model and how it would be loaded: a finished trial is then found
+        without loading it."""
+        from flowjudge_tui.engine.plans import load_settings_for
+        from flowjudge_tui.errors import FlowJudgeError
+
+        path = self.flow.model_status.path
+        if path is None:
+            return None
+        engine = self.flow.engine
+        if engine is not None and engine.path == path:
+            return path, engine.load
+        try:
+            return path, load_settings_for(path)[0]
+        except (FlowJudgeError, OSError):
+            return None
 
     def stop_trial(self) -> bool:
         if not self.trying:
