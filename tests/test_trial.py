@@ -239,3 +239,17 @@ def test_likert_versions_are_compared_on_distance_to_the_label(store: Store) -> 
     result = trial_result(store, trials[1])
     assert set(result.figures) == {"exact_agreement", "within_one", "quadratic_weighted_kappa"}
     assert result.figures["within_one"].estimate == 1.0
+
+
+def test_a_stored_dataset_is_sampled_by_id_or_name_and_kept(store: Store) -> None:
+    rub = rubric("faithfulness-context-binary")
+    dataset = add_dataset(store, rub, [f"o{n}" for n in range(5)], [1, 0, None, 1, 0],
+                          name="labelled")
+    by_id = open_source(store, str(dataset), rub)
+    by_name = open_source(store, "labelled", rub)
+    assert [i.row_number for i in by_id.items] == [2, 3, 5, 6]
+    assert by_id.digest == by_name.digest and not by_id.imported
+    unlabelled = add_dataset(store, rub, ["x"], name="plain")
+    with pytest.raises(DatasetError, match="no labelled rows"):
+        open_source(store, str(unlabelled), rub)
+    assert len(store.list_datasets()) == 2
