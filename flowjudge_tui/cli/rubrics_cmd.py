@@ -1,4 +1,5 @@
-"""``flowjudge rubrics list | show NAME | validate FILE``."""
+"""``flowjudge rubrics list | show NAME | validate FILE`` (and the lab's ``try | history |
+compare``, in ``lab_cmd``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from flowjudge_tui.cli import lab_cmd
 from flowjudge_tui.cli.output import print_json, print_table
 from flowjudge_tui.judging.rubric import RubricLibrary, load_rubric
 from flowjudge_tui.settings import app_paths
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    rubrics = commands.add_parser("rubrics", help="list, show and validate rubrics")
+    rubrics = commands.add_parser("rubrics", help="list, show, validate and try rubrics")
     verbs = rubrics.add_subparsers(dest="rubrics_command", metavar="VERB")
     listing = verbs.add_parser("list", help="the built-in and user rubrics")
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -24,6 +26,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     validate = verbs.add_parser("validate", help="check a rubric file")
     validate.add_argument("file", type=Path)
     validate.set_defaults(handler=_validate)
+    lab_cmd.register(verbs)
 
 
 def _list(args: argparse.Namespace) -> int:

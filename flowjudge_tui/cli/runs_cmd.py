@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from flowjudge_tui.cli import calibration_report
 from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args, print_notice
 from flowjudge_tui.cli.output import print_json, print_table
 from flowjudge_tui.cli.progress_bar import ProgressPrinter
@@ -70,6 +71,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     stats = commands.add_parser("stats", help="a run's scores and agreement with human labels")
     stats.add_argument("run_id", type=int, metavar="ID")
     stats.add_argument("--json", action="store_true", help="print JSON")
+    calibration_report.add_arguments(stats)
     stats.set_defaults(handler=_stats)
 
     compare = commands.add_parser("compare", help="compare two runs over the same items")
@@ -231,10 +233,12 @@ def _stats(args: argparse.Namespace) -> int:
 
     with _store() as store:
         stats = run_stats(store, args.run_id)
+        calibration = calibration_report.calibration_section(store, args.run_id, args)
     if args.json:
-        print_json(stats_json(stats))
+        print_json({**stats_json(stats), **calibration})
     else:
         print_stats(stats)
+        calibration_report.print_calibration(calibration)
     return 0
 
 

@@ -12,6 +12,8 @@ from flowjudge_tui.format import format_figure
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.judging.verdict import confidence_level
 from flowjudge_tui.reports.agreement import FIGURE_LABELS, Agreement, RunStats
+from flowjudge_tui.reports.calibration import run_calibration
+from flowjudge_tui.reports.calibration_plot import calibration_html
 from flowjudge_tui.store import JudgedItem, RunRecord
 
 CSS = """
@@ -140,6 +142,7 @@ def render_html(
         f"<body><h1>Run {run.id}: {_e(rubric.title)}</h1><table>{rows}</table>"
         f"<h2>Scores</h2>{_histogram_svg(stats.histogram)}"
         f"<h2>Agreement with human labels</h2>{_agreement_table(stats)}"
+        f"<h2>When to trust a verdict</h2>{calibration_html(run_calibration(entries))}"
         f"<h2>Verdicts</h2>\n{verdicts}\n"
         f'<p class="muted">Written by flowjudge-tui.</p></body></html>\n'
     )

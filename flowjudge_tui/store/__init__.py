@@ -30,6 +30,7 @@ from flowjudge_tui.store.records import (
 )
 from flowjudge_tui.store.run_queries import RunQueries
 from flowjudge_tui.store.schema import SCHEMA_VERSION
+from flowjudge_tui.store.trial_queries import TrialQueries, TrialRecord
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -45,6 +46,7 @@ __all__ = [
     "RunState",
     "RunStatus",
     "Store",
+    "TrialRecord",
     "VerdictRecord",
     "VerdictStatus",
     "item_content_hash",
@@ -52,7 +54,7 @@ __all__ = [
 ]
 
 
-class Store(DatasetQueries, RunQueries, LabelQueries):
+class Store(DatasetQueries, RunQueries, LabelQueries, TrialQueries):
     """The database. Open with ``open_store()``; share one instance across threads."""
 
     def __init__(self, path: Path) -> None:

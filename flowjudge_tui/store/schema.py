@@ -95,6 +95,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
     ("ALTER TABLE runs ADD COLUMN owner_token TEXT",),
+    (
+        # The rubric lab: a rubric version tried on a labelled sample, judged as a run over a
+        # dataset holding just the sample; the labels it was measured against are kept here.
+        """CREATE TABLE trials (
+            id INTEGER PRIMARY KEY,
+            rubric_name TEXT NOT NULL,
+            rubric_hash TEXT NOT NULL REFERENCES rubrics(hash),
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            source TEXT NOT NULL,
+            source_digest TEXT NOT NULL,
+            label_column TEXT,
+            sample_key TEXT NOT NULL,
+            sample_size INTEGER NOT NULL,
+            seed INTEGER NOT NULL,
+            model_fingerprint TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX trials_by_rubric ON trials (rubric_name, id)",
+        """CREATE TABLE trial_items (
+            trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+            item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            label INTEGER NOT NULL,
+            PRIMARY KEY (trial_id, item_id)
+        )""",
+        # A run can carry a threshold below which its verdicts need a person's review.
+        "ALTER TABLE runs ADD COLUMN review_below REAL",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flowjudge_tui.judging.verdict import LOW_CONFIDENCE, confidence_level
+from flowjudge_tui.reports.calibration import needs_review
 from flowjudge_tui.store import JudgedItem
 
 
@@ -26,7 +27,8 @@ def _low_confidence(entry: JudgedItem) -> bool:
     return confidence is not None and confidence < LOW_CONFIDENCE
 
 
-def row_filters(scale: list[int]) -> list[RowFilter]:
+def row_filters(scale: list[int], review_below: float | None = None) -> list[RowFilter]:
+    """The Review filters; ``review_below`` (the run's threshold) adds 'Needs review'."""
     filters = [
         RowFilter("all", "All verdicts", lambda e: True),
         RowFilter("low", f"Low confidence (< {LOW_CONFIDENCE})", _low_confidence),
@@ -35,6 +37,9 @@ def row_filters(scale: list[int]) -> list[RowFilter]:
         RowFilter("unlabelled", "Not labelled", lambda e: e.human_score is None),
         RowFilter("skipped", "Skipped", lambda e: e.verdict.score is None),
     ]
+    if review_below is not None:
+        filters.insert(1, RowFilter("needs-review", f"Needs review (p < {review_below:.2f})",
+                                    lambda e: needs_review(e.verdict, review_below)))
     for score in scale:
         filters.append(RowFilter(f"score-{score}", f"Score {score}", _has_score(score)))
     return filters

@@ -27,6 +27,7 @@ from flowjudge_tui.tui.messages import (
 from flowjudge_tui.tui.plain import cell
 from flowjudge_tui.tui.review_rows import (
     SORT_COLUMNS,
+    RowFilter,
     describe_entry,
     preview_text,
     row_filters,
@@ -37,6 +38,7 @@ from flowjudge_tui.tui.screens.compare import CompareScreen, RunPicker
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.export_dialog import ExportChoice, ExportDialog, ExportWritten
 from flowjudge_tui.tui.widgets.agreement_panel import AgreementPanel
+from flowjudge_tui.tui.widgets.reliability_plot import CalibrationReady, ReliabilityPlot
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
 
 DIGITS = "0123456789"
@@ -49,7 +51,10 @@ class ReviewScreen(FlowScreen):
         "those that disagree with a person; click a column title (or press **o**) to sort. "
         "On a verdict, a **digit** records your own score and **c** a comment: both are "
         "saved at once, and the agreement figures update. **v** compares this run with "
-        "another one, side by side, and **x** exports it as JSONL, CSV or an HTML report."
+        "another one, side by side, and **x** exports it as JSONL, CSV or an HTML report. "
+        "The plot shows whether the judge's probability of its score predicts agreement (ECE, "
+        "the expected calibration error, is the average gap between the two); **t** sets the "
+        "probability below which verdicts need review (a filter)."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(d, f"label({d})", "Label", show=d == "0", key_display="0-9",
@@ -60,6 +65,7 @@ class ReviewScreen(FlowScreen):
         Binding("o", "next_sort", "Sort", id="review.sort"),
         Binding("v", "compare", "Compare", id="review.compare"),
         Binding("x", "export", "Export", id="review.export"),
+        Binding("t", "review_threshold", "Threshold", id="review.threshold"),
     ]
 
     def __init__(self) -> None:
@@ -72,6 +78,7 @@ class ReviewScreen(FlowScreen):
         self.runs: list[RunRecord] = []
         self.label_requests: dict[int, int] = {}
         self.label_lock = threading.Lock()
+        self.review_below: float | None = None
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(id="review-bar"):
@@ -93,6 +100,9 @@ class ReviewScreen(FlowScreen):
             with Vertical(id="review-people", classes="panel") as agreement:
                 agreement.border_title = "Agreement with people"
                 yield AgreementPanel("", id="review-agreement")
+            with Vertical(id="review-calibration", classes="panel") as calibration:
+                calibration.border_title = "When to trust a verdict"
+                yield ReliabilityPlot("", id="review-reliability")
 
     def on_mount(self) -> None:
         table = self.query_one("#verdicts", DataTable)
@@ -141,9 +151,7 @@ class ReviewScreen(FlowScreen):
         self.entries = {entry.verdict.id: entry for entry in message.entries}
         filters = self.query_one("#review-filter", Select)
         with self.prevent(Select.Changed):
-            filters.set_options(
-                [(f.label, f.key) for f in row_filters(message.rubric.score_values)]
-            )
+            filters.set_options([(f.label, f.key) for f in self.filters()])
             filters.value = "all"
         self.show_rows()
         self.show_stats(message)
@@ -154,6 +162,61 @@ class ReviewScreen(FlowScreen):
             {score: float(count) for score, count in stats.histogram.items()}
         )
         self.query_one(AgreementPanel).show_stats(stats)
+        if self.run is not None:
+            self.calibrate(self.run.id, list(self.entries.values()))
+
+    def filters(self) -> list[RowFilter]:
+        scale = self.rubric.score_values if self.rubric is not None else []
+        return row_filters(scale, self.review_below)
+
+    @work(thread=True, exclusive=True, group="calibrate", exit_on_error=False)
+    def calibrate(self, run_id: int, entries: list[JudgedItem], change: bool = False,
+                  threshold: float | None = None) -> None:
+        """The run's calibration and review threshold (first set to ``threshold`` when
+        ``change``), read and written here, off the UI thread."""
+        from flowjudge_tui.reports.calibration import run_calibration
+
+        if change:
+            self.flow.store.set_review_threshold(run_id, threshold)
+        below = self.flow.store.review_threshold(run_id)
+        self.post_message(CalibrationReady(run_id, run_calibration(entries), below))
+
+    def on_calibration_ready(self, message: CalibrationReady) -> None:
+        if self.run is None or message.run_id != self.run.id:
+            return
+        self.query_one(ReliabilityPlot).show(message.calibration, message.review_below)
+        if message.review_below != self.review_below:
+            self.review_below = message.review_below
+            select = self.query_one("#review-filter", Select)
+            current = select.value
+            with self.prevent(Select.Changed):
+                select.set_options([(f.label, f.key) for f in self.filters()])
+                keys = [f.key for f in self.filters()]
+                select.value = current if current in keys else "all"
+            self.show_rows()
+
+    def action_review_threshold(self) -> None:
+        if self.run is None:
+            return
+        run_id = self.run.id
+        current = "" if self.review_below is None else f"{self.review_below:.2f}"
+        prompt = TextPrompt("Needs review below", "Verdicts whose probability of their score "
+                            "is below this need a person (0 to 1; empty for none). `flowjudge "
+                            "stats ID --target 0.9` suggests one.", value=current)
+        self.app.push_screen(prompt, lambda text: self.save_threshold(run_id, text))
+
+    def save_threshold(self, run_id: int, text: str | None) -> None:
+        if text is None:
+            return
+        try:
+            below = float(text) if text.strip() else None
+        except ValueError:
+            below = -1.0
+        if below is not None and not 0.0 <= below <= 1.0:
+            self.notify("The threshold is a probability between 0 and 1, like 0.8.",
+                        title="Needs review", severity="warning")
+            return
+        self.calibrate(run_id, list(self.entries.values()), change=True, threshold=below)
 
     def on_stats_ready(self, message: StatsReady) -> None:
         if self.run is not None and message.stats.run_id == self.run.id:
@@ -169,8 +232,7 @@ class ReviewScreen(FlowScreen):
         table = self.query_one("#verdicts", DataTable)
         selected = self.selected_entry()
         chosen = self.query_one("#review-filter", Select).value
-        active = next((f for f in row_filters(self.rubric.score_values) if f.key == chosen),
-                      row_filters(self.rubric.score_values)[0])
+        active = next((f for f in self.filters() if f.key == chosen), self.filters()[0])
         rows = visible_rows(list(self.entries.values()), active.keep, self.sort, self.descending)
         table.clear()
         for entry in rows:
@@ -226,7 +288,7 @@ class ReviewScreen(FlowScreen):
     def action_next_filter(self) -> None:
         if self.rubric is None:
             return
-        keys = [f.key for f in row_filters(self.rubric.score_values)]
+        keys = [f.key for f in self.filters()]
         select = self.query_one("#review-filter", Select)
         current = select.value if isinstance(select.value, str) else "all"
         select.value = keys[(keys.index(current) + 1) % len(keys)]

@@ -26,6 +26,8 @@ from flowjudge_tui.judging.rubric import STANDARD_SCALES, Item, Rubric, parse_ru
 from flowjudge_tui.tui.messages import TokensCounted
 from flowjudge_tui.tui.plain import escape
 from flowjudge_tui.tui.screens.base import flow_app
+from flowjudge_tui.tui.screens.lab_dialogs import LabCompareScreen, TrialDialog, TrialRequest
+from flowjudge_tui.tui.widgets.lab_panel import LabCompared, LabPanel
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
 
 VALIDATION_DELAY = 0.25
@@ -58,10 +60,15 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
     HELP = (
         "Edit a rubric. Every change is checked at once: the line under the title says what "
         "to fix, in the same words `flowjudge rubrics validate` uses. The right side shows "
-        "the exact prompt Flow-Judge will see, with each field's value shown as `{field}`."
+        "the exact prompt Flow-Judge will see, with each field's value shown as `{field}`. "
+        "**ctrl+t** tries the draft on labelled rows and shows how well it agrees with people; "
+        "the lab panel lists every version tried, and **ctrl+o** compares the highlighted "
+        "version with the one before it, item by item."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", id="editor.save"),
+        Binding("ctrl+t", "try_draft", "Try on labels", id="editor.try"),
+        Binding("ctrl+o", "compare_versions", "Compare versions", id="editor.compare"),
         Binding("escape", "close", "Close", id="editor.close"),
     ]
 
@@ -76,6 +83,7 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
         self.valid: Rubric | None = None
         self.problem = ""
         self.validation_timer: Timer | None = None
+        self.last_request: TrialRequest | None = None
 
     def compose(self) -> ComposeResult:
         rubric = self.initial
@@ -105,10 +113,12 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
                 yield Label("Output field (the text being judged)")
                 yield Input(rubric.output if rubric else "response", id="field-output",
                             compact=True)
-            with Vertical(id="editor-preview", classes="panel") as preview:
-                preview.border_title = "Prompt preview"
-                yield TextArea("", id="prompt-preview", read_only=True, soft_wrap=True)
-                yield Static("", id="token-count", classes="hint")
+            with Vertical(id="editor-right"):
+                with Vertical(id="editor-preview", classes="panel") as preview:
+                    preview.border_title = "Prompt preview"
+                    yield TextArea("", id="prompt-preview", read_only=True, soft_wrap=True)
+                    yield Static("", id="token-count", classes="hint")
+                yield LabPanel()
         yield Footer()
 
     def heading(self) -> str:
@@ -195,6 +205,7 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
             f"{rubric.content_hash[:12]}. " + escape(" ".join(notes))
         )
         status.set_class(False, "-invalid")
+        self.query_one(LabPanel).show_rubric(rubric.name)
         prompt = build_prompt(rubric, placeholder_item(rubric))
         preview = self.query_one("#prompt-preview", TextArea)
         if preview.text != prompt:
@@ -248,4 +259,25 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
         self.dismiss(rubric)
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        if not self.query_one(LabPanel).stop_trial():
+            self.dismiss(None)
+
+    def action_try_draft(self) -> None:
+        rubric = self.validate_form()
+        if rubric is None:
+            self.notify(f"Fix the draft first: {self.problem}", title="Rubric lab",
+                        severity="error")
+            return
+
+        def start(request: TrialRequest | None) -> None:
+            if request is not None:
+                self.last_request = request
+                self.query_one(LabPanel).start_trial(rubric, request)
+
+        self.app.push_screen(TrialDialog(self.last_request), start)
+
+    def action_compare_versions(self) -> None:
+        self.query_one(LabPanel).compare_selected()
+
+    def on_lab_compared(self, message: LabCompared) -> None:
+        self.app.push_screen(LabCompareScreen(message.comparison))
