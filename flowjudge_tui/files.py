@@ -9,11 +9,22 @@ same file cannot collide, and an error leaves the old file as it was and no temp
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
+
+
+def _process_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import (os.umask cannot be read without setting it, which races with threads).
+_UMASK = _process_umask()
 
 
 @contextmanager
@@ -30,6 +41,7 @@ def atomic_open(path: Path) -> Iterator[TextIO]:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
+        _give_mode(name, path)
         os.replace(name, path)
     except BaseException:
         Path(name).unlink(missing_ok=True)
@@ -40,3 +52,11 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically (see ``atomic_open``)."""
     with atomic_open(path) as stream:
         stream.write(text)
+
+
+def _give_mode(temporary: str, path: Path) -> None:
+    """The new file gets the mode of the file it replaces, or the usual one (not mkstemp's 600)."""
+    if path.exists():
+        shutil.copymode(path, temporary)
+    else:
+        os.chmod(temporary, 0o666 & ~_UMASK)

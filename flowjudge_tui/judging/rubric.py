@@ -21,7 +21,9 @@ from flowjudge_tui.errors import ItemError, RubricError
 from flowjudge_tui.files import atomic_write_text
 from flowjudge_tui.settings import Paths, package_data_dir
 
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
+MAX_NAME_LENGTH = 64
+MAX_SCORE = 100
 TRAINED_SCALES: tuple[tuple[int, ...], ...] = ((0, 1), (1, 2, 3), (1, 2, 3, 4, 5))
 
 
@@ -67,8 +69,10 @@ class Rubric(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_is_slug(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
+        if not NAME_PATTERN.fullmatch(value):
             raise ValueError("must use only lower-case letters, digits and '-', e.g. 'my-rubric'")
+        if len(value) > MAX_NAME_LENGTH:
+            raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters long")
         return value
 
     @field_validator("title", "criteria")
@@ -104,6 +108,8 @@ class Rubric(BaseModel):
             raise ValueError(f"must be a contiguous range of integers, got {ordered}")
         if ordered[0] < 0:
             raise ValueError("must not be negative")
+        if ordered[-1] > MAX_SCORE:
+            raise ValueError(f"must be at most {MAX_SCORE}")
         for score, text in value.items():
             if not text.strip():
                 raise ValueError(f"score {score} needs a description")
