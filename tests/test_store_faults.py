@@ -161,3 +161,48 @@ def test_a_write_refused_as_read_only_is_one_sentence(tmp_path: Path) -> None:
     conn.path = path
     with pytest.raises(StoreError, match=r"cannot be written.*permissions"):
         conn.execute("DELETE FROM items")
+
+
+CLOSE_WHILE_QUERYING = """
+import sys, threading, time
+from pathlib import Path
+from flowjudge_tui.errors import StoreError
+from flowjudge_tui.store import NewItem, open_store
+from tests.run_helpers import rubric
+
+rub = rubric("faithfulness-context-binary")
+for attempt in range(5):
+    store = open_store(Path(sys.argv[1]) / f"db{attempt}.sqlite3")
+    dataset = store.add_dataset(
+        name="d", source_path="d", format="csv", columns=[], mapping={}, rubric=rub,
+        items=[NewItem(row_number=n, inputs={"query": "q" * 500, "context": "c"},
+                       output="o" * 500) for n in range(2000)])
+    stop = threading.Event()
+
+    def query() -> None:
+        while not stop.is_set():
+            try:
+                store.items(dataset.id)
+            except StoreError:
+                pass
+
+    threads = [threading.Thread(target=query) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)
+    store.close()
+    stop.set()
+    for thread in threads:
+        thread.join()
+print("closed cleanly")
+"""
+
+
+def test_closing_the_store_while_workers_query_never_crashes(tmp_path: Path) -> None:
+    """ctrl+q in the app closes the store while worker threads may be mid-query; that used
+    to close a connection under a running statement and crash the process (SIGSEGV)."""
+    result = subprocess.run([sys.executable, "-c", CLOSE_WHILE_QUERYING, str(tmp_path)],
+                            capture_output=True, text=True, check=False, timeout=600,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "closed cleanly" in result.stdout

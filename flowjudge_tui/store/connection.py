@@ -10,6 +10,7 @@ transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a crash loses at most the w
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -62,6 +64,9 @@ class Database:
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""
+        if self._closed:
+            raise StoreError(f"The database {self.path} is closed (flowjudge is quitting); "
+                             "nothing already saved is lost.")
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._open()
@@ -102,8 +107,9 @@ class Database:
         try:
             yield conn
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error, StoreError):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
@@ -121,7 +127,8 @@ class Database:
     def close(self) -> None:
         """Close every thread's connection. Call once no thread uses the store any more."""
         with self._all_lock:
+            self._closed = True
             for conn in self._all:
-                conn.close()
+                conn.close()  # waits for a statement in flight (see sqlite_errors)
             self._all.clear()
         self._local = threading.local()

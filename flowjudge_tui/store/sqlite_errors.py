@@ -1,14 +1,20 @@
-"""SQLite failures a user can cause, turned into one sentence each.
+"""SQLite connections that fail in sentences and can be closed from any thread.
 
 A damaged file, a read-only file or folder, a full disk, a lock held too long by another
 process, or a number too large for SQLite's 64-bit integers: every connection of the store is
 a ``GuardedConnection`` whose cursors translate these into ``StoreError``. Integrity errors
 (a second verdict for an item, say) and programming errors pass through unchanged.
+
+The store closes every thread's connection when it closes (the app quitting while workers
+still query). Closing a connection in the middle of another thread's query crashes the
+process, so each statement and fetch holds the connection's ``in_use`` lock and ``close``
+takes it too: it waits for the query in flight, and a later use is a ``StoreError``.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +31,11 @@ def store_error(path: Path, exc: BaseException) -> StoreError | None:
         return StoreError(
             f"A number is too large for the database (the largest is {LARGEST_INTEGER}); "
             "check the ids, scores and labels you gave."
+        )
+    if isinstance(exc, sqlite3.ProgrammingError) and "closed" in str(exc).lower():
+        return StoreError(
+            f"The database {path} was closed while this was still using it (flowjudge is "
+            "quitting); nothing already saved is lost."
         )
     if isinstance(exc, sqlite3.IntegrityError) or not isinstance(exc, sqlite3.DatabaseError):
         return None
@@ -52,9 +63,14 @@ def store_error(path: Path, exc: BaseException) -> StoreError | None:
     return None
 
 
-def _guarded(path: Path, call: Callable[..., T], *args: Any) -> T:
+def _guarded(connection: Any, call: Callable[..., T], *args: Any) -> T:
+    path = getattr(connection, "path", Path("the database"))
+    lock = getattr(connection, "in_use", None)
     try:
-        return call(*args)
+        if lock is None:
+            return call(*args)
+        with lock:
+            return call(*args)
     except (sqlite3.DatabaseError, OverflowError) as exc:
         error = store_error(path, exc)
         if error is None:
@@ -65,30 +81,38 @@ def _guarded(path: Path, call: Callable[..., T], *args: Any) -> T:
 class GuardedCursor(sqlite3.Cursor):
     """A cursor whose failures a user can cause are ``StoreError`` sentences."""
 
-    @property
-    def _path(self) -> Path:
-        return getattr(self.connection, "path", Path("the database"))
-
     def execute(self, sql: str, parameters: Any = (), /) -> GuardedCursor:
-        return _guarded(self._path, super().execute, sql, parameters)
+        return _guarded(self.connection, super().execute, sql, parameters)
 
     def executemany(self, sql: str, parameters: Any, /) -> GuardedCursor:
-        return _guarded(self._path, super().executemany, sql, parameters)
+        return _guarded(self.connection, super().executemany, sql, parameters)
 
     def fetchone(self) -> Any:
-        return _guarded(self._path, super().fetchone)
+        return _guarded(self.connection, super().fetchone)
 
     def fetchall(self) -> list[Any]:
-        return _guarded(self._path, super().fetchall)
+        return _guarded(self.connection, super().fetchall)
 
     def fetchmany(self, size: int | None = 1) -> list[Any]:
-        return _guarded(self._path, super().fetchmany, size)
+        return _guarded(self.connection, super().fetchmany, size)
+
+    def __next__(self) -> Any:
+        return _guarded(self.connection, super().__next__)
 
 
 class GuardedConnection(sqlite3.Connection):
     """A connection whose cursors are ``GuardedCursor``s; ``path`` names the file."""
 
     path: Path = Path("the database")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_use = threading.RLock()
+
+    def close(self) -> None:
+        """Close once no other thread is in the middle of a statement or a fetch."""
+        with self.in_use:
+            super().close()
 
     def cursor(self, factory: Any = GuardedCursor) -> Any:  # type: ignore[override]
         return super().cursor(factory)
