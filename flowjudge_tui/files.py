@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,3 +61,22 @@ def _give_mode(temporary: str, path: Path) -> None:
         shutil.copymode(path, temporary)
     else:
         os.chmod(temporary, 0o666 & ~_UMASK)
+
+
+def regular_file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file, in a few words, or None if it can.
+
+    A folder, a device (``/dev/zero`` never ends), a named pipe (reading blocks until someone
+    writes) or a socket is refused before it is opened.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a device, pipe or socket)"
+    return None

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from flowjudge_tui.errors import DatasetError
+from flowjudge_tui.files import regular_file_problem
 
 FileFormat = Literal["csv", "tsv", "jsonl"]
 Value = Any
@@ -71,6 +72,11 @@ def detect_format(path: Path) -> FileFormat:
 
 
 def _open(path: Path) -> BinaryIO:
+    problem = regular_file_problem(path)
+    if problem == "no such file":
+        raise DatasetError(f"{path}: no such file; check the path.")
+    if problem is not None:
+        raise DatasetError(f"{path} {problem}; give a .csv, .tsv or .jsonl file.")
     try:
         return path.open("rb")
     except FileNotFoundError:
