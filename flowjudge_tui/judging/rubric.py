@@ -268,7 +268,7 @@ def load_rubric(path: Path) -> Rubric:
         raise RubricError(f"{path} is larger than a rubric can be ({MAX_RUBRIC_BYTES:,} bytes); "
                           "give a rubric .toml file.")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # editors that write a BOM are fine
     except FileNotFoundError:
         raise RubricError(f"{path}: no such rubric file; check the path.") from None
     except (OSError, UnicodeDecodeError) as exc:
