@@ -16,12 +16,19 @@ import pytest
 from flowjudge_tui.cli.main import main
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import open_store
-from tests.hostile.corpus import Case, generated_cases, make_paths, path_cases, static_cases
+from tests.hostile.corpus import (
+    Case,
+    generated_cases,
+    id_cases,
+    make_paths,
+    path_cases,
+    static_cases,
+)
 from tests.model_files import write_small_gguf
 from tests.run_helpers import add_dataset, add_run, judge_all, rubric
 
 GENERATED = generated_cases()
-CASES = [*static_cases(), *(case for case, _ in GENERATED), *path_cases()]
+CASES = [*static_cases(), *(case for case, _ in GENERATED), *path_cases(), *id_cases()]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +82,7 @@ def test_a_hostile_input_ends_in_a_verdict_or_one_sentence(
     before = store_snapshot(baseline)
     values = {"model": str(tiny_model_path), "run": str(baseline),
               "case": str(case.path or generated_folder / case.category / case.name)}
-    if case.category == "paths":
+    if case.category in ("paths", "ids"):
         values.update(make_paths(tmp_path / "paths", app_paths().database))
     code = main(fill(case.argv, values))
     out, err = capsys.readouterr()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).parent
-CATEGORIES = ("data", "rubrics", "items", "gguf", "paths")
+CATEGORIES = ("data", "rubrics", "items", "gguf", "paths", "ids")
 
 
 @dataclass(frozen=True)
@@ -201,3 +201,32 @@ def make_paths(folder: Path, database: Path) -> dict[str, str]:
             "store_link": str(store_link), "database": str(database),
             "odd": str(folder / "name with \x1b]0;PWNED\x07 and\nnewline.csv"),
             "missing": str(folder / "no-such-folder" / "file.csv")}
+
+
+# --- ids and numbers on the command line -----------------------------------------------------
+
+HUGE = str(2**64)
+ID_COMMANDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("runs_show_2_64", ("runs", "show", HUGE), "a run id beyond 64 bits"),
+    ("runs_resume_2_64", ("runs", "resume", HUGE), "a run id beyond 64 bits"),
+    ("runs_resume_negative", ("runs", "resume", "-1"), "a negative run id"),
+    ("stats_2_64", ("stats", HUGE), "a run id beyond 64 bits"),
+    ("compare_2_64", ("compare", HUGE, "{run}"), "a run id beyond 64 bits"),
+    ("export_2_64", ("export", HUGE, "--format", "jsonl", "--out", "{folder}/x.jsonl"),
+     "a run id beyond 64 bits"),
+    ("judge_nan_temperature", ("judge", "--model", "{model}", "--rubric",
+                               "faithfulness-context-binary", "--input", "query=q", "--input",
+                               "context=c", "--output", "o", "--temperature", "nan"),
+     "a NaN temperature"),
+    ("judge_seed_2_64", ("judge", "--model", "{model}", "--rubric",
+                         "faithfulness-context-binary", "--input", "query=q", "--input",
+                         "context=c", "--output", "o", "--seed", HUGE), "a seed beyond 32 bits"),
+    ("run_max_tokens_zero", ("run", "--model", "{model}", "--rubric",
+                             "faithfulness-context-binary", "--data", "{folder}/none.csv",
+                             "--max-tokens", "0"), "a feedback budget of zero"),
+)
+
+
+def id_cases() -> list[Case]:
+    """Numbers out of range where the command line takes an id or a setting."""
+    return [Case("ids", name, argv, 2, why) for name, argv, why in ID_COMMANDS]
