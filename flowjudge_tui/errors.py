@@ -35,8 +35,24 @@ class ModelError(FlowJudgeError):
     """A model file is missing, invalid, or could not be loaded."""
 
 
+class InvalidLogitsError(ModelError):
+    """The model computed NaN or infinite logits: its weights (or the build) are broken."""
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+        super().__init__(
+            f"{model_name} computed invalid numbers (NaN or infinite logits) at the score "
+            "position, so no verdict was made; the model file is probably damaged: download "
+            "it again or check it with 'flowjudge models add'."
+        )
+
+
 class DatasetError(FlowJudgeError):
     """A dataset file cannot be read or mapped to a rubric."""
+
+
+class SettingsError(FlowJudgeError):
+    """A sampling or load setting is out of range (NaN, negative, too large)."""
 
 
 class NetworkError(FlowJudgeError):

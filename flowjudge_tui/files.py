@@ -9,11 +9,23 @@ same file cannot collide, and an error leaves the old file as it was and no temp
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
+
+
+def _process_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import (os.umask cannot be read without setting it, which races with threads).
+_UMASK = _process_umask()
 
 
 @contextmanager
@@ -30,6 +42,7 @@ def atomic_open(path: Path) -> Iterator[TextIO]:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
+        _give_mode(name, path)
         os.replace(name, path)
     except BaseException:
         Path(name).unlink(missing_ok=True)
@@ -40,3 +53,30 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically (see ``atomic_open``)."""
     with atomic_open(path) as stream:
         stream.write(text)
+
+
+def _give_mode(temporary: str, path: Path) -> None:
+    """The new file gets the mode of the file it replaces, or the usual one (not mkstemp's 600)."""
+    if path.exists():
+        shutil.copymode(path, temporary)
+    else:
+        os.chmod(temporary, 0o666 & ~_UMASK)
+
+
+def regular_file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file, in a few words, or None if it can.
+
+    A folder, a device (``/dev/zero`` never ends), a named pipe (reading blocks until someone
+    writes) or a socket is refused before it is opened.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a device, pipe or socket)"
+    return None

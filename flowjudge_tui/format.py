@@ -54,3 +54,26 @@ def describe_progress(progress: Progress) -> str:
         amount += f" {progress.unit}"
     parts = [amount, format_rate(progress), format_eta(progress.eta_seconds), progress.detail]
     return "  ·  ".join(p for p in parts if p)
+
+
+# Terminal-safe text. A judged item may hold escape sequences (an OSC title change, clear
+# screen, cursor moves) or other control characters; printed raw they would act on the user's
+# terminal. Here each one becomes a visible symbol instead: C0 controls turn into their Unicode
+# control pictures (ESC shows as "␛"), DEL as "␡", C1 controls as U+FFFD. Each replacement is
+# one character, so text offsets (styled spans) stay valid. Newlines and tabs stay unless
+# ``one_line`` asks for them to be shown too.
+_C0_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}
+_C1_ESCAPES = {code: "\ufffd" for code in range(0x80, 0xA0)}
+# Every control a terminal could act on, mapped to something visible.
+CONTROL_TRANSLATION: dict[int, str] = {**_C0_PICTURES, 0x7F: "\u2421", **_C1_ESCAPES}
+MULTI_LINE_TRANSLATION = {c: text for c, text in CONTROL_TRANSLATION.items() if c not in (9, 10)}
+
+
+def terminal_safe(text: object, one_line: bool = False) -> str:
+    """``text`` with every terminal control character replaced by a visible symbol."""
+    return str(text).translate(CONTROL_TRANSLATION if one_line else MULTI_LINE_TRANSLATION)
+
+
+def has_controls(text: str) -> bool:
+    """Whether ``text`` holds a character ``terminal_safe`` would replace (newline, tab aside)."""
+    return text != text.translate(MULTI_LINE_TRANSLATION)

@@ -9,6 +9,8 @@ Two kinds of weights:
   distribution against an exact softmax. It runs in real llama.cpp like any other model.
 * ``random``: random weights, which write junk and never close their feedback: the engine's
   guarantees (a valid score whatever the model writes) are tested on these.
+* ``nan``: random weights with a NaN in the final norm, as a damaged file has: every logit is
+  NaN, and no verdict may come of it.
 
 The vocabulary is Phi-3's layout (SentencePiece with byte fallback, 32064 tokens, special
 tokens at 32000-32010) and the Phi-3 chat template is embedded, as in Flow-Judge's GGUF.
@@ -201,7 +203,10 @@ def write_phi3_gguf(path: Path, shape: Phi3Shape = TINY, weights: str = "scripte
     else:
         embedding, output = randn(VOCAB_SIZE, n_embd), randn(VOCAB_SIZE, n_embd)
     writer.add_tensor("token_embd.weight", embedding)
-    writer.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
+    output_norm = np.ones(n_embd, dtype=np.float32)
+    if weights == "nan":
+        output_norm[0] = np.nan
+    writer.add_tensor("output_norm.weight", output_norm)
     writer.add_tensor("output.weight", output)
     for layer in range(shape.n_layer):
         blk = f"blk.{layer}"

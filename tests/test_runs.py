@@ -210,7 +210,7 @@ def test_fingerprints_and_work_keys(tiny_model_path: Path, tmp_path: Path) -> No
     copy = tmp_path / "copy.gguf"
     shutil.copyfile(tiny_model_path, copy)
     fingerprint, kind = model_fingerprint(tiny_model_path)
-    assert kind == "quick-v1" and model_fingerprint(copy)[0] == fingerprint
+    assert kind == "sha256" and model_fingerprint(copy)[0] == fingerprint
     with copy.open("r+b") as handle:
         handle.seek(-1, 2)
         last = handle.read(1)

@@ -16,7 +16,7 @@ from flowjudge_tui.cli.output import print_json
 from flowjudge_tui.engine.hardware import llama_build_info, nvml_gpus, probe_hardware
 from flowjudge_tui.errors import FlowJudgeError
 from flowjudge_tui.format import format_amount
-from flowjudge_tui.settings import app_paths
+from flowjudge_tui.settings import Paths, app_paths
 
 CUDA_REINSTALL = ('CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir '
                   "llama-cpp-python")
@@ -55,6 +55,7 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                 f"({gpu.total_mib} MiB) is unused; reinstall it with {CUDA_REINSTALL}."
             )
     paths = app_paths()
+    store = _store(paths, problems, notes)
     models = _models(problems, notes)
     from flowjudge_tui.models.installed import hub_cache_info
 
@@ -76,6 +77,8 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         "physical_cores": hardware.physical_cores,
         "data_dir": str(paths.data_dir),
         "data_dir_free_bytes": _free_disk(paths.data_dir),
+        "config_dir": str(paths.config_dir),
+        "store": store,
         "hub_cache": hub_cache["hub_cache"],
         "hub_cache_free_bytes": _free_disk(Path(hub_cache["hub_cache"])),
         "hub_endpoint": hub_cache["hub_endpoint"],
@@ -85,6 +88,22 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         "problems": problems + [f"GPU probe: {p}." for p in hardware.problems],
         "notes": notes,
     }
+
+
+def _store(paths: Paths, problems: list[str], notes: list[str]) -> dict[str, Any]:
+    """The database (integrity, writable) and the data and config folders."""
+    from flowjudge_tui.store.health import check_store, folder_problem
+
+    for label, folder in (("data", paths.data_dir), ("config", paths.config_dir)):
+        problem = folder_problem(label, folder)
+        if problem:
+            problems.append(problem)
+    health = check_store(paths.database)
+    problems.extend(health.problems)
+    notes.extend(f"flagged model {flag}" for flag in health.flagged_models)
+    return {"path": str(health.path), "exists": health.exists, "schema": health.schema,
+            "intact": health.intact, "writable": health.writable,
+            "flagged_models": health.flagged_models}
 
 
 def _models(problems: list[str], notes: list[str]) -> list[dict[str, Any]]:
@@ -138,6 +157,7 @@ def render(report: dict[str, Any]) -> None:
         ("RAM", f"{report['ram_available_mib']} MiB available of {report['ram_total_mib']} MiB, "
                 f"{report['physical_cores']} physical cores"),
         ("data dir", f"{report['data_dir']} ({_disk(report['data_dir_free_bytes'])})"),
+        ("database", _store_line(report["store"])),
         ("hub cache", f"{report['hub_cache']} ({_disk(report['hub_cache_free_bytes'])}), "
                       f"{report['hub_endpoint']}"
                       + (", HF_HUB_OFFLINE" if report["hub_offline"] else "")),
@@ -153,6 +173,14 @@ def render(report: dict[str, Any]) -> None:
         print(f"problem: {problem}")
     if not report["problems"]:
         print("ready to judge.")
+
+
+def _store_line(store: dict[str, Any]) -> str:
+    if not store["exists"]:
+        return f"{store['path']} (not created yet)"
+    intact = {True: "intact", False: "DAMAGED", None: "unchecked"}[store["intact"]]
+    writable = {True: "writable", False: "NOT writable", None: "unchecked"}[store["writable"]]
+    return f"{store['path']} (schema {store['schema']}, {intact}, {writable})"
 
 
 def _disk(free: int | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args
 from flowjudge_tui.cli.output import print_json
 from flowjudge_tui.errors import ItemError
+from flowjudge_tui.files import regular_file_problem
 from flowjudge_tui.judging.backend import SamplingSettings
 from flowjudge_tui.judging.prompt import build_prompt
 from flowjudge_tui.judging.rubric import Item, RubricLibrary
@@ -63,13 +64,23 @@ def read_item(args: argparse.Namespace) -> Item:
     return Item(inputs=inputs, output=args.output)
 
 
+MAX_ITEM_BYTES = 64 << 20
+
+
 def _item_from_file(path: Path) -> Item:
+    problem = regular_file_problem(path)
+    if problem is not None and problem != "no such file":
+        raise ItemError(f"{path} {problem}; give a JSON file to --item.")
+    if problem is None and path.stat().st_size > MAX_ITEM_BYTES:
+        raise ItemError(f"{path} is larger than an item can be ({MAX_ITEM_BYTES:,} bytes).")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ItemError(f"{path}: no such file; check the path given to --item.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ItemError(f"{path}: not a readable JSON file ({exc}).") from None
+    except RecursionError:
+        raise ItemError(f"{path}: the JSON nests too deeply to be an item.") from None
     if (
         not isinstance(data, dict)
         or not isinstance(data.get("output"), str)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from flowjudge_tui import __version__
 from flowjudge_tui.cli import doctor, judge_cmd, models_cmd, rubrics_cmd, runs_cmd
+from flowjudge_tui.cli.terminal import terminal_safe_output
 from flowjudge_tui.errors import FlowJudgeError
 
 
@@ -29,18 +30,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, open_app: Callable[[], int] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.command is None:
-            if open_app is None:
-                parser.print_help()
-                return 2
-            return open_app()
-        handler = getattr(args, "handler", None)
-        if handler is None:
-            parser.parse_args([args.command, "--help"])
+    with terminal_safe_output():
+        args = parser.parse_args(argv)
+    if args.command is None:
+        if open_app is None:
+            parser.print_help()
             return 2
-        return int(handler(args))
+        return _guarded(open_app)
+    with terminal_safe_output():
+        return _guarded(lambda: _dispatch(parser, args))
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.parse_args([args.command, "--help"])
+        return 2
+    return int(handler(args))
+
+
+def _guarded(command: Callable[[], int]) -> int:
+    """Run ``command``; an error a user can cause ends in its one sentence, never a traceback."""
+    try:
+        return command()
     except FlowJudgeError as exc:
         print(f"flowjudge: {exc}", file=sys.stderr)
         return 2

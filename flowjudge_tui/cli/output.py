@@ -7,14 +7,21 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from flowjudge_tui.format import terminal_safe
+
+# JSON escapes C0 controls itself; DEL and C1 controls are escaped too, so that the output is
+# terminal-safe and still valid JSON.
+_JSON_CONTROLS = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    sys.stdout.write(text.translate(_JSON_CONTROLS) + "\n")
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    cells = [[terminal_safe(h, one_line=True) for h in headers],
+             *[[terminal_safe(c, one_line=True) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for index, row in enumerate(cells):
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from flowjudge_tui.cli.terminal import write_control
 from flowjudge_tui.format import format_amount, format_eta, format_rate
 from flowjudge_tui.progress import Progress
 
@@ -43,7 +44,8 @@ class ProgressPrinter:
         if self.interactive:
             padded = line.ljust(self._width)
             self._width = len(line)
-            self.stream.write("\r" + padded + ("\n" if progress.finished else ""))
+            write_control(self.stream, "\r")
+            self.stream.write(padded + ("\n" if progress.finished else ""))
             self.stream.flush()
             return
         fraction = progress.fraction

@@ -65,6 +65,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
                         help="judge with this context size instead of the run's own")
     resume.add_argument("--gpu-layers", type=int, default=None,
                         help="offload this many layers instead of the run's own plan")
+    resume.add_argument("--force", action="store_true",
+                        help="take the run over even if its owner still looks alive (e.g. a "
+                        "re-created container); only when that process is surely gone")
     resume.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
     resume.set_defaults(handler=_resume)
 
@@ -133,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"flowjudge: warning: {warning}", file=sys.stderr)
     source = DatasetSource(args.data, parse_map_args(args.map), args.label, args.id, args.limit)
     sampling = SamplingSettings(temperature=args.temperature,
-                                max_feedback_tokens=args.max_tokens, seed=args.seed)
+                                max_feedback_tokens=args.max_tokens, seed=args.seed).check()
     imported: list[ImportResult] = []
 
     def report_import(result: ImportResult) -> None:
@@ -151,6 +154,7 @@ def _run(args: argparse.Namespace) -> int:
                 store, source, rubric, lambda: load_from_args(args), sampling,
                 on_import_progress=ProgressPrinter(), on_imported=report_import,
                 on_created=report_run, on_progress=ProgressPrinter(), stop=stop,
+                on_hash_progress=ProgressPrinter(),
             )
         result = imported[0]
         extra = {"dataset_id": result.dataset.id, "imported": result.imported,
@@ -219,12 +223,23 @@ def _show(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     with _store() as store:
+        if args.force:
+            _warn_takeover(store.get_run(args.run_id))
         stop = threading.Event()
         with _ctrl_c_stops(stop):
             summary = resume_run(store, args.run_id, n_ctx=args.n_ctx,
                                  gpu_layers=args.gpu_layers, on_notice=print_notice,
-                                 on_progress=ProgressPrinter(), stop=stop)
+                                 on_progress=ProgressPrinter(), stop=stop, force=args.force)
         return _finish(summary, args.json)
+
+
+def _warn_takeover(run: RunRecord) -> None:
+    if run.state != "running":
+        return
+    print(f"flowjudge: warning: taking run {run.id} over from process {run.owner_pid} on "
+          f"{run.owner_host}, which still looks alive; if it is in fact judging, both will "
+          "work on the run (no verdict is stored twice, but work is wasted). Stop it first "
+          "if you can.", file=sys.stderr)
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -23,11 +24,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from flowjudge_tui.errors import DatasetError
+from flowjudge_tui.files import regular_file_problem
 
 FileFormat = Literal["csv", "tsv", "jsonl"]
 Value = Any
 """A cell: text from CSV; any JSON value from JSON Lines (checked when a field is read)."""
 JSONL_SCAN_ROWS = 1000
+# Only a \uD800-\uDFFF escape can put a lone surrogate (not text) into decoded JSON.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -68,6 +72,11 @@ def detect_format(path: Path) -> FileFormat:
 
 
 def _open(path: Path) -> BinaryIO:
+    problem = regular_file_problem(path)
+    if problem == "no such file":
+        raise DatasetError(f"{path}: no such file; check the path.")
+    if problem is not None:
+        raise DatasetError(f"{path} {problem}; give a .csv, .tsv or .jsonl file.")
     try:
         return path.open("rb")
     except FileNotFoundError:
@@ -230,7 +239,23 @@ def _jsonl_rows(lines: _Lines, limit: int | None) -> Iterator[Row]:
         except json.JSONDecodeError as exc:
             yield RowProblem(number, f"invalid JSON ({exc.msg} at column {exc.colno})")
             continue
+        except RecursionError:
+            yield RowProblem(number, "nests JSON too deeply to be a row; flatten it")
+            continue
+        if _SURROGATE_ESCAPE.search(text) and not _is_unicode(data):
+            yield RowProblem(number, "holds a lone surrogate escape (such as \\ud800), which is "
+                                     "not text; fix the encoding of that line")
+            continue
         yield _flatten(number, data)
+
+
+def _is_unicode(value: Any) -> bool:
+    """Whether every string in ``value`` (keys included) can be written as UTF-8."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _flatten(line: int, data: Any) -> Row:

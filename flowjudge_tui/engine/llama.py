@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from flowjudge_tui.engine.chat import ChatWrapper
+from flowjudge_tui.engine.chat import ChatWrapper, SpecialToken
 from flowjudge_tui.engine.structure import GenerationWatcher, locate_score_position
-from flowjudge_tui.errors import ModelError, PromptTooLongError
+from flowjudge_tui.errors import InvalidLogitsError, ModelError, PromptTooLongError
 from flowjudge_tui.judging.backend import (
     EngineResult,
     FeedbackCallback,
@@ -85,6 +85,7 @@ class LlamaEngine:
             eos_token=self._token_text(self._llm.token_eos()),
         )
         self._continuations: dict[str, list[int]] = {}
+        self._specials: dict[str, SpecialToken] | None = None
 
     @staticmethod
     def _import() -> Any:
@@ -115,9 +116,40 @@ class LlamaEngine:
         return bytes(self._llm.detokenize([token], special=True)).decode("utf-8", "replace")
 
     def chat_tokens(self, prompt: str) -> list[int]:
-        text = self.chat.render(prompt)
-        add_bos = not self.chat.starts_with_bos(text)
-        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+        """The prompt wrapped in the chat template, as tokens.
+
+        Only the template's own markers become control tokens: the prompt (rubric and judged
+        item) is tokenized with special parsing off, so text such as ``<|end|>`` in an item
+        stays text. For a prompt without such text the tokens are those of the whole wrapped
+        text parsed at once.
+        """
+        segments = self.chat.segments(prompt, self._special_tokens())
+        add_bos = not (segments and self.chat.starts_with_bos(segments[0].text))
+        tokens: list[int] = []
+        for segment in segments:
+            tokens += self._llm.tokenize(segment.text.encode("utf-8"),
+                                         add_bos=add_bos and not tokens, special=segment.special)
+        return tokens
+
+    def _special_tokens(self) -> dict[str, SpecialToken]:
+        """The texts llama.cpp parses as control tokens, with their whitespace attributes."""
+        if self._specials is None:
+            llama_cpp = self._import()
+            special = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN
+            found: dict[str, SpecialToken] = {}
+            for token in range(self._llm.n_vocab()):
+                attr = int(llama_cpp.llama_vocab_get_attr(self._vocab, token))
+                if not attr & special:
+                    continue
+                text = self._token_text(token)
+                if text:
+                    found[text] = SpecialToken(
+                        text,
+                        lstrip=bool(attr & llama_cpp.LLAMA_TOKEN_ATTR_LSTRIP),
+                        rstrip=bool(attr & llama_cpp.LLAMA_TOKEN_ATTR_RSTRIP),
+                    )
+            self._specials = found
+        return self._specials
 
     def count_tokens(self, prompt: str) -> int:
         with self._lock:
@@ -242,7 +274,10 @@ class LlamaEngine:
         llm.eval(tokens[common:])
         llama_cpp = self._import()
         pointer = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
-        return np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),)).copy()
+        logits = np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),)).copy()
+        if not np.isfinite(logits).all():
+            raise InvalidLogitsError(self.model_name)
+        return logits
 
     def _score_distribution(
         self, context: list[int], scores: list[int]

@@ -6,6 +6,7 @@ often for memory) the next smaller plan is tried and the user is told what happe
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -67,3 +68,9 @@ def _plans(path: Path, load: LoadSettings | Sequence[LoadSettings] | None) -> li
     if load:
         return list(load)
     return [LoadSettings()]
+
+
+# Free the model while the interpreter is still whole: left to garbage collection at exit,
+# llama-cpp-python frees it after its own module globals are gone (a TypeError at best).
+# atexit runs after worker threads are joined, and close() waits for a judgment in flight.
+atexit.register(unload_engine)

@@ -6,16 +6,24 @@ server), and the store records the settings with each run. Nothing here imports 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
+
+from flowjudge_tui.errors import SettingsError
 
 KVCacheType = Literal["f16", "q8_0", "q4_0"]
 # Phi-3 switches to its long RoPE factors above 4096 tokens, which changes every output.
 DEFAULT_N_CTX = 4096
 FeedbackCallback = Callable[[str], None]
 StopCheck = Callable[[], bool]
+
+
+MAX_TEMPERATURE = 5.0
+MAX_FEEDBACK_TOKENS = 1 << 16
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,21 @@ class SamplingSettings:
     top_p: float = 0.95
     max_feedback_tokens: int = 1000
     seed: int = 0
+
+    def check(self) -> SamplingSettings:
+        """These settings, or a sentence saying which one is out of range."""
+        if not math.isfinite(self.temperature) or not 0.0 <= self.temperature <= MAX_TEMPERATURE:
+            raise SettingsError(f"The temperature {self.temperature} is not a number from 0 to "
+                                f"{MAX_TEMPERATURE}; the official setting is 0.1.")
+        if not math.isfinite(self.top_p) or not 0.0 < self.top_p <= 1.0:
+            raise SettingsError(f"top-p {self.top_p} is not a number above 0 and at most 1; "
+                                "the official setting is 0.95.")
+        if not 1 <= self.max_feedback_tokens <= MAX_FEEDBACK_TOKENS:
+            raise SettingsError(f"The feedback budget {self.max_feedback_tokens} is not from 1 to "
+                                f"{MAX_FEEDBACK_TOKENS} tokens.")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise SettingsError(f"The seed {self.seed} is not from 0 to {MAX_SEED}.")
+        return self
 
 
 @dataclass(frozen=True)

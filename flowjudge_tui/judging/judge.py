@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+from flowjudge_tui.errors import InvalidLogitsError
 from flowjudge_tui.judging.backend import (
     FeedbackCallback,
     JudgeEngine,
@@ -24,6 +27,7 @@ def judge_item(
     should_stop: StopCheck | None = None,
 ) -> Verdict:
     """Judge one item. The score always comes from the model's own score position."""
+    sampling.check()
     prompt = build_prompt(rubric, item)
     result = engine.judge(
         prompt,
@@ -32,6 +36,9 @@ def judge_item(
         on_feedback=on_feedback,
         should_stop=should_stop,
     )
+    numbers = [*result.distribution.values(), result.score_mass]
+    if not result.distribution or not all(math.isfinite(value) for value in numbers):
+        raise InvalidLogitsError(engine.model_name)
     score, expected, confidence = summarize_distribution(result.distribution)
     return Verdict(
         score=score,

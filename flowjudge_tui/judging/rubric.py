@@ -18,10 +18,13 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from flowjudge_tui.errors import ItemError, RubricError
-from flowjudge_tui.files import atomic_write_text
+from flowjudge_tui.files import atomic_write_text, regular_file_problem
 from flowjudge_tui.settings import Paths, package_data_dir
 
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
+MAX_NAME_LENGTH = 64
+MAX_SCORE = 100
+MAX_RUBRIC_BYTES = 1 << 20
 TRAINED_SCALES: tuple[tuple[int, ...], ...] = ((0, 1), (1, 2, 3), (1, 2, 3, 4, 5))
 
 
@@ -67,8 +70,10 @@ class Rubric(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_is_slug(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
+        if not NAME_PATTERN.fullmatch(value):
             raise ValueError("must use only lower-case letters, digits and '-', e.g. 'my-rubric'")
+        if len(value) > MAX_NAME_LENGTH:
+            raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters long")
         return value
 
     @field_validator("title", "criteria")
@@ -104,6 +109,8 @@ class Rubric(BaseModel):
             raise ValueError(f"must be a contiguous range of integers, got {ordered}")
         if ordered[0] < 0:
             raise ValueError("must not be negative")
+        if ordered[-1] > MAX_SCORE:
+            raise ValueError(f"must be at most {MAX_SCORE}")
         for score, text in value.items():
             if not text.strip():
                 raise ValueError(f"score {score} needs a description")
@@ -160,6 +167,12 @@ class Rubric(BaseModel):
                 f"The item lacks the input {_quote_list(missing)} that rubric '{self.name}' "
                 f"needs; give {_quote_list(self.inputs)}."
             )
+        for name, text in [*item.inputs.items(), (self.output, item.output)]:
+            if not _is_unicode(text):
+                raise ItemError(
+                    f"The {name!r} text holds a lone surrogate (bytes that are not UTF-8, or an "
+                    "escape such as \\ud800), which is not text; fix its encoding."
+                )
         unknown = [f for f in item.inputs if f not in self.inputs]
         if unknown:
             expected = _quote_list(self.inputs) if self.inputs else "no inputs"
@@ -201,6 +214,14 @@ def _check_field_name(field: str) -> None:
         raise ValueError(f"field name '{field}' must not contain '<', '>', '/' or line breaks")
 
 
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _quote_list(names: list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
@@ -240,8 +261,14 @@ def _describe_validation_error(origin: str, exc: ValidationError) -> str:
 
 
 def load_rubric(path: Path) -> Rubric:
+    problem = regular_file_problem(path)
+    if problem is not None and problem != "no such file":
+        raise RubricError(f"{path} {problem}; give a rubric .toml file.")
+    if problem is None and path.stat().st_size > MAX_RUBRIC_BYTES:
+        raise RubricError(f"{path} is larger than a rubric can be ({MAX_RUBRIC_BYTES:,} bytes); "
+                          "give a rubric .toml file.")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # editors that write a BOM are fine
     except FileNotFoundError:
         raise RubricError(f"{path}: no such rubric file; check the path.") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -211,7 +211,13 @@ def register_local_model(
     """
     from flowjudge_tui.models.gguf_file import read_gguf
 
-    path = Path(path).expanduser().resolve()
+    try:
+        path = Path(path).expanduser().resolve(strict=True)
+    except FileNotFoundError:
+        raise ModelError(f"No file at {path}; check the path.") from None
+    except (OSError, RuntimeError) as exc:
+        raise ModelError(f"Cannot follow the path {path} ({_short(exc)}); give the model "
+                         "file's real path.") from None
     info = read_gguf(path)
     name = (name or path.stem).strip()
     if not name or any(c.isspace() for c in name):
@@ -224,9 +230,16 @@ def register_local_model(
         name=name, path=path, size_bytes=info.file_size, architecture=info.architecture,
         added=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    paths = (paths or app_paths()).ensure()
+    paths = paths or app_paths()
     kept = [m for m in load_local_models(paths) if m.name.lower() != name.lower()]
-    _write_local_models([*kept, model], paths.local_models_file)
+    try:
+        paths.ensure()
+        _write_local_models([*kept, model], paths.local_models_file)
+    except OSError as exc:
+        raise ModelError(
+            f"Cannot record the model in {paths.local_models_file} ({_short(exc)}); check the "
+            "permissions of the config folder, or set FLOWJUDGE_HOME to a writable folder."
+        ) from None
     return model
 
 

@@ -1,12 +1,15 @@
 """The sha256 check of model files, and the record that spares re-hashing them.
 
-A file is recorded as verified under its real path with its size and modification time; any
-change to either makes it unverified again. The record is a small JSON file in the data dir,
-so ``models list`` can say "verified" without reading 2.4 GB.
+A file is recorded under its real path with its size, modification time and inode; any
+change to these makes the record stale. The record is a small JSON file in the data dir, so
+``models list`` can say "verified" without reading 2.4 GB. Two kinds of entries share it: a
+file checked against the sha256 the hub published ("verified"), and a local file whose sha256
+was computed here to identify it (``content_sha256``), which proves nothing about its origin.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -58,9 +61,24 @@ def record_file() -> Path:
     return app_paths().data_dir / RECORD_NAME
 
 
+_STAMP_KEYS = ("size", "mtime_ns", "inode")
+
+
 def _stamp(path: Path) -> dict[str, int]:
     stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
+
+
+def _recorded(path: Path) -> dict[str, Any] | None:
+    """The record's entry for ``path`` if the file is unchanged since, else None."""
+    try:
+        real = Path(os.path.realpath(path))
+        entry = _load().get(str(real))
+        if isinstance(entry, dict) and {k: entry.get(k) for k in _STAMP_KEYS} == _stamp(real):
+            return entry
+    except OSError:
+        pass
+    return None
 
 
 def _load() -> dict[str, Any]:
@@ -73,28 +91,43 @@ def _load() -> dict[str, Any]:
 
 def verified_sha256(path: Path) -> str | None:
     """The sha256 recorded for ``path`` if it is unchanged since it was verified, else None."""
-    try:
-        real = Path(os.path.realpath(path))
-        entry = _load().get(str(real))
-        if isinstance(entry, dict) and {k: entry.get(k) for k in ("size", "mtime_ns")} == _stamp(
-            real
-        ):
-            sha = entry.get("sha256")
-            return sha if isinstance(sha, str) else None
-    except OSError:
-        pass
-    return None
+    entry = _recorded(path)
+    if entry is None or entry.get("source", "hub") != "hub":
+        return None
+    sha = entry.get("sha256")
+    return sha if isinstance(sha, str) else None
 
 
-def record_verified(path: Path, sha256: str) -> None:
+def record_verified(path: Path, sha256: str, source: str = "hub") -> None:
+    """Remember ``path``'s sha256: checked against the hub's, or computed here ("hashed")."""
     real = Path(os.path.realpath(path))
     data = {key: value for key, value in _load().items() if Path(key).exists()}
     data[str(real)] = {
         **_stamp(real),
         "sha256": sha256,
+        "source": source,
         "verified_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     atomic_write_text(record_file(), json.dumps(data, indent=1, sort_keys=True))
+
+
+def content_sha256(
+    path: Path,
+    on_progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> str:
+    """The sha256 of the whole file: the hub's where it was pulled and verified, else computed
+    once (with progress) and remembered until the file's size, mtime or inode change."""
+    entry = _recorded(path)
+    if entry is not None and isinstance(entry.get("sha256"), str):
+        return str(entry["sha256"])
+    try:
+        sha = sha256_of(path, on_progress, should_stop, task=f"Fingerprinting {path.name}")
+    except OSError as exc:
+        raise ModelError(f"Cannot read the model file {path} ({exc}); check the path.") from None
+    with contextlib.suppress(OSError):  # a read-only data dir only costs hashing next time
+        record_verified(path, sha, source="hashed")
+    return sha
 
 
 def verify_file(

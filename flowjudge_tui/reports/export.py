@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -25,6 +27,8 @@ from flowjudge_tui.store import JudgedItem, RunRecord, Store
 ExportFormat = Literal["jsonl", "csv", "html"]
 FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv", "html")
 MODEL_TYPE = "llama_cpp"
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def metadata_path(out: Path) -> Path:
@@ -98,9 +102,55 @@ def run_metadata(run: RunRecord, rubric: Rubric) -> dict[str, Any]:
     }
 
 
+def export_target(out: Path, store_path: Path | None = None) -> Path:
+    """The file an export to ``out`` really writes, or a sentence saying why not.
+
+    A symlink is followed, so its target is replaced and the link stays. The store itself, a
+    directory, a device or anything else that is not a regular file is refused.
+    """
+    if not str(out).strip() or not out.name or out.name in (".", ".."):
+        raise StoreError(f"The output path {str(out)!r} names no file; give a file name, "
+                         "e.g. --out results.jsonl.")
+    try:
+        target = out.expanduser().resolve()
+    except (OSError, RuntimeError) as exc:
+        raise StoreError(f"Cannot follow the output path {out} ({exc}); choose another "
+                         "path.") from None
+    if target.is_dir():
+        raise StoreError(f"The output path {out} is a folder; give a file name inside it, "
+                         f"e.g. {out / 'results.jsonl'}.")
+    if target.exists() and not stat.S_ISREG(target.stat().st_mode):
+        raise StoreError(f"The output path {out} is not a regular file (a device, pipe or "
+                         "socket); choose a file name.")
+    if store_path is not None and _is_store_file(target, store_path):
+        raise StoreError(f"The output path {out} is flowjudge's own database; writing there "
+                         "would destroy every run, so choose another file name.")
+    return target
+
+
+def _is_store_file(target: Path, store_path: Path) -> bool:
+    try:
+        store = store_path.resolve()
+    except (OSError, RuntimeError):
+        return False
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        candidate = store.with_name(store.name + suffix)
+        if target == candidate:
+            return True
+        try:
+            if target.exists() and candidate.exists() and target.samefile(candidate):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 @contextmanager
 def _atomic(path: Path) -> Iterator[TextIO]:
-    """The export's file, written atomically; a failure to write is one sentence."""
+    """Write to a temporary file beside ``path`` and move it into place only when complete.
+
+    ``path`` has been through ``export_target``: a real file name, symlinks resolved.
+    """
     try:
         with atomic_open(path) as stream:
             yield stream
@@ -109,12 +159,30 @@ def _atomic(path: Path) -> Iterator[TextIO]:
                          ) from None
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell a spreadsheet shows as text: a leading ``'`` stops formulas (=, +, -, @)."""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
 def _write_jsonl(out: Path, run: RunRecord, rubric: Rubric, entries: list[JudgedItem]) -> None:
     with _atomic(out) as stream:
         for entry in entries:
-            stream.write(json.dumps(result_record(entry, rubric, run), ensure_ascii=False) + "\n")
+            record = json_safe(result_record(entry, rubric, run))
+            stream.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
     with _atomic(metadata_path(out)) as stream:
-        json.dump(run_metadata(run, rubric), stream, ensure_ascii=False, indent=2)
+        json.dump(json_safe(run_metadata(run, rubric)), stream, ensure_ascii=False, indent=2,
+                  allow_nan=False)
 
 
 def _write_csv(out: Path, run: RunRecord, rubric: Rubric, entries: list[JudgedItem]) -> None:
@@ -127,27 +195,30 @@ def _write_csv(out: Path, run: RunRecord, rubric: Rubric, entries: list[JudgedIt
     ]
     with _atomic(out) as stream:
         writer = csv.writer(stream)
-        writer.writerow(header)
+        writer.writerow([spreadsheet_safe(name) for name in header])
         for entry in entries:
             item, verdict = entry.item, entry.verdict
+            text = spreadsheet_safe
             writer.writerow([
-                item.id, item.row_number, item.source_key or "",
-                *[item.inputs.get(name, "") for name in rubric.inputs], item.output,
+                item.id, item.row_number, text(item.source_key or ""),
+                *[text(item.inputs.get(name, "")) for name in rubric.inputs], text(item.output),
                 _cell(verdict.score), _cell(verdict.expected_score), _cell(verdict.confidence),
                 _cell(verdict.score_mass),
                 *[_cell(verdict.distribution.get(score)) for score in rubric.score_values],
-                verdict.feedback, _cell(entry.human_score),
-                entry.label.comment if entry.label else "", verdict.status,
-                verdict.skip_reason or "", verdict.stop_reason, verdict.prompt_tokens,
+                text(verdict.feedback), _cell(entry.human_score),
+                text(entry.label.comment if entry.label else ""), verdict.status,
+                text(verdict.skip_reason or ""), verdict.stop_reason, verdict.prompt_tokens,
                 verdict.completion_tokens, f"{verdict.seconds:.3f}", rubric.content_hash,
-                run.model_name,
+                text(run.model_name),
             ])
 
 
 def _cell(value: float | int | None) -> str:
     if value is None:
         return ""
-    return str(value) if isinstance(value, int) else repr(float(value))
+    if isinstance(value, int):
+        return str(value)
+    return repr(float(value)) if math.isfinite(value) else ""
 
 
 def _write_html(out: Path, run: RunRecord, rubric: Rubric, entries: list[JudgedItem]) -> None:
@@ -171,7 +242,10 @@ def export_run(store: Store, run_id: int, fmt: ExportFormat, out: Path) -> list[
     """Write run ``run_id`` to ``out`` in ``fmt``; returns the files written."""
     if fmt not in _WRITERS:
         raise StoreError(f"Unknown export format '{fmt}'; use one of {', '.join(FORMATS)}.")
+    target = export_target(out, store.path)
+    if fmt == "jsonl":
+        export_target(metadata_path(target), store.path)
     run = store.get_run(run_id)
     rubric = store.get_rubric(run.rubric_hash)
-    _WRITERS[fmt](out, run, rubric, store.judged_items(run_id))
-    return [out, metadata_path(out)] if fmt == "jsonl" else [out]
+    _WRITERS[fmt](target, run, rubric, store.judged_items(run_id))
+    return [target, metadata_path(target)] if fmt == "jsonl" else [target]

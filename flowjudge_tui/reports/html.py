@@ -5,6 +5,7 @@ Every piece of user text (inputs, outputs, feedback, comments, names) goes throu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -79,9 +80,10 @@ def _agreement_table(stats: RunStats) -> str:
 
 
 def _distribution(dist: dict[int, float], scale: Sequence[int]) -> str:
+    shares = {s: p if math.isfinite(p) else 0.0 for s, p in dist.items()}
     bars = "".join(
-        f'<span style="height:{max(1, round(100 * dist.get(s, 0.0)))}%" '
-        f'title="{s}: {dist.get(s, 0.0):.3f}"></span>'
+        f'<span style="height:{max(1, round(100 * shares.get(s, 0.0)))}%" '
+        f'title="{s}: {shares.get(s, 0.0):.3f}"></span>'
         for s in scale
     )
     return f'<span class="dist">{bars}</span>'

@@ -3,7 +3,9 @@
 Each execution judges only the items that have no verdict yet, so a run killed at any moment
 (even by SIGKILL) loses nothing committed and judges nothing twice. Work done before (same
 model file, rubric version, item and settings, in any run) is copied instead of judged again.
-Items too long for the context are recorded as skipped.
+Items too long for the context are recorded as skipped, and so are items whose judgment met
+NaN or infinite logits (the model is then flagged in the store). While it judges, the process
+refreshes the run's heartbeat, so a run whose owner vanished can be taken over.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flowjudge_tui.errors import ItemError, ModelError, PromptTooLongError
+from flowjudge_tui.errors import InvalidLogitsError, ItemError, ModelError, PromptTooLongError
 from flowjudge_tui.judging.backend import (
     JudgeEngine,
     JudgmentCancelled,
@@ -25,10 +27,12 @@ from flowjudge_tui.judging.judge import judge_item
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.judging.verdict import Verdict
 from flowjudge_tui.progress import ProgressCallback, RateMeter
-from flowjudge_tui.runs.work import model_fingerprint, work_key
+from flowjudge_tui.runs.work import fingerprint_of_kind, work_key
 from flowjudge_tui.store import ItemRecord, NewVerdict, RunRecord, Store, VerdictRecord
 
 PENDING_BATCH = 64
+# The stop reason of an item skipped because the model computed NaN or infinite logits.
+INVALID_LOGITS = "invalid_logits"
 
 
 @dataclass(frozen=True)
@@ -80,16 +84,18 @@ def execute_run(
     on_verdict: VerdictCallback | None = None,
     on_feedback: ItemFeedback | None = None,
     stop: Stop | None = None,
+    force: bool = False,
 ) -> RunSummary:
     """Judge the run's pending items with ``engine`` until none is left or ``stop`` is set.
 
     ``stop`` is checked between items and during each judgment; a judgment stopped midway is
     discarded. The run ends 'done', 'cancelled' (stopped; resumable) or 'failed' (an
     unexpected error, re-raised; resumable). Blocking: call it from a worker thread in an app.
+    ``force`` takes the run over from an owner that looks alive (see ``Store.claim_run``).
     """
     run = store.get_run(run_id)
     _check_engine(run, engine)
-    run = store.claim_run(run_id)
+    run = store.claim_run(run_id, force=force)
     rubric = store.get_rubric(run.rubric_hash)
     should_stop = _stop_check(stop)
     sampling = run.settings.sampling
@@ -103,26 +109,30 @@ def execute_run(
         on_progress(meter.event(done))
     after_row = 0
     try:
-        while batch := store.pending_items(run_id, PENDING_BATCH, after_row):
-            for item in batch:
-                if should_stop():
-                    raise _Stopped
-                after_row = item.row_number
-                key = work_key(run.model_fingerprint, run.rubric_hash, item.content_hash,
-                               sampling, load)
-                new = _reuse(store, key) or _judge(
-                    engine, rubric, item, sampling, key, on_feedback, should_stop
-                )
-                record = store.add_verdict(run_id, item.id, new)
-                counts[record.status] += 1
-                done += 1
-                if record.status == "judged":
-                    tokens += record.completion_tokens
-                    seconds += record.seconds
-                if on_verdict is not None:
-                    on_verdict(VerdictEvent(run_id, item, record, done, run.total_items))
-                if on_progress is not None:
-                    on_progress(meter.event(done, _detail(tokens, seconds, counts)))
+        with store.heartbeat(run_id):
+            while batch := store.pending_items(run_id, PENDING_BATCH, after_row):
+                for item in batch:
+                    if should_stop():
+                        raise _Stopped
+                    after_row = item.row_number
+                    key = work_key(run.model_fingerprint, run.rubric_hash, item.content_hash,
+                                   sampling, load)
+                    new = _reuse(store, key) or _judge(
+                        engine, rubric, item, sampling, key, on_feedback, should_stop
+                    )
+                    if new.stop_reason == INVALID_LOGITS:
+                        store.flag_model(run.model_fingerprint, run.model_name,
+                                         new.skip_reason or "")
+                    record = store.add_verdict(run_id, item.id, new)
+                    counts[record.status] += 1
+                    done += 1
+                    if record.status == "judged":
+                        tokens += record.completion_tokens
+                        seconds += record.seconds
+                    if on_verdict is not None:
+                        on_verdict(VerdictEvent(run_id, item, record, done, run.total_items))
+                    if on_progress is not None:
+                        on_progress(meter.event(done, _detail(tokens, seconds, counts)))
     except (_Stopped, JudgmentCancelled, KeyboardInterrupt) as exc:
         store.finish_run(run_id, "cancelled")
         status = "cancelled"
@@ -143,7 +153,8 @@ def execute_run(
 def _check_engine(run: RunRecord, engine: JudgeEngine) -> None:
     """Refuse to go on with another model than the run's: its verdicts would not compare."""
     path = engine.path
-    if path is not None and path.is_file() and model_fingerprint(path)[0] == run.model_fingerprint:
+    if (path is not None and path.is_file()
+            and fingerprint_of_kind(path, run.fingerprint_kind) == run.model_fingerprint):
         return
     if path is None and engine.model_name == run.model_name:
         return
@@ -197,6 +208,9 @@ def _judge(
         verdict = judge_item(engine, rubric, item.to_item(), sampling, stream, should_stop)
     except (PromptTooLongError, ItemError) as exc:
         return NewVerdict(status="skipped", work_key=key, skip_reason=str(exc))
+    except InvalidLogitsError as exc:
+        return NewVerdict(status="skipped", work_key=key, skip_reason=str(exc),
+                          stop_reason=INVALID_LOGITS)
     return verdict_to_store(verdict, key)
 
 

@@ -11,17 +11,29 @@ from pathlib import Path
 
 from flowjudge_tui.errors import ModelError
 from flowjudge_tui.judging.backend import LoadSettings, SamplingSettings
+from flowjudge_tui.progress import ProgressCallback
 from flowjudge_tui.store import FingerprintKind
 
 FINGERPRINT_CHUNK = 1 << 20
 
 
-def model_fingerprint(path: Path) -> tuple[str, FingerprintKind]:
-    """A cheap identity for a model file: sha256 of its size, first MiB and last MiB.
+def model_fingerprint(
+    path: Path, on_progress: ProgressCallback | None = None
+) -> tuple[str, FingerprintKind]:
+    """The model file's identity: the sha256 of its whole content.
 
-    Hashing a whole 2.4 GB GGUF takes seconds; the size plus both ends tell files apart in
-    practice (GGUF headers carry the tensor layout, quantization and metadata).
+    It is the hub's sha256 for a pulled and verified file; any other file is hashed once (with
+    progress; seconds for a few GB) and the result is cached by real path, size, mtime and
+    inode, so a file changed anywhere (even in the middle) is a different model.
     """
+    from flowjudge_tui.models.verified import content_sha256
+
+    return f"sha256:{content_sha256(path, on_progress)}", "sha256"
+
+
+def quick_fingerprint(path: Path) -> str:
+    """The identity runs made before full hashing recorded (kind 'quick-v1'): the sha256 of
+    the size, the first MiB and the last MiB. Kept only to recognise those runs' model."""
     try:
         size = path.stat().st_size
         digest = hashlib.sha256(str(size).encode())
@@ -31,7 +43,12 @@ def model_fingerprint(path: Path) -> tuple[str, FingerprintKind]:
             digest.update(handle.read(FINGERPRINT_CHUNK))
     except OSError as exc:
         raise ModelError(f"Cannot read the model file {path} ({exc}); check the path.") from None
-    return f"quick-v1:{digest.hexdigest()}", "quick-v1"
+    return f"quick-v1:{digest.hexdigest()}"
+
+
+def fingerprint_of_kind(path: Path, kind: FingerprintKind) -> str:
+    """``path``'s fingerprint as a run of fingerprint ``kind`` recorded it."""
+    return quick_fingerprint(path) if kind == "quick-v1" else model_fingerprint(path)[0]
 
 
 def work_key(

@@ -70,8 +70,12 @@ def create_run(
     rubric: Rubric,
     model_path: Path,
     settings: RunSettings | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> RunRecord:
-    """A queued run of ``rubric`` over the dataset (its first ``settings.limit`` items)."""
+    """A queued run of ``rubric`` over the dataset (its first ``settings.limit`` items).
+
+    ``on_progress`` follows the model file's hashing, the first time the file is seen.
+    """
     settings = settings or RunSettings()
     dataset = store.get_dataset(dataset_id)
     if sorted(dataset.input_fields) != sorted(rubric.inputs):
@@ -85,7 +89,7 @@ def create_run(
         raise DatasetError("--limit must be at least 1.")
     total = dataset.item_count if settings.limit is None else min(settings.limit,
                                                                    dataset.item_count)
-    fingerprint, kind = model_fingerprint(model_path)
+    fingerprint, kind = model_fingerprint(model_path, on_progress)
     return store.create_run(
         dataset_id=dataset_id,
         rubric=rubric,
@@ -123,21 +127,34 @@ def start_run(
     on_verdict: VerdictCallback | None = None,
     on_feedback: ItemFeedback | None = None,
     stop: Stop | None = None,
+    on_hash_progress: ProgressCallback | None = None,
 ) -> RunSummary:
     """Import ``source``, load the judge (``engine`` is called only once the file is in, so a
-    bad file is reported before a slow model load), create the run and judge it."""
+    bad file is reported before a slow model load), create the run and judge it.
+
+    The settings are checked before anything is imported; if the judge cannot be loaded or
+    the run cannot be created, the dataset just imported is deleted again (no run refers to
+    it, so it would stay behind unseen). ``on_hash_progress`` follows the model file's first
+    hashing."""
+    sampling = (sampling or SamplingSettings()).check()
     imported = import_dataset(
         store, source.path, rubric, source.column_map, source.label, source.id_column,
         limit=source.limit, on_progress=on_import_progress,
     )
     if on_imported is not None:
         on_imported(imported)
-    judge = engine()
-    if judge.path is None:
-        raise ModelError(f"{judge.model_name} has no model file on this machine to run with.")
-    settings = RunSettings(sampling=sampling or SamplingSettings(), load=judge.load,
-                           limit=source.limit)
-    run = create_run(store, imported.dataset.id, rubric, judge.path, settings)
+    try:
+        judge = engine()
+        if judge.path is None:
+            raise ModelError(
+                f"{judge.model_name} has no model file on this machine to run with."
+            )
+        settings = RunSettings(sampling=sampling, load=judge.load, limit=source.limit)
+        run = create_run(store, imported.dataset.id, rubric, judge.path, settings,
+                         on_hash_progress)
+    except BaseException:
+        store.delete_dataset(imported.dataset.id)
+        raise
     if on_created is not None:
         on_created(run)
     return execute_run(store, run.id, judge, on_progress=on_progress, on_verdict=on_verdict,
@@ -168,9 +185,11 @@ def resume_run(
     on_verdict: VerdictCallback | None = None,
     on_feedback: ItemFeedback | None = None,
     stop: Stop | None = None,
+    force: bool = False,
 ) -> RunSummary:
     """Judge the items of run ``run_id`` that have no verdict yet, with the run's own model file
-    and load settings (``n_ctx`` and ``gpu_layers`` override them)."""
+    and load settings (``n_ctx`` and ``gpu_layers`` override them). ``force`` takes the run
+    over from an owner that still looks alive (see ``Store.claim_run``)."""
     run = store.get_run(run_id)
     if run.pending == 0 and run.state != "running":
         if run.status != "done":
@@ -184,7 +203,7 @@ def resume_run(
     engine = (opener or _default_opener(on_notice))(path, [resume_settings(run, n_ctx,
                                                                              gpu_layers)])
     return execute_run(store, run_id, engine, on_progress=on_progress, on_verdict=on_verdict,
-                       on_feedback=on_feedback, stop=stop)
+                       on_feedback=on_feedback, stop=stop, force=force)
 
 
 def keep_verdict(

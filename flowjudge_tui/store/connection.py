@@ -10,6 +10,7 @@ transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a crash loses at most the w
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from flowjudge_tui.errors import StoreError
 from flowjudge_tui.store.schema import SCHEMA_VERSION, migrate
+from flowjudge_tui.store.sqlite_errors import GuardedConnection, store_error
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -36,6 +38,7 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -46,6 +49,8 @@ class Database:
         conn = self.conn()
         try:
             found = migrate(conn)
+        except StoreError:
+            raise
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"The database {self.path} cannot be opened ({exc}); move it aside to start "
@@ -59,6 +64,9 @@ class Database:
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""
+        if self._closed:
+            raise StoreError(f"The database {self.path} is closed (flowjudge is quitting); "
+                             "nothing already saved is lost.")
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._open()
@@ -72,14 +80,18 @@ class Database:
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
                 check_same_thread=False,
+                factory=GuardedConnection,
             )
+            conn.path = self.path
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except StoreError:
+            raise
         except sqlite3.Error as exc:
-            raise StoreError(
+            raise store_error(self.path, exc) or StoreError(
                 f"The database {self.path} cannot be opened ({exc}); check its permissions, or "
                 "move it aside to start a new one."
             ) from None
@@ -95,14 +107,28 @@ class Database:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error, StoreError):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def release_thread_connection(self) -> None:
+        """Close this thread's connection (a thread that ends before the store closes)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._all_lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        conn.close()
 
     def close(self) -> None:
         """Close every thread's connection. Call once no thread uses the store any more."""
         with self._all_lock:
+            self._closed = True
             for conn in self._all:
-                conn.close()
+                conn.close()  # waits for a statement in flight (see sqlite_errors)
             self._all.clear()
         self._local = threading.local()

@@ -10,6 +10,7 @@ from itertools import islice
 from flowjudge_tui.errors import StoreError
 from flowjudge_tui.judging.rubric import Rubric, parse_rubric
 from flowjudge_tui.store.connection import Database, utc_now
+from flowjudge_tui.store.owner import current_owner, owner_alive
 from flowjudge_tui.store.records import DatasetRecord, ItemRecord, NewItem, item_content_hash
 from flowjudge_tui.store.rows import ITEM_COLUMNS, item_from_row, save_rubric_version
 
@@ -63,55 +64,67 @@ class DatasetQueries:
         label_column: str | None = None,
         id_column: str | None = None,
     ) -> DatasetRecord:
-        """Store a dataset and all its items in one transaction (all or nothing).
+        """Store a dataset and all its items: all or nothing, in short transactions.
 
         ``items`` may be a generator: it is consumed in chunks, so memory stays flat for large
-        files. If it raises, nothing is stored.
+        files, and each chunk is its own short write so that a run judging meanwhile is never
+        locked out. Until the last chunk the dataset is marked as importing and hidden; if
+        ``items`` raises (or the process dies) the partial dataset is deleted.
         """
         with self.db.transaction() as conn:
+            _drop_abandoned_imports(conn)
             save_rubric_version(conn, rubric)
             cursor = conn.execute(
                 "INSERT INTO datasets (name, source_path, format, columns, mapping, label_column,"
-                " id_column, input_fields, output_field, rubric_hash, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " id_column, input_fields, output_field, rubric_hash, created_at, import_owner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name, source_path, format, json.dumps(list(columns), ensure_ascii=False),
                     json.dumps(mapping, ensure_ascii=False), label_column, id_column,
                     json.dumps(list(rubric.inputs), ensure_ascii=False), rubric.output,
-                    rubric.content_hash, utc_now(),
+                    rubric.content_hash, utc_now(), _import_owner(),
                 ),
             )
-            dataset_id = int(cursor.lastrowid or 0)
+        dataset_id = int(cursor.lastrowid or 0)
+        try:
             count = 0
-            has_labels = False
             for chunk in _chunks(items, INSERT_CHUNK):
-                conn.executemany(
-                    "INSERT INTO items (dataset_id, row_number, source_key, inputs, output,"
-                    " human_label, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [_item_params(dataset_id, item) for item in chunk],
-                )
+                with self.db.transaction() as conn:
+                    conn.executemany(
+                        "INSERT INTO items (dataset_id, row_number, source_key, inputs, output,"
+                        " human_label, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [_item_params(dataset_id, item) for item in chunk],
+                    )
+                    conn.execute("UPDATE datasets SET import_owner = ? WHERE id = ?",
+                                 (_import_owner(), dataset_id))
                 count += len(chunk)
-                has_labels = has_labels or any(i.human_label is not None for i in chunk)
-            conn.execute("UPDATE datasets SET item_count = ? WHERE id = ?", (count, dataset_id))
-            if has_labels:
+            with self.db.transaction() as conn:
+                conn.execute("UPDATE datasets SET item_count = ?, import_owner = NULL"
+                             " WHERE id = ?", (count, dataset_id))
                 conn.execute(
                     "INSERT INTO labels (item_id, rubric_hash, score, updated_at)"
                     " SELECT id, ?, human_label, ? FROM items"
                     " WHERE dataset_id = ? AND human_label IS NOT NULL",
                     (rubric.content_hash, utc_now(), dataset_id),
                 )
+        except BaseException:
+            with self.db.transaction() as conn:
+                conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
+            raise
         return self.get_dataset(dataset_id)
 
     def get_dataset(self, dataset_id: int) -> DatasetRecord:
         row = self.db.conn().execute(
-            "SELECT * FROM datasets WHERE id = ?", (dataset_id,)
+            "SELECT * FROM datasets WHERE id = ? AND import_owner IS NULL", (dataset_id,)
         ).fetchone()
         if row is None:
             raise StoreError(f"No dataset {dataset_id}; run 'flowjudge runs list' to see them.")
         return _dataset_from_row(row)
 
     def list_datasets(self) -> list[DatasetRecord]:
-        rows = self.db.conn().execute("SELECT * FROM datasets ORDER BY id DESC").fetchall()
+        rows = self.db.conn().execute(
+            "SELECT * FROM datasets WHERE import_owner IS NULL ORDER BY id DESC"
+        ).fetchall()
         return [_dataset_from_row(row) for row in rows]
 
     def delete_dataset(self, dataset_id: int) -> None:
@@ -137,6 +150,27 @@ class DatasetQueries:
         if row is None:
             raise StoreError(f"No item {item_id} in the database.")
         return item_from_row(row)
+
+
+def _import_owner() -> str:
+    """Who is importing a dataset, with a heartbeat refreshed at every chunk."""
+    pid, host, token = current_owner()
+    return json.dumps({"pid": pid, "host": host, "token": token, "heartbeat": utc_now()})
+
+
+def _drop_abandoned_imports(conn: sqlite3.Connection) -> None:
+    """Delete datasets whose import was killed midway (their importer is gone)."""
+    rows = conn.execute(
+        "SELECT id, import_owner FROM datasets WHERE import_owner IS NOT NULL"
+    ).fetchall()
+    for row in rows:
+        try:
+            owner = json.loads(row["import_owner"])
+            alive = owner_alive(owner["pid"], owner["host"], owner["token"], owner["heartbeat"])
+        except (ValueError, KeyError, TypeError):
+            alive = False
+        if not alive:
+            conn.execute("DELETE FROM datasets WHERE id = ?", (row["id"],))
 
 
 def _item_params(dataset_id: int, item: NewItem) -> tuple[object, ...]:

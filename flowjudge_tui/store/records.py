@@ -121,6 +121,7 @@ class RunRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     judge_seconds: float = 0.0
+    owner_heartbeat: str | None = None
 
     @property
     def done(self) -> int:

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flowjudge_tui.errors import StoreError
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.store.connection import Database, utc_now
-from flowjudge_tui.store.owner import current_owner, owner_alive
+from flowjudge_tui.store.owner import (
+    HEARTBEAT_SECONDS,
+    current_owner,
+    heartbeat_age,
+    owner_alive,
+)
 from flowjudge_tui.store.records import (
     FingerprintKind,
     ItemRecord,
@@ -65,7 +74,8 @@ def _run_from_row(row: sqlite3.Row) -> RunRecord:
         fingerprint_kind=row["fingerprint_kind"],
         settings=RunSettings.from_json_dict(json.loads(row["settings"])),
         status=row["status"],
-        state=_state(row["status"], row["owner_pid"], row["owner_host"], row["owner_token"]),
+        state=_state(row["status"], row["owner_pid"], row["owner_host"], row["owner_token"],
+                     row["owner_heartbeat"]),
         error=row["error"],
         owner_pid=row["owner_pid"],
         owner_host=row["owner_host"],
@@ -80,17 +90,24 @@ def _run_from_row(row: sqlite3.Row) -> RunRecord:
         prompt_tokens=row["sum_prompt_tokens"],
         completion_tokens=row["sum_completion_tokens"],
         judge_seconds=row["sum_seconds"],
+        owner_heartbeat=row["owner_heartbeat"],
     )
 
 
-def _state(status: RunStatus, pid: int | None, host: str | None, token: str | None) -> RunState:
+def _state(status: RunStatus, pid: int | None, host: str | None, token: str | None,
+           heartbeat: str | None) -> RunState:
     """The status, except that a 'running' run whose process is gone is 'interrupted'.
 
     Worked out once, when the row is read (in a worker thread in the app), not on every look.
     """
-    if status == "running" and not owner_alive(pid, host, token):
+    if status == "running" and not owner_alive(pid, host, token, heartbeat):
         return "interrupted"
     return status
+
+
+def _last_seen(heartbeat: str | None) -> str:
+    age = heartbeat_age(heartbeat)
+    return "" if age is None else f" (last heard from {max(0, round(age))} s ago)"
 
 
 def verdict_from_row(row: sqlite3.Row, prefix: str = "") -> VerdictRecord:
@@ -135,6 +152,7 @@ class RunQueries:
         settings: RunSettings,
         total_items: int,
     ) -> RunRecord:
+        settings.sampling.check()
         with self.db.transaction() as conn:
             save_rubric_version(conn, rubric)
             cursor = conn.execute(
@@ -164,30 +182,90 @@ class RunQueries:
         ).fetchall()
         return [_run_from_row(row) for row in rows]
 
-    def claim_run(self, run_id: int) -> RunRecord:
-        """Mark a run as being judged by this process; refuse if a live process has it."""
+    def claim_run(self, run_id: int, force: bool = False) -> RunRecord:
+        """Mark a run as being judged by this process; refuse if a live process has it.
+
+        ``force`` takes the run over even from an owner that looks alive (``runs resume
+        --force``): if that process is still judging, both work on the run; no verdict is
+        stored twice, but work may be wasted.
+        """
         pid, host, token = current_owner()
+        now = utc_now()
         with self.db.transaction() as conn:
             row = conn.execute(
-                "SELECT status, owner_pid, owner_host, owner_token FROM runs WHERE id = ?",
+                "SELECT status, owner_pid, owner_host, owner_token, owner_heartbeat"
+                " FROM runs WHERE id = ?",
                 (run_id,),
             ).fetchone()
             if row is None:
                 raise StoreError(f"No run {run_id}; run 'flowjudge runs list' to see the runs.")
-            if row["status"] == "running" and owner_alive(
-                row["owner_pid"], row["owner_host"], row["owner_token"]
+            if not force and row["status"] == "running" and owner_alive(
+                row["owner_pid"], row["owner_host"], row["owner_token"], row["owner_heartbeat"]
             ):
                 raise StoreError(
                     f"Run {run_id} is being judged by process {row['owner_pid']} on "
-                    f"{row['owner_host']}; wait for it to finish or stop it first."
+                    f"{row['owner_host']}{_last_seen(row['owner_heartbeat'])}; wait for it to "
+                    "finish or stop it first (or take it over with 'flowjudge runs resume "
+                    f"{run_id} --force' if that process is gone)."
                 )
             conn.execute(
                 "UPDATE runs SET status = 'running', owner_pid = ?, owner_host = ?,"
-                " owner_token = ?, error = NULL, started_at = COALESCE(started_at, ?),"
-                " finished_at = NULL WHERE id = ?",
-                (pid, host, token, utc_now(), run_id),
+                " owner_token = ?, owner_heartbeat = ?, error = NULL,"
+                " started_at = COALESCE(started_at, ?), finished_at = NULL WHERE id = ?",
+                (pid, host, token, now, now, run_id),
             )
         return self.get_run(run_id)
+
+    def beat(self, run_id: int) -> None:
+        """Refresh this owner's heartbeat on a run it judges."""
+        pid, host, _ = current_owner()
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET owner_heartbeat = ? WHERE id = ? AND status = 'running'"
+                " AND owner_pid = ? AND owner_host = ?",
+                (utc_now(), run_id, pid, host),
+            )
+
+    @contextmanager
+    def heartbeat(self, run_id: int, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+        """Keep the run's heartbeat fresh from a background thread while the block runs."""
+        stopped = threading.Event()
+
+        def beat_until_stopped() -> None:
+            try:
+                while not stopped.wait(every):
+                    try:
+                        self.beat(run_id)
+                    except (sqlite3.Error, StoreError):
+                        continue  # a missed beat is harmless; the next one may succeed
+            finally:
+                self.db.release_thread_connection()
+
+        thread = threading.Thread(target=beat_until_stopped, name=f"run-{run_id}-heartbeat",
+                                  daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stopped.set()
+            thread.join()
+
+    def flag_model(self, fingerprint: str, model_name: str, reason: str) -> None:
+        """Remember that a model file misbehaved (e.g. computed NaN logits)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO model_flags (fingerprint, model_name, reason, flagged_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET"
+                " reason = excluded.reason, flagged_at = excluded.flagged_at",
+                (fingerprint, model_name, reason, utc_now()),
+            )
+
+    def model_flags(self) -> list[tuple[str, str, str]]:
+        """Flagged models as (model name, reason, when), newest first."""
+        rows = self.db.conn().execute(
+            "SELECT model_name, reason, flagged_at FROM model_flags ORDER BY flagged_at DESC"
+        ).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
 
     def finish_run(self, run_id: int, status: RunStatus, error: str | None = None) -> RunRecord:
         with self.db.transaction() as conn:
@@ -225,6 +303,13 @@ class RunQueries:
 
     def add_verdict(self, run_id: int, item_id: int, verdict: NewVerdict) -> VerdictRecord:
         """Commit one verdict at once. A second verdict for the same (run, item) is refused."""
+        numbers = [*verdict.distribution.values(), verdict.expected_score, verdict.confidence,
+                   verdict.score_mass, verdict.seconds]
+        if not all(math.isfinite(n) for n in numbers if n is not None):
+            raise StoreError(
+                f"The verdict for item {item_id} holds NaN or infinite numbers, so it was not "
+                "stored; the model that made it is probably damaged."
+            )
         try:
             with self.db.transaction() as conn:
                 cursor = conn.execute(

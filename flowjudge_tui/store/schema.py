@@ -123,6 +123,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # A run can carry a threshold below which its verdicts need a person's review.
         "ALTER TABLE runs ADD COLUMN review_below REAL",
     ),
+    (
+        # Stale-owner detection by heartbeat, imports hidden until complete, models that
+        # computed NaN logits.
+        "ALTER TABLE runs ADD COLUMN owner_heartbeat TEXT",
+        "ALTER TABLE datasets ADD COLUMN import_owner TEXT",
+        """CREATE TABLE IF NOT EXISTS model_flags (
+            fingerprint TEXT PRIMARY KEY,
+            model_name TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            flagged_at TEXT NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -47,6 +47,7 @@ from flowjudge_tui.tui.screens.review import ReviewScreen
 from flowjudge_tui.tui.screens.rubrics import RubricsScreen
 from flowjudge_tui.tui.screens.runs import RunsScreen
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
+from flowjudge_tui.tui.terminal_guard import guard_displayed_text
 from flowjudge_tui.tui.widgets.nav_bar import SECTIONS
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
 
@@ -306,6 +307,7 @@ def create_app(model: str | None = None, section: str = "home") -> FlowJudgeApp:
     or default model); ``section``: the screen to open on (home, models, rubrics, spot, runs,
     review). State lives under ``settings.app_paths()`` (``FLOWJUDGE_HOME``).
     """
+    guard_displayed_text()
     return FlowJudgeApp(model=model, section=section)
 
 

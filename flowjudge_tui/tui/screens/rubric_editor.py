@@ -254,7 +254,11 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
         if rubric is None:
             self.notify(f"Not saved: {self.problem}", title="Rubrics", severity="error")
             return
-        path = flow_app(self).library.save_user_rubric(rubric)
+        try:
+            path = flow_app(self).library.save_user_rubric(rubric)
+        except RubricError as exc:
+            self.notify(f"Not saved: {exc}", title="Rubrics", severity="error")
+            return
         self.notify(f"Saved '{rubric.name}' to your rubrics ({path.name}).", title="Rubrics")
         self.dismiss(rubric)
 

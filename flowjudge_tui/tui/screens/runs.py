@@ -218,6 +218,7 @@ class RunsScreen(FlowScreen):
             on_import_progress=self.post_progress, on_imported=self.report_import,
             on_created=lambda run: self.post_runs(store),
             on_progress=self.post_progress, stop=lambda: worker.is_cancelled,
+            on_hash_progress=self.post_progress,
         )
         self.post_message(RunEnded(summary))
 

@@ -1,0 +1,1 @@
+"""The standing hostile-input corpus (see README.md): files and paths every command meets."""
