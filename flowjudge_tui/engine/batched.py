@@ -1,0 +1,338 @@
+"""Continuous batching: several judgments decoded together over one loaded model.
+
+Each request gets a sequence of a ``SequenceContext`` and goes through exactly the steps of a
+single-sequence judgment (``engine.llama``): the same prompt tokens, its own sampler chain with
+the same settings and seed, the same stop rules and feedback budget, then the score step
+(``structure`` + ``score_reader``) on its own sequence. Batching only changes which tokens
+share a ``llama_decode`` call, so an item's verdict does not depend on its neighbours (up to
+float rounding in the kernels). A request joins as soon as a sequence is free.
+
+Requests of one group (the same item under several rubrics) are admitted together: the
+longest prompt prefix they share is evaluated once, on the first one's sequence, then copied
+to the others (``llama_memory_seq_cp``), which evaluate only their own rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flowjudge_tui.engine.score_reader import ScoreReader
+from flowjudge_tui.engine.sequences import Entry, SequenceContext
+from flowjudge_tui.engine.structure import GenerationWatcher, locate_score_position
+from flowjudge_tui.errors import PromptTooLongError
+from flowjudge_tui.judging.backend import (
+    EngineResult,
+    JudgeOutcome,
+    JudgeRequest,
+    JudgmentCancelled,
+    LoadSettings,
+    SamplingSettings,
+    StopCheck,
+)
+
+# A shared prefix shorter than this is not worth a copy of the KV stream.
+MIN_SHARED_PREFIX = 16
+
+SamplerFactory = Callable[[SamplingSettings], Any]
+
+
+@dataclass
+class PhaseTimes:
+    """Where the time went: decodes with prompt tokens, pure feedback decodes, score steps."""
+
+    prompt_s: float = 0.0
+    feedback_s: float = 0.0
+    score_s: float = 0.0
+    prompt_tokens: int = 0
+    shared_tokens: int = 0
+    feedback_tokens: int = 0
+    decodes: int = 0
+
+
+@dataclass(eq=False)
+class _Slot:
+    sequence: int
+    request: JudgeRequest
+    prompt: list[int]
+    budget: int
+    sampler: Any
+    watcher: GenerationWatcher
+    started: float
+    pending: list[int]
+    cached: list[int] = field(default_factory=list)
+    generated: list[int] = field(default_factory=list)
+    leader: _Slot | None = None
+    share_at: int = 0
+    followers: list[_Slot] = field(default_factory=list)
+    output: int | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.leader is not None
+
+    def next_tokens(self) -> list[int]:
+        """What this sequence may evaluate now (a leader stops at the shared prefix)."""
+        if self.followers:
+            return self.pending[: self.share_at - len(self.cached)]
+        return self.pending
+
+
+class BatchedJudge:
+    """Judges requests ``n_seq`` at a time on its own multi-sequence context."""
+
+    def __init__(
+        self,
+        llm: Any,
+        chat_tokens: Callable[[str], list[int]],
+        reader: ScoreReader,
+        load: LoadSettings,
+        sampler_for: SamplerFactory,
+        *,
+        score_reserve: int,
+        min_feedback_tokens: int,
+        share_prefixes: bool,
+    ) -> None:
+        self.context = SequenceContext(llm.model, int(llm.n_vocab()), load, load.n_parallel)
+        self.n_ctx = load.n_ctx
+        self._chat_tokens = chat_tokens
+        self._reader = reader
+        self._sampler_for = sampler_for
+        self._score_reserve = score_reserve
+        self._min_feedback = min_feedback_tokens
+        self.share_prefixes = share_prefixes
+        self.times = PhaseTimes()
+
+    def close(self) -> None:
+        self.context.close()
+
+    def run(
+        self, requests: Iterable[JudgeRequest], should_stop: StopCheck | None = None
+    ) -> Iterator[JudgeOutcome]:
+        """Judge ``requests`` (read lazily), yielding each outcome as it is ready."""
+        source = iter(requests)
+        waiting: deque[JudgeRequest] = deque()
+        ready: deque[JudgeOutcome] = deque()
+        free = list(range(self.context.n_seq))
+        active: list[_Slot] = []
+        exhausted = False
+        try:
+            while True:
+                if should_stop is not None and should_stop():
+                    raise JudgmentCancelled()
+                exhausted = _look_ahead(source, waiting, exhausted)
+                self._admit(waiting, free, active, ready)
+                while ready:
+                    yield ready.popleft()
+                if not active:
+                    if exhausted and not waiting:
+                        return
+                    continue
+                self._step(active)
+                # Sample every sequence before any score step decodes over the batch's logits.
+                sampled = [(slot, self._sample(slot)) for slot in active
+                           if slot.output is not None]
+                for slot, token in sampled:
+                    outcome = self._after_sample(slot, token)
+                    if outcome is not None:
+                        active.remove(slot)
+                        self.context.remove(slot.sequence)
+                        free.append(slot.sequence)
+                        yield outcome
+        finally:
+            for slot in active:
+                self.context.remove(slot.sequence)
+
+    # -- admission -----------------------------------------------------------------------
+
+    def _admit(self, waiting: deque[JudgeRequest], free: list[int], active: list[_Slot],
+               ready: deque[JudgeOutcome]) -> None:
+        while waiting and free:
+            group = _leading_group(waiting)
+            if len(group) > len(free) and len(free) < self.context.n_seq:
+                return  # wait for room to admit the whole group and share its prefix
+            admitted: list[_Slot] = []
+            for request in group[: len(free)]:
+                waiting.popleft()
+                slot = self._slot(request, free, ready)
+                if slot is not None:
+                    admitted.append(slot)
+            self._share(admitted)
+            active.extend(admitted)
+
+    def _slot(self, request: JudgeRequest, free: list[int],
+              ready: deque[JudgeOutcome]) -> _Slot | None:
+        prompt = self._chat_tokens(request.prompt)
+        room = self.n_ctx - len(prompt) - self._score_reserve
+        if room < self._min_feedback:
+            error = PromptTooLongError(len(prompt), self._min_feedback + self._score_reserve,
+                                       self.n_ctx)
+            ready.append(JudgeOutcome(request, error=error))
+            return None
+        return _Slot(
+            sequence=free.pop(0), request=request, prompt=prompt,
+            budget=min(request.sampling.max_feedback_tokens, room),
+            sampler=self._sampler_for(request.sampling),
+            watcher=GenerationWatcher(request.on_feedback), started=time.monotonic(),
+            pending=list(prompt),
+        )
+
+    def _share(self, slots: list[_Slot]) -> None:
+        if not self.share_prefixes or len(slots) < 2:
+            return
+        shared = min(_common_prefix(slots[0].prompt, s.prompt) for s in slots[1:])
+        shared = min(shared, *(len(s.prompt) - 1 for s in slots))
+        if shared < MIN_SHARED_PREFIX:
+            return
+        leader = slots[0]
+        leader.share_at = shared
+        leader.followers = slots[1:]
+        for follower in slots[1:]:
+            follower.leader = leader
+
+    # -- decoding ------------------------------------------------------------------------
+
+    def _step(self, active: list[_Slot]) -> None:
+        """One ``llama_decode``: a token for each generating sequence, then prompt chunks."""
+        entries: list[Entry] = []
+        room = self.context.n_batch
+        order = sorted((s for s in active if not s.waiting),
+                       key=lambda s: len(s.pending) > 1)
+        taken: list[tuple[_Slot, int]] = []
+        prompt_tokens = 0
+        for slot in order:
+            tokens = slot.next_tokens()[:room]
+            if not tokens:
+                continue
+            start = len(slot.cached)
+            last = len(tokens) == len(slot.pending)
+            for offset, token in enumerate(tokens):
+                entries.append(Entry(token, start + offset, slot.sequence,
+                                     last and offset == len(tokens) - 1))
+            slot.output = len(entries) - 1 if last else None
+            taken.append((slot, len(tokens)))
+            room -= len(tokens)
+            if len(slot.cached) < len(slot.prompt):
+                prompt_tokens += len(tokens)
+            if room == 0:
+                break
+        started = time.monotonic()
+        self.context.decode(entries)
+        elapsed = time.monotonic() - started
+        self.times.decodes += 1
+        if prompt_tokens:
+            self.times.prompt_s += elapsed
+            self.times.prompt_tokens += prompt_tokens
+        else:
+            self.times.feedback_s += elapsed
+        self.times.feedback_tokens += len(entries) - prompt_tokens
+        for slot, count in taken:
+            slot.cached.extend(slot.pending[:count])
+            del slot.pending[:count]
+            if slot.followers and len(slot.cached) == slot.share_at:
+                self._copy_prefix(slot)
+
+    def _copy_prefix(self, leader: _Slot) -> None:
+        for follower in leader.followers:
+            self.context.remove(follower.sequence)
+            self.context.copy(leader.sequence, follower.sequence)
+            follower.cached = follower.prompt[: leader.share_at]
+            follower.pending = follower.prompt[leader.share_at :]
+            follower.leader = None
+            self.times.shared_tokens += leader.share_at
+        leader.followers = []
+
+    def _sample(self, slot: _Slot) -> int:
+        index, slot.output = slot.output, None
+        assert index is not None
+        return self.context.sample(slot.sampler, index)
+
+    def _after_sample(self, slot: _Slot, token: int) -> JudgeOutcome | None:
+        """The single-sequence generation rules for one sampled token; an outcome when done."""
+        if self._reader.is_end_of_generation(token):
+            return self._finish(slot, "eos")
+        slot.generated.append(token)
+        if slot.watcher.feed(self._reader.piece(token)):
+            return self._finish(slot, "marker")
+        if len(slot.generated) >= slot.budget:
+            return self._finish(slot, "length")
+        slot.pending = [token]
+        return None
+
+    def _finish(self, slot: _Slot, ended: str) -> JudgeOutcome:
+        started = time.monotonic()
+        position = locate_score_position(slot.watcher.pieces, ended)
+        context = slot.prompt + slot.generated[: position.kept_tokens]
+        context += self._reader.continuation(position.tail)
+        distribution, mass = self._reader.distribution(
+            context, list(slot.request.scores), lambda tokens: self._eval_to(slot, tokens))
+        self.times.score_s += time.monotonic() - started
+        result = EngineResult(
+            feedback=position.feedback,
+            distribution=distribution,
+            score_mass=mass,
+            prompt_tokens=len(slot.prompt),
+            completion_tokens=len(slot.generated) + 1,
+            raw_text=b"".join(slot.watcher.pieces).decode("utf-8", "replace"),
+            stop_reason=position.stop_reason,
+            seconds=time.monotonic() - slot.started,
+        )
+        return JudgeOutcome(slot.request, result=result)
+
+    def _eval_to(self, slot: _Slot, tokens: list[int]) -> np.ndarray:
+        """Make ``slot``'s sequence exactly ``tokens``, alone; a copy of the last logits."""
+        common = min(_common_prefix(slot.cached, tokens), len(tokens) - 1)
+        self.context.remove(slot.sequence, common)
+        rest = tokens[common:]
+        size = self.context.n_batch
+        chunk: list[int] = []
+        for start in range(0, len(rest), size):
+            chunk = rest[start : start + size]
+            last = start + size >= len(rest)
+            self.context.decode([
+                Entry(token, common + start + offset, slot.sequence,
+                      last and offset == len(chunk) - 1)
+                for offset, token in enumerate(chunk)])
+        slot.cached = list(tokens)
+        return self.context.logits(len(chunk) - 1)
+
+
+def _look_ahead(source: Iterator[JudgeRequest], waiting: deque[JudgeRequest],
+                exhausted: bool) -> bool:
+    """Read requests until the first group in ``waiting`` is known to be complete."""
+    while not exhausted:
+        if waiting:
+            first = waiting[0].group
+            if first is None or waiting[-1].group != first:
+                return False
+        try:
+            waiting.append(next(source))
+        except StopIteration:
+            return True
+    return True
+
+
+def _leading_group(waiting: deque[JudgeRequest]) -> list[JudgeRequest]:
+    first = waiting[0]
+    if first.group is None:
+        return [first]
+    group: list[JudgeRequest] = []
+    key: Hashable = first.group
+    for request in waiting:
+        if request.group != key:
+            break
+        group.append(request)
+    return group
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    size = min(len(a), len(b))
+    if size == 0:
+        return 0
+    same = np.asarray(a[:size]) == np.asarray(b[:size])
+    return size if bool(same.all()) else int(np.argmin(same))
