@@ -70,7 +70,6 @@ class _Slot:
     leader: _Slot | None = None
     share_at: int = 0
     followers: list[_Slot] = field(default_factory=list)
-    output: int | None = None
 
     @property
     def waiting(self) -> bool:
@@ -133,10 +132,7 @@ class BatchedJudge:
                     if exhausted and not waiting:
                         return
                     continue
-                self._step(active)
-                # Sample every sequence before any score step decodes over the batch's logits.
-                sampled = [(slot, self._sample(slot)) for slot in active
-                           if slot.output is not None]
+                sampled = self._step(active)
                 for slot, token in sampled:
                     outcome = self._after_sample(slot, token)
                     if outcome is not None:
@@ -197,45 +193,52 @@ class BatchedJudge:
 
     # -- decoding ------------------------------------------------------------------------
 
-    def _step(self, active: list[_Slot]) -> None:
-        """One ``llama_decode``: a token for each generating sequence, then prompt chunks."""
-        entries: list[Entry] = []
-        room = self.context.n_batch
-        order = sorted((s for s in active if not s.waiting),
-                       key=lambda s: len(s.pending) > 1)
-        taken: list[tuple[_Slot, int]] = []
-        prompt_tokens = 0
-        for slot in order:
-            tokens = slot.next_tokens()[:room]
-            if not tokens:
-                continue
-            start = len(slot.cached)
+    def _step(self, active: list[_Slot]) -> list[tuple[_Slot, int]]:
+        """Decode one token of every generating sequence together, and one prompt chunk of
+        each sequence still reading its prompt, alone; the tokens sampled.
+
+        A prompt chunk is decoded on its own and ends on a multiple of ``n_batch``, exactly
+        as the single-sequence path splits a prompt: llama.cpp splits a batch that mixes
+        sequences into sub-batches of equal length per sequence, and a prompt evaluated in
+        other pieces comes out different in the last bits (enough to change a sampled token).
+        """
+        sampled: list[tuple[_Slot, int]] = []
+        generating = [s for s in active if not s.waiting and len(s.cached) >= len(s.prompt)]
+        for start in range(0, len(generating), self.context.n_batch):
+            group = generating[start : start + self.context.n_batch]
+            entries = [Entry(slot.pending[0], len(slot.cached), slot.sequence, True)
+                       for slot in group]
+            self._decode(entries, prompt=False)
+            sampled.extend((slot, self._sample(slot, index)) for index, slot in enumerate(group))
+            for slot in group:
+                slot.cached.append(slot.pending.pop())
+        for slot in [s for s in active if not s.waiting and len(s.cached) < len(s.prompt)]:
+            size = self.context.n_batch - len(slot.cached) % self.context.n_batch
+            tokens = slot.next_tokens()[:size]
             last = len(tokens) == len(slot.pending)
-            for offset, token in enumerate(tokens):
-                entries.append(Entry(token, start + offset, slot.sequence,
-                                     last and offset == len(tokens) - 1))
-            slot.output = len(entries) - 1 if last else None
-            taken.append((slot, len(tokens)))
-            room -= len(tokens)
-            if len(slot.cached) < len(slot.prompt):
-                prompt_tokens += len(tokens)
-            if room == 0:
-                break
+            start = len(slot.cached)
+            self._decode([Entry(token, start + offset, slot.sequence,
+                                last and offset == len(tokens) - 1)
+                          for offset, token in enumerate(tokens)], prompt=True)
+            if last:
+                sampled.append((slot, self._sample(slot, len(tokens) - 1)))
+            slot.cached.extend(tokens)
+            del slot.pending[: len(tokens)]
+            if slot.followers and len(slot.cached) == slot.share_at:
+                self._copy_prefix(slot)
+        return sampled
+
+    def _decode(self, entries: list[Entry], prompt: bool) -> None:
         started = time.monotonic()
         self.context.decode(entries)
         elapsed = time.monotonic() - started
         self.times.decodes += 1
-        if prompt_tokens:
+        if prompt:
             self.times.prompt_s += elapsed
-            self.times.prompt_tokens += prompt_tokens
+            self.times.prompt_tokens += len(entries)
         else:
             self.times.feedback_s += elapsed
-        self.times.feedback_tokens += len(entries) - prompt_tokens
-        for slot, count in taken:
-            slot.cached.extend(slot.pending[:count])
-            del slot.pending[:count]
-            if slot.followers and len(slot.cached) == slot.share_at:
-                self._copy_prefix(slot)
+            self.times.feedback_tokens += len(entries)
 
     def _copy_prefix(self, leader: _Slot) -> None:
         for follower in leader.followers:
@@ -247,9 +250,7 @@ class BatchedJudge:
             self.times.shared_tokens += leader.share_at
         leader.followers = []
 
-    def _sample(self, slot: _Slot) -> int:
-        index, slot.output = slot.output, None
-        assert index is not None
+    def _sample(self, slot: _Slot, index: int) -> int:
         return self.context.sample(slot.sampler, index)
 
     def _after_sample(self, slot: _Slot, token: int) -> JudgeOutcome | None:
