@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gguf_models import PHI3_VOCAB_MISSING, phi3_vocab_path, write_phi3_gguf
 
-from flowjudge_tui.engine.base import (
+from flowjudge_tui.engine.llama import LlamaEngine
+from flowjudge_tui.errors import PromptTooLongError
+from flowjudge_tui.judging.backend import (
     EngineResult,
     JudgeOutcome,
     JudgeRequest,
@@ -21,11 +22,10 @@ from flowjudge_tui.engine.base import (
     LoadSettings,
     SamplingSettings,
 )
-from flowjudge_tui.engine.llama import LlamaEngine
-from flowjudge_tui.errors import PromptTooLongError
-from flowjudge_tui.prompt import build_prompt
-from flowjudge_tui.rubric import Item, RubricLibrary
+from flowjudge_tui.judging.prompt import build_prompt
+from flowjudge_tui.judging.rubric import Item, RubricLibrary
 from flowjudge_tui.settings import app_paths
+from tests.gguf_models import PHI3_VOCAB_MISSING, phi3_vocab_path, write_phi3_gguf
 
 TOLERANCE = 1e-9
 SCALES = {"binary": (0, 1), "five": (1, 2, 3, 4, 5)}

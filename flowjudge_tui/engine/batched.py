@@ -25,7 +25,7 @@ import numpy as np
 from flowjudge_tui.engine.score_reader import ScoreReader
 from flowjudge_tui.engine.sequences import Entry, SequenceContext
 from flowjudge_tui.engine.structure import GenerationWatcher, locate_score_position
-from flowjudge_tui.errors import PromptTooLongError
+from flowjudge_tui.errors import InvalidLogitsError, PromptTooLongError
 from flowjudge_tui.judging.backend import (
     EngineResult,
     JudgeOutcome,
@@ -96,6 +96,7 @@ class BatchedJudge:
         score_reserve: int,
         min_feedback_tokens: int,
         share_prefixes: bool,
+        model_name: str,
     ) -> None:
         self.context = SequenceContext(llm.model, int(llm.n_vocab()), load, load.n_parallel)
         self.n_ctx = load.n_ctx
@@ -105,6 +106,7 @@ class BatchedJudge:
         self._score_reserve = score_reserve
         self._min_feedback = min_feedback_tokens
         self.share_prefixes = share_prefixes
+        self._model_name = model_name
         self.times = PhaseTimes()
 
     def close(self) -> None:
@@ -270,9 +272,13 @@ class BatchedJudge:
         position = locate_score_position(slot.watcher.pieces, ended)
         context = slot.prompt + slot.generated[: position.kept_tokens]
         context += self._reader.continuation(position.tail)
-        distribution, mass = self._reader.distribution(
-            context, list(slot.request.scores), lambda tokens: self._eval_to(slot, tokens))
-        self.times.score_s += time.monotonic() - started
+        try:
+            distribution, mass = self._reader.distribution(
+                context, list(slot.request.scores), lambda tokens: self._eval_to(slot, tokens))
+        except InvalidLogitsError as exc:
+            return JudgeOutcome(slot.request, error=exc)  # this item only; the others go on
+        finally:
+            self.times.score_s += time.monotonic() - started
         result = EngineResult(
             feedback=position.feedback,
             distribution=distribution,
@@ -300,7 +306,10 @@ class BatchedJudge:
                       last and offset == len(chunk) - 1)
                 for offset, token in enumerate(chunk)])
         slot.cached = list(tokens)
-        return self.context.logits(len(chunk) - 1)
+        logits = self.context.logits(len(chunk) - 1)
+        if not np.isfinite(logits).all():
+            raise InvalidLogitsError(self._model_name)
+        return logits
 
 
 def _look_ahead(source: Iterator[JudgeRequest], waiting: deque[JudgeRequest],

@@ -113,6 +113,7 @@ class LlamaEngine:
                 # A copied KV stream is exact for plain caches; llama.cpp does not copy the
                 # sliding-window part of an iSWA cache (Gemma 3), so those re-evaluate it.
                 share_prefixes=llama_cpp.llama_model_n_swa(self._llm.model) == 0,
+                model_name=self.model_name,
             )
         except ModelError:
             self._llm.close()
@@ -240,7 +241,7 @@ class LlamaEngine:
                 try:
                     result = self._judge(request.prompt, list(request.scores), request.sampling,
                                          request.on_feedback, should_stop)
-                except PromptTooLongError as exc:
+                except (PromptTooLongError, InvalidLogitsError) as exc:
                     yield JudgeOutcome(request, error=exc)
                 else:
                     yield JudgeOutcome(request, result=result)
