@@ -29,6 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PHI3_NAME = "phi3-flowjudge-shape-random-q4_k_m.gguf"
+# The same with Flow-Judge's real Phi-3 tokenizer (token counts and prefixes are the real ones).
+PHI3_REAL_VOCAB_NAME = "phi3-flowjudge-shape-random-realvocab-q4_k_m.gguf"
 GEMMA_NAME = "gemma-3-270m-q4_k_m.gguf"
 F16_BYTES = 7_700_000_000
 Q4_BYTES = 2_400_000_000
@@ -47,16 +49,16 @@ def bench_dir(arg: str | None = None) -> Path:
     return path
 
 
-def phi3_path(directory: Path) -> Path:
-    return directory / PHI3_NAME
+def phi3_path(directory: Path, real_vocab: bool = False) -> Path:
+    return directory / (PHI3_REAL_VOCAB_NAME if real_vocab else PHI3_NAME)
 
 
 def gemma_path(directory: Path) -> Path:
     return directory / GEMMA_NAME
 
 
-def build_phi3(directory: Path) -> Path:
-    target = phi3_path(directory)
+def build_phi3(directory: Path, real_vocab: bool = False) -> Path:
+    target = phi3_path(directory, real_vocab)
     if target.is_file() and target.stat().st_size > 1_000_000_000:
         print(f"phi3: {target} exists, skipped")
         return target
@@ -70,14 +72,17 @@ def build_phi3(directory: Path) -> Path:
     import numpy as np
 
     sys.path.insert(0, str(REPO / "tests"))
-    from gguf_models import FLOW_JUDGE, write_phi3_gguf
+    from gguf_models import FLOW_JUDGE, PHI3_VOCAB_MISSING, phi3_vocab_path, write_phi3_gguf
 
-    f16 = directory / (PHI3_NAME + ".f16.tmp")
-    partial = directory / (PHI3_NAME + ".partial")
+    vocab = phi3_vocab_path() if real_vocab else None
+    if real_vocab and vocab is None:
+        raise SystemExit(f"phi3: {PHI3_VOCAB_MISSING}")
+    f16 = directory / (target.name + ".f16.tmp")
+    partial = directory / (target.name + ".partial")
     try:
         started = time.monotonic()
         print(f"phi3: writing f16 random weights of shape {FLOW_JUDGE} to {f16} ...", flush=True)
-        write_phi3_gguf(f16, FLOW_JUDGE, weights="random", dtype=np.float16)
+        write_phi3_gguf(f16, FLOW_JUDGE, weights="random", dtype=np.float16, vocab_from=vocab)
         print(f"phi3: f16 written ({f16.stat().st_size / 1e9:.2f} GB, "
               f"{time.monotonic() - started:.0f} s); quantizing to Q4_K_M ...", flush=True)
         started = time.monotonic()
@@ -115,6 +120,9 @@ def main() -> None:
     parser.add_argument("--dir", help="cache directory (default $FLOWJUDGE_BENCH_DIR or "
                         "~/.cache/flowjudge-bench)")
     parser.add_argument("--only", choices=["phi3", "gemma"], help="build just one model")
+    parser.add_argument("--real-vocab", action="store_true",
+                        help="give the phi3 model Flow-Judge's real Phi-3 tokenizer "
+                        f"(../shared/data/ggml-vocab-phi-3.gguf): {PHI3_REAL_VOCAB_NAME}")
     args = parser.parse_args()
     directory = bench_dir(args.dir)
     directory.mkdir(parents=True, exist_ok=True)
@@ -122,7 +130,7 @@ def main() -> None:
     if args.only in (None, "gemma"):
         build_gemma(directory)
     if args.only in (None, "phi3"):
-        build_phi3(directory)
+        build_phi3(directory, args.real_vocab)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ def ggml_type(name: str) -> int:
 class SequenceContext:
     """``n_seq`` sequences of up to ``load.n_ctx`` tokens each, decoded in shared batches."""
 
-    def __init__(self, model: Any, n_vocab: int, load: LoadSettings, n_seq: int) -> None:
+    def __init__(self, model: Any, n_vocab: int, load: LoadSettings, n_seq: int,
+                 threads: tuple[int, int]) -> None:
         import llama_cpp
 
         self._llama_cpp = llama_cpp
@@ -55,9 +56,8 @@ class SequenceContext:
         params.type_v = ggml_type(load.type_v)
         params.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if load.flash_attn
                                   else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED)
-        if load.n_threads:
-            params.n_threads = load.n_threads
-            params.n_threads_batch = load.n_threads
+        # The same threads as the single-sequence context (generation, prompt batches).
+        params.n_threads, params.n_threads_batch = threads
         self._ctx = llama_cpp.llama_init_from_model(model, params)
         if not self._ctx:
             raise ModelError(
