@@ -146,6 +146,7 @@ def execute_runs(
     else:
         for run_id in ids:
             store.finish_run(run_id, "done")
+    work.progress(finished=True)
     return work.summaries()
 
 
@@ -175,12 +176,11 @@ class _RunsWork:
         self.deferred: list[tuple[RunRecord, ItemRecord, str]] = []
 
     def execute(self) -> None:
-        self._progress()
+        self.progress()
         self._judge(self._pairs())
         while self.deferred:
             again, self.deferred = self.deferred, []
             self._judge(iter(again))
-        self._progress(finished=True)
 
     def _pairs(self) -> Iterator[tuple[RunRecord, ItemRecord, str]]:
         """Every pending (run, item, work key), an item's runs next to each other."""
@@ -264,9 +264,9 @@ class _RunsWork:
         if self.on_verdict is not None:
             self.on_verdict(VerdictEvent(run.id, item, record, self.done[run.id],
                                          run.total_items))
-        self._progress()
+        self.progress()
 
-    def _progress(self, finished: bool = False) -> None:
+    def progress(self, finished: bool = False) -> None:
         if self.on_progress is None:
             return
         totals = {name: sum(c[name] for c in self.counts.values())
