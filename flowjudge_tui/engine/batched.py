@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from flowjudge_tui.engine.batch_queue import PhaseTimes, common_prefix, leading_group, look_ahead
 from flowjudge_tui.engine.score_reader import ScoreReader
 from flowjudge_tui.engine.sequences import Entry, SequenceContext
 from flowjudge_tui.engine.structure import GenerationWatcher, locate_score_position
@@ -40,19 +41,6 @@ from flowjudge_tui.judging.backend import (
 MIN_SHARED_PREFIX = 16
 
 SamplerFactory = Callable[[SamplingSettings], Any]
-
-
-@dataclass
-class PhaseTimes:
-    """Where the time went: decodes with prompt tokens, pure feedback decodes, score steps."""
-
-    prompt_s: float = 0.0
-    feedback_s: float = 0.0
-    score_s: float = 0.0
-    prompt_tokens: int = 0
-    shared_tokens: int = 0
-    feedback_tokens: int = 0
-    decodes: int = 0
 
 
 @dataclass(eq=False)
@@ -128,7 +116,7 @@ class BatchedJudge:
             while True:
                 if should_stop is not None and should_stop():
                     raise JudgmentCancelled()
-                exhausted = _look_ahead(source, waiting, exhausted)
+                exhausted = look_ahead(source, waiting, exhausted)
                 self._admit(waiting, free, active, ready)
                 while ready:
                     yield ready.popleft()
@@ -153,7 +141,7 @@ class BatchedJudge:
     def _admit(self, waiting: deque[JudgeRequest], free: list[int], active: list[_Slot],
                ready: deque[JudgeOutcome]) -> None:
         while waiting and free:
-            group = _leading_group(waiting)
+            group = leading_group(waiting)
             if len(group) > len(free) and len(free) < self.context.n_seq:
                 return  # wait for room to admit the whole group and share its prefix
             admitted: list[_Slot] = []
@@ -185,7 +173,7 @@ class BatchedJudge:
     def _share(self, slots: list[_Slot]) -> None:
         if not self.share_prefixes or len(slots) < 2:
             return
-        shared = min(_common_prefix(slots[0].prompt, s.prompt) for s in slots[1:])
+        shared = min(common_prefix(slots[0].prompt, s.prompt) for s in slots[1:])
         shared = min(shared, *(len(s.prompt) - 1 for s in slots))
         if shared < MIN_SHARED_PREFIX:
             return
@@ -295,7 +283,7 @@ class BatchedJudge:
 
     def _eval_to(self, slot: _Slot, tokens: list[int]) -> np.ndarray:
         """Make ``slot``'s sequence exactly ``tokens``, alone; a copy of the last logits."""
-        common = min(_common_prefix(slot.cached, tokens), len(tokens) - 1)
+        common = min(common_prefix(slot.cached, tokens), len(tokens) - 1)
         self.context.remove(slot.sequence, common)
         rest = tokens[common:]
         size = self.context.n_batch
@@ -312,39 +300,3 @@ class BatchedJudge:
         if not np.isfinite(logits).all():
             raise InvalidLogitsError(self._model_name)
         return logits
-
-
-def _look_ahead(source: Iterator[JudgeRequest], waiting: deque[JudgeRequest],
-                exhausted: bool) -> bool:
-    """Read requests until the first group in ``waiting`` is known to be complete."""
-    while not exhausted:
-        if waiting:
-            first = waiting[0].group
-            if first is None or waiting[-1].group != first:
-                return False
-        try:
-            waiting.append(next(source))
-        except StopIteration:
-            return True
-    return True
-
-
-def _leading_group(waiting: deque[JudgeRequest]) -> list[JudgeRequest]:
-    first = waiting[0]
-    if first.group is None:
-        return [first]
-    group: list[JudgeRequest] = []
-    key: Hashable = first.group
-    for request in waiting:
-        if request.group != key:
-            break
-        group.append(request)
-    return group
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    size = min(len(a), len(b))
-    if size == 0:
-        return 0
-    same = np.asarray(a[:size]) == np.asarray(b[:size])
-    return size if bool(same.all()) else int(np.argmin(same))

@@ -33,7 +33,8 @@ from flowjudge_tui.judging.backend import (
 )
 
 if TYPE_CHECKING:
-    from flowjudge_tui.engine.batched import BatchedJudge, PhaseTimes
+    from flowjudge_tui.engine.batch_queue import PhaseTimes
+    from flowjudge_tui.engine.batched import BatchedJudge
 
 # Tokens kept free after the feedback for "</feedback>\n<score>", the score and whitespace.
 SCORE_RESERVE = 24
