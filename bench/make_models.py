@@ -29,6 +29,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PHI3_NAME = "phi3-flowjudge-shape-random-q4_k_m.gguf"
+# The same with Flow-Judge's real Phi-3 tokenizer (token counts and prefixes are the real ones).
+PHI3_REAL_VOCAB_NAME = "phi3-flowjudge-shape-random-realvocab-q4_k_m.gguf"
+# A small Phi-3 (8 layers x 1024) with the real tokenizer: builds in ~2 minutes, for quick
+# batching figures where the Phi-3.5 shape would take hours on a busy 2-core machine.
+PHI3_MID_NAME = "phi3-mid-random-realvocab-q4_k_m.gguf"
 GEMMA_NAME = "gemma-3-270m-q4_k_m.gguf"
 F16_BYTES = 7_700_000_000
 Q4_BYTES = 2_400_000_000
@@ -47,17 +52,21 @@ def bench_dir(arg: str | None = None) -> Path:
     return path
 
 
-def phi3_path(directory: Path) -> Path:
-    return directory / PHI3_NAME
+def phi3_path(directory: Path, real_vocab: bool = False) -> Path:
+    return directory / (PHI3_REAL_VOCAB_NAME if real_vocab else PHI3_NAME)
 
 
 def gemma_path(directory: Path) -> Path:
     return directory / GEMMA_NAME
 
 
-def build_phi3(directory: Path) -> Path:
-    target = phi3_path(directory)
-    if target.is_file() and target.stat().st_size > 1_000_000_000:
+def phi3_mid_path(directory: Path) -> Path:
+    return directory / PHI3_MID_NAME
+
+
+def build_phi3(directory: Path, real_vocab: bool = False, mid: bool = False) -> Path:
+    target = phi3_mid_path(directory) if mid else phi3_path(directory, real_vocab)
+    if target.is_file() and target.stat().st_size > (50_000_000 if mid else 1_000_000_000):
         print(f"phi3: {target} exists, skipped")
         return target
     free = shutil.disk_usage(directory).free
@@ -70,14 +79,26 @@ def build_phi3(directory: Path) -> Path:
     import numpy as np
 
     sys.path.insert(0, str(REPO / "tests"))
-    from gguf_models import FLOW_JUDGE, write_phi3_gguf
+    from gguf_models import (
+        FLOW_JUDGE,
+        PHI3_VOCAB_MISSING,
+        Phi3Shape,
+        phi3_vocab_path,
+        write_phi3_gguf,
+    )
 
-    f16 = directory / (PHI3_NAME + ".f16.tmp")
-    partial = directory / (PHI3_NAME + ".partial")
+    real_vocab = real_vocab or mid
+    shape = Phi3Shape(n_layer=8, n_embd=1024, n_head=16, n_head_kv=16, n_ff=2816) if mid \
+        else FLOW_JUDGE
+    vocab = phi3_vocab_path() if real_vocab else None
+    if real_vocab and vocab is None:
+        raise SystemExit(f"phi3: {PHI3_VOCAB_MISSING}")
+    f16 = directory / (target.name + ".f16.tmp")
+    partial = directory / (target.name + ".partial")
     try:
         started = time.monotonic()
-        print(f"phi3: writing f16 random weights of shape {FLOW_JUDGE} to {f16} ...", flush=True)
-        write_phi3_gguf(f16, FLOW_JUDGE, weights="random", dtype=np.float16)
+        print(f"phi3: writing f16 random weights of shape {shape} to {f16} ...", flush=True)
+        write_phi3_gguf(f16, shape, weights="random", dtype=np.float16, vocab_from=vocab)
         print(f"phi3: f16 written ({f16.stat().st_size / 1e9:.2f} GB, "
               f"{time.monotonic() - started:.0f} s); quantizing to Q4_K_M ...", flush=True)
         started = time.monotonic()
@@ -114,7 +135,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", help="cache directory (default $FLOWJUDGE_BENCH_DIR or "
                         "~/.cache/flowjudge-bench)")
-    parser.add_argument("--only", choices=["phi3", "gemma"], help="build just one model")
+    parser.add_argument("--only", choices=["phi3", "gemma", "phi3-mid"],
+                        help="build just one model (phi3-mid: only on request)")
+    parser.add_argument("--real-vocab", action="store_true",
+                        help="give the phi3 model Flow-Judge's real Phi-3 tokenizer "
+                        f"(../shared/data/ggml-vocab-phi-3.gguf): {PHI3_REAL_VOCAB_NAME}")
     args = parser.parse_args()
     directory = bench_dir(args.dir)
     directory.mkdir(parents=True, exist_ok=True)
@@ -122,7 +147,9 @@ def main() -> None:
     if args.only in (None, "gemma"):
         build_gemma(directory)
     if args.only in (None, "phi3"):
-        build_phi3(directory)
+        build_phi3(directory, args.real_vocab)
+    if args.only == "phi3-mid":
+        build_phi3(directory, mid=True)
 
 
 if __name__ == "__main__":

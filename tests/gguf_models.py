@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,59 @@ SCRIPTED_SCORE_LOGITS = {0: 1.0, 1: 2.0, 2: 0.5, 3: 1.5, 4: 3.0, 5: 2.5, 6: -1.0
 SCRIPTED_FEEDBACK = "The response is supported."
 
 TOKEN_NORMAL, TOKEN_UNKNOWN, TOKEN_CONTROL, TOKEN_UNUSED, TOKEN_BYTE = 1, 2, 3, 5, 6
+
+# llama.cpp's vocab-only GGUF of Phi-3 (Flow-Judge's tokenizer), in shared/ beside the checkout.
+PHI3_VOCAB_ENV = "FLOWJUDGE_PHI3_VOCAB"
+PHI3_VOCAB_NAME = "ggml-vocab-phi-3.gguf"
+# The tokenizer keys copied from it (the chat template too: it is Phi-3's own).
+_TOKENIZER_KEYS = (
+    "tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens",
+    "tokenizer.ggml.scores", "tokenizer.ggml.token_type", "tokenizer.ggml.bos_token_id",
+    "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
+    "tokenizer.ggml.padding_token_id", "tokenizer.ggml.add_bos_token",
+    "tokenizer.ggml.add_eos_token", "tokenizer.chat_template",
+)
+
+
+def phi3_vocab_path() -> Path | None:
+    """The real Phi-3 vocabulary: ``$FLOWJUDGE_PHI3_VOCAB``, else ``../shared/data/`` beside
+    the checkout; None when it is not there."""
+    override = os.environ.get(PHI3_VOCAB_ENV)
+    path = Path(override) if override else (
+        Path(__file__).resolve().parent.parent.parent / "shared" / "data" / PHI3_VOCAB_NAME)
+    return path if path.is_file() else None
+
+
+PHI3_VOCAB_MISSING = (
+    f"the real Phi-3 vocabulary ({PHI3_VOCAB_NAME}) is not in ../shared/data beside the "
+    f"checkout; set {PHI3_VOCAB_ENV} to its path (it ships in the llama-cpp-python sdist at "
+    "vendor/llama.cpp/models/)"
+)
+
+
+def _copy_tokenizer(writer: object, vocab_path: Path) -> None:
+    """Copy the tokenizer keys of a vocab-only GGUF into ``writer`` (a ``gguf.GGUFWriter``)."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(vocab_path))
+    assert isinstance(writer, gguf.GGUFWriter)
+    for key in _TOKENIZER_KEYS:
+        field = reader.get_field(key)
+        if field is None:
+            continue
+        kind = field.types[0]
+        if kind == gguf.GGUFValueType.ARRAY:
+            item_type = field.types[-1]
+            if item_type == gguf.GGUFValueType.STRING:
+                values: list[object] = [bytes(field.parts[i]).decode("utf-8")
+                                        for i in field.data]
+            else:
+                values = [field.parts[i].tolist()[0] for i in field.data]
+            writer.add_key_value(key, values, kind, sub_type=item_type)
+        elif kind == gguf.GGUFValueType.STRING:
+            writer.add_key_value(key, bytes(field.parts[field.data[0]]).decode("utf-8"), kind)
+        else:
+            writer.add_key_value(key, field.parts[field.data[0]].tolist()[0], kind)
 
 
 @dataclass(frozen=True)
@@ -160,10 +214,18 @@ def _scripted_weights(shape: Phi3Shape, tokens: list[str]) -> tuple[np.ndarray, 
 
 
 def write_phi3_gguf(path: Path, shape: Phi3Shape = TINY, weights: str = "scripted",
-                    seed: int = 0, dtype: type = np.float32) -> Path:
-    """Write a ``phi3`` GGUF to ``path`` and return it."""
+                    seed: int = 0, dtype: type = np.float32,
+                    vocab_from: Path | None = None) -> Path:
+    """Write a ``phi3`` GGUF to ``path`` and return it.
+
+    ``vocab_from`` (a vocab-only GGUF such as ``phi3_vocab_path()``) replaces the test
+    vocabulary with that file's tokenizer, so token counts are the real model's. Random weights
+    only: the scripted weights are wired to the test vocabulary's token ids.
+    """
     import gguf
 
+    if vocab_from is not None and weights == "scripted":
+        raise ValueError("the scripted weights need the test vocabulary; use weights='random'")
     tokens, scores, types = phi3_vocab()
     rng = np.random.default_rng(seed)
     writer = gguf.GGUFWriter(str(path), "phi3")
@@ -178,18 +240,21 @@ def write_phi3_gguf(path: Path, shape: Phi3Shape = TINY, weights: str = "scripte
     writer.add_rope_dimension_count(shape.head_dim)
     writer.add_rope_freq_base(10000.0)
     writer.add_file_type(0 if dtype == np.float32 else 1)
-    writer.add_tokenizer_model("llama")
-    writer.add_tokenizer_pre("default")
-    writer.add_token_list(tokens)
-    writer.add_token_scores(scores)
-    writer.add_token_types(types)
-    writer.add_bos_token_id(1)
-    writer.add_eos_token_id(32000)
-    writer.add_unk_token_id(0)
-    writer.add_pad_token_id(32000)
-    writer.add_add_bos_token(True)
-    writer.add_add_eos_token(False)
-    writer.add_chat_template(PHI3_CHAT_TEMPLATE)
+    if vocab_from is not None:
+        _copy_tokenizer(writer, vocab_from)
+    else:
+        writer.add_tokenizer_model("llama")
+        writer.add_tokenizer_pre("default")
+        writer.add_token_list(tokens)
+        writer.add_token_scores(scores)
+        writer.add_token_types(types)
+        writer.add_bos_token_id(1)
+        writer.add_eos_token_id(32000)
+        writer.add_unk_token_id(0)
+        writer.add_pad_token_id(32000)
+        writer.add_add_bos_token(True)
+        writer.add_add_eos_token(False)
+        writer.add_chat_template(PHI3_CHAT_TEMPLATE)
 
     def randn(*dims: int, std: float = 0.02) -> np.ndarray:
         return (rng.standard_normal(dims, dtype=np.float32) * std).astype(dtype)

@@ -19,12 +19,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="layers to offload to the GPU (default: the memory plan)")
 
 
-def load_from_args(args: argparse.Namespace) -> JudgeEngine:
-    """Resolve ``--model`` and load it with the memory plan, honouring explicit overrides."""
+def load_from_args(args: argparse.Namespace, n_parallel: int | None = 1) -> JudgeEngine:
+    """Resolve ``--model`` and load it with the memory plan, honouring explicit overrides;
+    ``n_parallel`` sequences decode together (None: as many as the plan fits)."""
     from flowjudge_tui.runs.workflow import open_engine
 
     return open_engine(args.model, n_ctx=args.n_ctx, gpu_layers=args.gpu_layers,
-                       on_notice=print_notice)
+                       n_parallel=n_parallel, on_notice=print_notice)
 
 
 def print_notice(message: str) -> None:

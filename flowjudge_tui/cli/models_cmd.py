@@ -114,6 +114,7 @@ def _plan(args: argparse.Namespace) -> int:
     print(f"{name}: {plan.explanation}")
     print(f"  {plan.load.describe()}, batch {plan.load.n_batch}/{plan.load.n_ubatch}, "
           f"{plan.load.n_threads} threads")
+    print(f"  runs: {plan.parallel_explanation}")
     for fallback in plans[1:]:
         print(f"  if that fails: {fallback.load.describe()} "
               f"(~{fallback.predicted_vram_mib} MiB GPU, ~{fallback.predicted_ram_mib} MiB RAM)")

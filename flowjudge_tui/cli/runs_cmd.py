@@ -17,11 +17,11 @@ from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args, pr
 from flowjudge_tui.cli.output import print_json, print_table
 from flowjudge_tui.cli.progress_bar import ProgressPrinter
 from flowjudge_tui.datasets import ImportResult, parse_map_args
-from flowjudge_tui.judging.backend import SamplingSettings
+from flowjudge_tui.judging.backend import JudgeEngine, SamplingSettings
 from flowjudge_tui.judging.rubric import RubricLibrary
 from flowjudge_tui.reports.export import FORMATS, export_run
 from flowjudge_tui.runs.execute import RunSummary
-from flowjudge_tui.runs.workflow import DatasetSource, resume_run, start_run
+from flowjudge_tui.runs.workflow import DatasetSource, resume_runs, start_runs
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import RunRecord, Store, open_store
 
@@ -36,7 +36,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "stops cleanly and 'flowjudge runs resume ID' carries on.",
     )
     add_model_arguments(run)
-    run.add_argument("--rubric", required=True, help="a rubric name or a .toml file")
+    run.add_argument("--rubric", required=True, action="append",
+                     help="a rubric name or a .toml file; repeat it to judge every item "
+                     "against each rubric (one run per rubric, judged together)")
     run.add_argument("--data", required=True, type=Path, help="a .csv, .tsv or .jsonl file")
     run.add_argument("--map", action="append", default=[], metavar="COLUMN=field",
                      help="read a rubric field from this column (repeat; others are guessed)")
@@ -47,7 +49,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
                      help="most tokens of feedback (default %(default)s)")
     run.add_argument("--temperature", type=float, default=SamplingSettings.temperature)
     run.add_argument("--seed", type=int, default=SamplingSettings.seed)
-    run.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
+    _parallel_argument(run)
+    run.add_argument("--json", action="store_true",
+                     help="end with a JSON summary on stdout (a list with several rubrics)")
     run.set_defaults(handler=_run)
 
     runs = commands.add_parser("runs", help="list, show and resume runs")
@@ -60,7 +64,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=_show)
     resume = verbs.add_parser("resume", help="judge the items a run has not judged yet")
-    resume.add_argument("run_id", type=int, metavar="ID")
+    resume.add_argument("run_ids", type=int, nargs="+", metavar="ID",
+                        help="one run, or several of one model file to judge together")
     resume.add_argument("--n-ctx", type=int, default=None,
                         help="judge with this context size instead of the run's own")
     resume.add_argument("--gpu-layers", type=int, default=None,
@@ -68,7 +73,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     resume.add_argument("--force", action="store_true",
                         help="take the run over even if its owner still looks alive (e.g. a "
                         "re-created container); only when that process is surely gone")
-    resume.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
+    _parallel_argument(resume)
+    resume.add_argument("--json", action="store_true",
+                        help="end with a JSON summary on stdout (a list with several runs)")
     resume.set_defaults(handler=_resume)
 
     stats = commands.add_parser("stats", help="a run's scores and agreement with human labels")
@@ -88,6 +95,22 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     export.add_argument("--format", choices=FORMATS, required=True)
     export.add_argument("--out", type=Path, required=True, help="the file to write")
     export.set_defaults(handler=_export)
+
+
+def _parallel_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parallel", type=_at_least_one, default=None, metavar="N",
+                        help="sequences decoded together (default: as many as the memory "
+                        "plan fits, see 'flowjudge models plan'; verdicts do not change)")
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 @contextmanager
@@ -131,35 +154,64 @@ def _report_import(result: ImportResult) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    rubric = RubricLibrary(app_paths()).get(args.rubric).rubric
-    for warning in rubric.warnings():
-        print(f"flowjudge: warning: {warning}", file=sys.stderr)
+    library = RubricLibrary(app_paths())
+    rubrics = list({r.content_hash: r for r in (library.get(name).rubric
+                                                  for name in args.rubric)}.values())
+    for rubric in rubrics:
+        for warning in rubric.warnings():
+            print(f"flowjudge: warning: {rubric.name}: {warning}", file=sys.stderr)
     source = DatasetSource(args.data, parse_map_args(args.map), args.label, args.id, args.limit)
     sampling = SamplingSettings(temperature=args.temperature,
                                 max_feedback_tokens=args.max_tokens, seed=args.seed).check()
-    imported: list[ImportResult] = []
+    imported: dict[int, ImportResult] = {}
 
     def report_import(result: ImportResult) -> None:
-        imported.append(result)
+        imported[result.dataset.id] = result
         _report_import(result)
 
     def report_run(run: RunRecord) -> None:
         print(f"flowjudge: run {run.id}: {run.total_items} items, {run.rubric_name}, "
               f"{run.model_name}", file=sys.stderr)
 
+    def load() -> JudgeEngine:
+        engine = load_from_args(args, n_parallel=args.parallel)
+        if engine.load.n_parallel > 1:
+            print(f"flowjudge: judging {engine.load.n_parallel} sequences at a time",
+                  file=sys.stderr)
+        return engine
+
     with _store() as store:
         stop = threading.Event()
         with _ctrl_c_stops(stop):
-            summary = start_run(
-                store, source, rubric, lambda: load_from_args(args), sampling,
+            summaries = start_runs(
+                store, source, rubrics, load, sampling,
                 on_import_progress=ProgressPrinter(), on_imported=report_import,
                 on_created=report_run, on_progress=ProgressPrinter(), stop=stop,
                 on_hash_progress=ProgressPrinter(),
             )
-        result = imported[0]
-        extra = {"dataset_id": result.dataset.id, "imported": result.imported,
-                 "bad_rows": [{"line": p.line, "reason": p.reason} for p in result.problems]}
-        return _finish(summary, args.json, extra)
+        extras = []
+        for summary in summaries:
+            result = imported[summary.run.dataset_id]
+            extras.append({"dataset_id": result.dataset.id, "imported": result.imported,
+                           "bad_rows": [{"line": p.line, "reason": p.reason}
+                                        for p in result.problems]})
+        return _finish_all(summaries, args.json, extras)
+
+
+def _finish_all(summaries: list[RunSummary], as_json: bool,
+                extras: list[dict[str, Any]] | None = None) -> int:
+    """Report each run; JSON is one object for one run and a list for several."""
+    single = len(summaries) == 1
+    codes = [_finish(summary, as_json and single, extras[index] if extras else None)
+             for index, summary in enumerate(summaries)]
+    stopped = [str(summary.run.id) for summary in summaries if summary.run.pending]
+    if not single and len(stopped) > 1:
+        print(f"flowjudge: continue them together with 'flowjudge runs resume "
+              f"{' '.join(stopped)}'.", file=sys.stderr)
+    if as_json and not single:
+        print_json([_summary_json(summary, extras[index] if extras else None)
+                    for index, summary in enumerate(summaries)])
+    return max(codes)
 
 
 def _finish(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = None) -> int:
@@ -173,20 +225,26 @@ def _finish(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = N
               f"reused, {summary.skipped} skipped in {summary.seconds:.1f} s; see "
               f"'flowjudge stats {run.id}'.", file=sys.stderr)
     if as_json:
-        from flowjudge_tui.cli import runs_report as report
-
-        print_json({
-            "run_id": run.id,
-            **report.run_json(run),
-            "judged_now": summary.judged,
-            "reused_now": summary.reused,
-            "skipped_now": summary.skipped,
-            "stopped": summary.stopped,
-            "seconds": summary.seconds,
-            "resume_command": resume if run.pending else None,
-            **(extra or {}),
-        })
+        print_json(_summary_json(summary, extra))
     return 130 if summary.stopped else 0
+
+
+def _summary_json(summary: RunSummary, extra: dict[str, Any] | None) -> dict[str, Any]:
+    from flowjudge_tui.cli import runs_report as report
+
+    run = summary.run
+    resume = f"flowjudge runs resume {run.id}"
+    return {
+        "run_id": run.id,
+        **report.run_json(run),
+        "judged_now": summary.judged,
+        "reused_now": summary.reused,
+        "skipped_now": summary.skipped,
+        "stopped": summary.stopped,
+        "seconds": summary.seconds,
+        "resume_command": resume if run.pending else None,
+        **(extra or {}),
+    }
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -224,13 +282,15 @@ def _show(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     with _store() as store:
         if args.force:
-            _warn_takeover(store.get_run(args.run_id))
+            for run_id in args.run_ids:
+                _warn_takeover(store.get_run(run_id))
         stop = threading.Event()
         with _ctrl_c_stops(stop):
-            summary = resume_run(store, args.run_id, n_ctx=args.n_ctx,
-                                 gpu_layers=args.gpu_layers, on_notice=print_notice,
-                                 on_progress=ProgressPrinter(), stop=stop, force=args.force)
-        return _finish(summary, args.json)
+            summaries = resume_runs(store, args.run_ids, n_ctx=args.n_ctx,
+                                    gpu_layers=args.gpu_layers, n_parallel=args.parallel,
+                                    on_notice=print_notice, on_progress=ProgressPrinter(),
+                                    stop=stop, force=args.force)
+        return _finish_all(summaries, args.json)
 
 
 def _warn_takeover(run: RunRecord) -> None:

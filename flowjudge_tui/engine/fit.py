@@ -28,14 +28,17 @@ if TYPE_CHECKING:
     from flowjudge_tui.models.catalog import CatalogEntry
     from flowjudge_tui.models.gguf_file import GGUFInfo
 
-__all__ = ["Budget", "ModelMemory", "Plan", "fallback_plans", "load_plans", "plan_memory",
-           "probe_hardware"]
+__all__ = ["Budget", "ModelMemory", "Plan", "fallback_plans", "load_plans", "parallel_steps",
+           "plan_memory", "probe_hardware", "size_parallel"]
 
 MIB = 1024 * 1024
 GPU_RUNTIME_MIB = 160
 HOST_RUNTIME_MIB = 300
 DESKTOP_RESERVE_MIB = 384
 HOST_IO_MIB = 16  # pinned host buffers for inputs and logits when every layer is on the GPU
+# More sequences than this gain little: decode stops being memory-bound, and on a CPU the
+# prompt (which batching does not speed up) dominates.
+MAX_PARALLEL = 4
 KV_BYTES_PER_ELEMENT: dict[KVCacheType, float] = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 _SMALLER_KV: dict[KVCacheType, tuple[KVCacheType, ...]] = {
     "f16": ("q8_0", "q4_0"), "q8_0": ("q4_0",), "q4_0": ()}
@@ -163,11 +166,13 @@ class Plan:
     predicted_ram_mib: int
     explanation: str
     fits: bool = True
+    parallel_explanation: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self.load), "predicted_vram_mib": self.predicted_vram_mib,
                 "predicted_ram_mib": self.predicted_ram_mib, "fits": self.fits,
-                "explanation": self.explanation}
+                "explanation": self.explanation,
+                "n_parallel_explanation": self.parallel_explanation}
 
 
 def plan_memory(model: ModelMemory, budget: Budget, n_ctx: int = DEFAULT_N_CTX) -> Plan:
@@ -208,10 +213,61 @@ def fallback_plans(model: ModelMemory, plan: Plan, budget: Budget) -> list[Plan]
             for step in dict.fromkeys(steps) if step != load]
 
 
-def load_plans(model: ModelMemory, budget: Budget, n_ctx: int = DEFAULT_N_CTX) -> list[Plan]:
-    """The plan for ``budget`` followed by its fallbacks: what the loader tries, in order."""
-    plan = plan_memory(model, budget, n_ctx)
-    return [plan, *fallback_plans(model, plan, budget)]
+def load_plans(model: ModelMemory, budget: Budget, n_ctx: int = DEFAULT_N_CTX,
+               n_parallel: int | None = None) -> list[Plan]:
+    """The plan for ``budget`` followed by its fallbacks: what the loader tries, in order.
+
+    The first plan decodes as many sequences as fit (``size_parallel``), or ``n_parallel``;
+    if that load fails it steps down to fewer sequences, then to one, then to the smaller
+    plans (each with one sequence).
+    """
+    base = plan_memory(model, budget, n_ctx)
+    count = size_parallel(model, budget, base, n_parallel).load.n_parallel
+    return [*parallel_steps(model, budget, base, count), *fallback_plans(model, base, budget)]
+
+
+def size_parallel(model: ModelMemory, budget: Budget, plan: Plan,
+                  n_parallel: int | None = None) -> Plan:
+    """``plan`` with as many parallel sequences as the memory left after it holds.
+
+    Each sequence beyond the first needs one more KV cache of ``n_ctx`` tokens (its GPU
+    layers' share in VRAM, the rest in RAM); weights and compute buffers are shared.
+    """
+    load = plan.load
+    on_gpu = min(load.n_gpu_layers, model.n_layer)
+    per_token = model.kv_bytes_per_token(load.type_k, load.type_v, model.n_layer)
+    gpu_seq = model.kv_bytes_per_token(load.type_k, load.type_v, on_gpu) * load.n_ctx / MIB
+    ram_seq = per_token * load.n_ctx / MIB - gpu_seq
+    room_vram = budget.usable_vram_mib - plan.predicted_vram_mib
+    room_ram = budget.usable_ram_mib - plan.predicted_ram_mib
+    fits = [MAX_PARALLEL - 1]
+    parts = []
+    if gpu_seq > 0:
+        fits.append(int(max(0, room_vram) // gpu_seq))
+        parts.append(f"{max(0, room_vram)} MiB of VRAM left / {gpu_seq:.0f} MiB per sequence")
+    if ram_seq > 0:
+        fits.append(int(max(0, room_ram) // ram_seq))
+        parts.append(f"{max(0, room_ram)} MiB of RAM left / {ram_seq:.0f} MiB per sequence")
+    sized = 1 + min(fits) if plan.fits else 1
+    chosen = sized if n_parallel is None else max(1, n_parallel)
+    text = (f"{sized} sequence{'s' if sized > 1 else ''} of {load.n_ctx} tokens fit: 1 + "
+            f"min({MAX_PARALLEL - 1}, " + ", ".join(parts) + ")")
+    if chosen != sized:
+        text += f"; using {chosen}"
+    extra = chosen - 1
+    return replace(plan, load=replace(load, n_parallel=chosen),
+                   predicted_vram_mib=plan.predicted_vram_mib + round(extra * gpu_seq),
+                   predicted_ram_mib=plan.predicted_ram_mib + round(extra * ram_seq),
+                   parallel_explanation=text + ".")
+
+
+def parallel_steps(model: ModelMemory, budget: Budget, base: Plan, count: int) -> list[Plan]:
+    """``base`` with ``count`` sequences, then half as many each time, down to one."""
+    steps = [size_parallel(model, budget, base, count)]
+    while count > 1:
+        count //= 2
+        steps.append(size_parallel(model, budget, base, count))
+    return steps
 
 
 def _settings(budget: Budget, n_ctx: int, layers: int, kv: KVCacheType) -> LoadSettings:

@@ -8,43 +8,54 @@ distribution is read from the raw logits of that one position.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from flowjudge_tui.engine.chat import ChatWrapper, SpecialToken
+from flowjudge_tui.engine.score_reader import ScoreReader
+from flowjudge_tui.engine.sequences import ggml_type
 from flowjudge_tui.engine.structure import GenerationWatcher, locate_score_position
 from flowjudge_tui.errors import InvalidLogitsError, ModelError, PromptTooLongError
 from flowjudge_tui.judging.backend import (
     EngineResult,
     FeedbackCallback,
+    JudgeOutcome,
+    JudgeRequest,
     JudgmentCancelled,
     LoadSettings,
     SamplingSettings,
     StopCheck,
 )
 
+if TYPE_CHECKING:
+    from flowjudge_tui.engine.batch_queue import PhaseTimes
+    from flowjudge_tui.engine.batched import BatchedJudge
+
 # Tokens kept free after the feedback for "</feedback>\n<score>", the score and whitespace.
 SCORE_RESERVE = 24
 # The least room for feedback an item must leave, or it is refused as too long.
 MIN_FEEDBACK_TOKENS = 64
-MAX_WHITESPACE_STEPS = 2
+# With several sequences the judging context is the batched one; llama-cpp-python's own
+# context (always created by ``Llama``) then only needs to exist, so it is kept small.
+IDLE_CONTEXT = 256
 
 
-def _ggml_type(name: str) -> int:
-    import llama_cpp
-
-    return int({"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0,
-                "q4_0": llama_cpp.GGML_TYPE_Q4_0}[name])
+# How feedback is sampled: the official temperature and top_p, nothing else (llama-cpp-python's
+# other defaults would add top_k 40 and min_p 0.05).
+SAMPLER_EXTRAS: dict[str, Any] = {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0}
 
 
 class LlamaEngine:
-    """One GGUF model loaded in this process. Calls are serialised by a lock."""
+    """One GGUF model loaded in this process. Calls are serialised by a lock.
+
+    With ``load.n_parallel`` > 1 every judgment goes through ``BatchedJudge`` (several
+    sequences in one context); otherwise through llama-cpp-python's own context.
+    """
 
     def __init__(self, path: Path, load: LoadSettings | None = None) -> None:
         from llama_cpp import Llama
@@ -53,14 +64,16 @@ class LlamaEngine:
         self.load = load or LoadSettings()
         if not self.path.is_file():
             raise ModelError(f"No model file at {self.path}; check the path or pull a model.")
+        batched = self.load.n_parallel > 1
+        own_ctx = min(IDLE_CONTEXT, self.load.n_ctx) if batched else self.load.n_ctx
         kwargs: dict[str, Any] = {
-            "n_ctx": self.load.n_ctx,
+            "n_ctx": own_ctx,
             "n_gpu_layers": self.load.n_gpu_layers,
-            "n_batch": self.load.n_batch,
-            "n_ubatch": self.load.n_ubatch,
+            "n_batch": min(self.load.n_batch, own_ctx),
+            "n_ubatch": min(self.load.n_ubatch, own_ctx),
             "flash_attn": self.load.flash_attn,
-            "type_k": _ggml_type(self.load.type_k),
-            "type_v": _ggml_type(self.load.type_v),
+            "type_k": ggml_type(self.load.type_k),
+            "type_v": ggml_type(self.load.type_v),
             "logits_all": False,
             "verbose": False,
         }
@@ -77,6 +90,7 @@ class LlamaEngine:
             ) from None
         self._lock = threading.Lock()
         self._vocab = self._import().llama_model_get_vocab(self._llm.model)
+        self._scores = ScoreReader(self._llm, self._vocab)
         meta = self._llm.metadata
         self.chat = ChatWrapper(
             template=meta.get("tokenizer.chat_template"),
@@ -84,8 +98,27 @@ class LlamaEngine:
             bos_token=self._token_text(self._llm.token_bos()),
             eos_token=self._token_text(self._llm.token_eos()),
         )
-        self._continuations: dict[str, list[int]] = {}
         self._specials: dict[str, SpecialToken] | None = None
+        self._batched: BatchedJudge | None = None
+        if batched:
+            self._batched = self._batched_judge()
+
+    def _batched_judge(self) -> BatchedJudge:
+        from flowjudge_tui.engine.batched import BatchedJudge
+
+        llama_cpp = self._import()
+        try:
+            return BatchedJudge(
+                self._llm, self.chat_tokens, self._scores, self.load, self.sampler_chain,
+                score_reserve=SCORE_RESERVE, min_feedback_tokens=MIN_FEEDBACK_TOKENS,
+                # A copied KV stream is exact for plain caches; llama.cpp does not copy the
+                # sliding-window part of an iSWA cache (Gemma 3), so those re-evaluate it.
+                share_prefixes=llama_cpp.llama_model_n_swa(self._llm.model) == 0,
+                model_name=self.model_name,
+            )
+        except ModelError:
+            self._llm.close()
+            raise
 
     @staticmethod
     def _import() -> Any:
@@ -99,7 +132,18 @@ class LlamaEngine:
 
     @property
     def n_ctx(self) -> int:
+        if self._batched is not None:
+            return self._batched.context.n_ctx_seq
         return int(self._llm.n_ctx())
+
+    @property
+    def n_parallel(self) -> int:
+        return self.load.n_parallel if self._batched is not None else 1
+
+    @property
+    def phase_times(self) -> PhaseTimes | None:
+        """Where the batched judgments' time went (None without batching)."""
+        return self._batched.times if self._batched is not None else None
 
     @property
     def notices(self) -> list[str]:
@@ -155,8 +199,17 @@ class LlamaEngine:
         with self._lock:
             return len(self.chat_tokens(prompt))
 
+    def sampler_chain(self, sampling: SamplingSettings) -> Any:
+        """A fresh sampler chain exactly as ``Llama.generate`` builds it for ``sampling``."""
+        self._llm.set_seed(sampling.seed)
+        return self._llm._init_sampler(temp=sampling.temperature, top_p=sampling.top_p,
+                                       **SAMPLER_EXTRAS)
+
     def close(self) -> None:
         with self._lock:
+            if self._batched is not None:
+                self._batched.close()
+                self._batched = None
             self._llm.close()
 
     def judge(
@@ -167,8 +220,32 @@ class LlamaEngine:
         on_feedback: FeedbackCallback | None = None,
         should_stop: StopCheck | None = None,
     ) -> EngineResult:
+        if self._batched is not None:
+            request = JudgeRequest(0, prompt, tuple(scores), sampling, on_feedback=on_feedback)
+            [outcome] = list(self.judge_many([request], should_stop))
+            if outcome.error is not None:
+                raise outcome.error
+            assert outcome.result is not None
+            return outcome.result
         with self._lock:
             return self._judge(prompt, list(scores), sampling, on_feedback, should_stop)
+
+    def judge_many(
+        self, requests: Iterable[JudgeRequest], should_stop: StopCheck | None = None
+    ) -> Iterator[JudgeOutcome]:
+        """Judge ``requests``, ``n_parallel`` at a time, yielding outcomes as they finish."""
+        with self._lock:
+            if self._batched is not None:
+                yield from self._batched.run(requests, should_stop)
+                return
+            for request in requests:
+                try:
+                    result = self._judge(request.prompt, list(request.scores), request.sampling,
+                                         request.on_feedback, should_stop)
+                except (PromptTooLongError, InvalidLogitsError) as exc:
+                    yield JudgeOutcome(request, error=exc)
+                else:
+                    yield JudgeOutcome(request, result=result)
 
     def _judge(
         self,
@@ -212,28 +289,22 @@ class LlamaEngine:
         on_feedback: FeedbackCallback | None,
         should_stop: StopCheck | None,
     ) -> tuple[list[int], GenerationWatcher, str]:
-        llama_cpp = self._import()
         watcher = GenerationWatcher(on_feedback)
         generated: list[int] = []
         ended = "length"
         self._llm.set_seed(sampling.seed)
         tokens = self._llm.generate(
-            prompt_tokens,
-            temp=sampling.temperature,
-            top_p=sampling.top_p,
-            top_k=0,
-            min_p=0.0,
-            repeat_penalty=1.0,
+            prompt_tokens, temp=sampling.temperature, top_p=sampling.top_p, **SAMPLER_EXTRAS
         )
         try:
             for token in tokens:
                 if should_stop is not None and should_stop():
                     raise JudgmentCancelled()
-                if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                if self._scores.is_end_of_generation(token):
                     ended = "eos"
                     break
                 generated.append(token)
-                if watcher.feed(bytes(self._llm.detokenize([token]))):
+                if watcher.feed(self._scores.piece(token)):
                     ended = "marker"
                     break
                 if len(generated) >= budget:
@@ -244,23 +315,7 @@ class LlamaEngine:
 
     def _continuation(self, text: str) -> list[int]:
         """Tokens for ``text`` as it continues a sequence (no BOS, no added leading space)."""
-        if not text:
-            return []
-        cached = self._continuations.get(text)
-        if cached is not None:
-            return cached
-        anchor = b"\n"
-        tokens = list(self._llm.tokenize(anchor + text.encode("utf-8"), add_bos=False,
-                                         special=False))
-        for cut in range(1, len(tokens) + 1):
-            head = bytes(self._llm.detokenize(tokens[:cut]))
-            if head.lstrip(b" ") == anchor:
-                rest = tokens[cut:]
-                break
-        else:
-            rest = list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-        self._continuations[text] = rest
-        return rest
+        return self._scores.continuation(text)
 
     def _eval_to(self, tokens: list[int]) -> np.ndarray:
         """Make the context exactly ``tokens``, reusing the cached prefix; a copy of its logits."""
@@ -282,63 +337,4 @@ class LlamaEngine:
     def _score_distribution(
         self, context: list[int], scores: list[int]
     ) -> tuple[dict[int, float], float]:
-        logits = self._eval_to(context)
-        for _ in range(MAX_WHITESPACE_STEPS):
-            token = self._preferred_whitespace(logits, scores)
-            if token is None:
-                break
-            context = [*context, token]
-            logits = self._eval_to(context)
-        sequences = {s: self._continuation(str(s)) for s in scores}
-        if all(len(seq) == 1 for seq in sequences.values()) and _distinct_firsts(sequences):
-            return _softmax_over(logits, {s: seq[0] for s, seq in sequences.items()})
-        return self._multi_token_distribution(context, logits, sequences)
-
-    def _preferred_whitespace(self, logits: np.ndarray, scores: list[int]) -> int | None:
-        """The whitespace token the model would write before the score, if it prefers one."""
-        best = int(np.argmax(logits))
-        text = bytes(self._llm.detokenize([best]))
-        if not text or text.strip() or self._import().llama_vocab_is_eog(self._vocab, best):
-            return None
-        firsts = [self._continuation(str(s))[0] for s in scores]
-        return best if logits[best] > max(logits[t] for t in firsts) else None
-
-    def _multi_token_distribution(
-        self, context: list[int], logits: np.ndarray, sequences: dict[int, list[int]]
-    ) -> tuple[dict[int, float], float]:
-        """Scores of several tokens (e.g. 10): P(tokens) times P(the number ends there)."""
-        digit_tokens = {self._continuation(str(d))[0] for d in range(10)}
-        log_total = _logsumexp(logits)
-        log_probs: dict[int, float] = {}
-        for score, sequence in sequences.items():
-            current, log_p = logits, 0.0
-            for index, token in enumerate(sequence):
-                log_p += float(current[token]) - _logsumexp(current)
-                current = self._eval_to(context + sequence[: index + 1])
-            ends = 1.0 - sum(math.exp(float(current[t]) - _logsumexp(current))
-                             for t in digit_tokens)
-            log_probs[score] = log_p + math.log(max(ends, 1e-12))
-        top = max(log_probs.values())
-        weights = {s: math.exp(v - top) for s, v in log_probs.items()}
-        total = sum(weights.values())
-        mass = math.exp(top - (log_total - _logsumexp(logits))) * total
-        return {s: w / total for s, w in weights.items()}, min(1.0, mass)
-
-
-def _distinct_firsts(sequences: dict[int, list[int]]) -> bool:
-    firsts = [seq[0] for seq in sequences.values()]
-    return len(set(firsts)) == len(firsts)
-
-
-def _logsumexp(values: np.ndarray) -> float:
-    top = float(np.max(values))
-    return top + math.log(float(np.sum(np.exp(values.astype(np.float64) - top))))
-
-
-def _softmax_over(logits: np.ndarray, tokens: dict[int, int]) -> tuple[dict[int, float], float]:
-    chosen = {s: float(logits[t]) for s, t in tokens.items()}
-    top = max(chosen.values())
-    weights = {s: math.exp(v - top) for s, v in chosen.items()}
-    total = sum(weights.values())
-    mass = math.exp(top + math.log(total) - _logsumexp(logits))
-    return {s: w / total for s, w in weights.items()}, min(1.0, mass)
+        return self._scores.distribution(context, scores, self._eval_to)

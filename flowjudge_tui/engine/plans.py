@@ -46,11 +46,16 @@ def plans_for_budget(
     vram_mib: int | None = None,
     ram_mib: int | None = None,
     n_ctx: int | None = None,
+    n_parallel: int | None = None,
 ) -> list[Plan]:
-    """The plan and its fallbacks for this machine (or the budget given by hand)."""
+    """The plan and its fallbacks for this machine (or the budget given by hand).
+
+    The first plan decodes ``n_parallel`` sequences together (None: as many as fit); the
+    fallbacks step down to fewer, then one, then to smaller plans.
+    """
     budget = Budget.from_hardware(hardware or probe_hardware(), vram_mib=vram_mib,
                                   ram_mib=ram_mib)
-    return load_plans(model, budget, n_ctx=n_ctx or DEFAULT_N_CTX)
+    return load_plans(model, budget, n_ctx=n_ctx or DEFAULT_N_CTX, n_parallel=n_parallel)
 
 
 def plan_for_file(path: Path, hardware: Hardware | None = None) -> Plan:
@@ -60,11 +65,19 @@ def plan_for_file(path: Path, hardware: Hardware | None = None) -> Plan:
 
 
 def load_settings_for(
-    path: Path, n_ctx: int | None = None, n_gpu_layers: int | None = None
+    path: Path, n_ctx: int | None = None, n_gpu_layers: int | None = None,
+    n_parallel: int | None = 1,
 ) -> list[LoadSettings]:
     """The load settings to try for ``path``, best first, with the user's overrides applied;
-    ``n_gpu_layers`` pins the offload and drops the other candidates."""
-    plans = [p.load for p in plans_for_budget(model_memory_of_file(path), n_ctx=n_ctx)]
+    ``n_gpu_layers`` pins the offload and drops the other candidates (but fewer sequences).
+
+    ``n_parallel`` sequences decode together (None: as many as the plan fits); one by default,
+    for a spot check needs no more.
+    """
+    plans = [p.load for p in plans_for_budget(model_memory_of_file(path), n_ctx=n_ctx,
+                                              n_parallel=n_parallel)]
     if n_gpu_layers is not None:
-        plans = [replace(plans[0], n_gpu_layers=n_gpu_layers)]
+        first = replace(plans[0], n_parallel=1)
+        plans = [replace(plan, n_gpu_layers=n_gpu_layers) for plan in plans
+                 if replace(plan, n_parallel=1) == first]
     return list(dict.fromkeys(plans))

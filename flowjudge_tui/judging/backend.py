@@ -7,10 +7,10 @@ server), and the store records the settings with each run. Nothing here imports 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from flowjudge_tui.errors import SettingsError
 
@@ -63,11 +63,14 @@ class LoadSettings:
     n_threads: int | None = None
     n_batch: int = 512
     n_ubatch: int = 512
+    n_parallel: int = 1
+    """Sequences decoded together, each with its own ``n_ctx`` (see ``engine.batched``)."""
 
     def describe(self) -> str:
         where = "CPU only" if self.n_gpu_layers == 0 else f"{self.n_gpu_layers} layers on the GPU"
         fa = ", flash attention" if self.flash_attn else ""
-        return f"{where}, context {self.n_ctx}, KV {self.type_k}/{self.type_v}{fa}"
+        parallel = f", {self.n_parallel} sequences" if self.n_parallel > 1 else ""
+        return f"{where}, context {self.n_ctx}{parallel}, KV {self.type_k}/{self.type_v}{fa}"
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,49 @@ class JudgeEngine(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """One judgment among many (``judge_many``); ``key`` is the caller's own identifier.
+
+    Requests with the same ``group`` (the same item under several rubrics) share the start of
+    their prompts: a batching engine evaluates that prefix once and copies it.
+    """
+
+    key: Hashable
+    prompt: str
+    scores: tuple[int, ...]
+    sampling: SamplingSettings
+    group: Hashable | None = None
+    on_feedback: FeedbackCallback | None = None
+
+
+@dataclass(frozen=True)
+class JudgeOutcome:
+    """A finished request: its result, or the error that refused it (e.g. too long)."""
+
+    request: JudgeRequest
+    result: EngineResult | None = None
+    error: Exception | None = None
+
+
+@runtime_checkable
+class BatchJudgeEngine(JudgeEngine, Protocol):
+    """An engine that judges several requests together; outcomes come as each finishes."""
+
+    @property
+    def n_parallel(self) -> int: ...
+
+    def judge_many(
+        self, requests: Iterable[JudgeRequest], should_stop: StopCheck | None = None
+    ) -> Iterator[JudgeOutcome]:
+        """Judge ``requests`` (read lazily), yielding each outcome when it is ready.
+
+        Raises ``JudgmentCancelled`` when ``should_stop`` returns True; judgments in flight
+        are dropped.
+        """
+        ...
 
 
 class JudgmentCancelled(Exception):

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 
-from flowjudge_tui.errors import InvalidLogitsError
+from flowjudge_tui.errors import InvalidLogitsError, PromptTooLongError
 from flowjudge_tui.judging.backend import (
+    BatchJudgeEngine,
+    EngineResult,
     FeedbackCallback,
     JudgeEngine,
+    JudgeOutcome,
+    JudgeRequest,
     SamplingSettings,
     StopCheck,
 )
@@ -36,9 +41,15 @@ def judge_item(
         on_feedback=on_feedback,
         should_stop=should_stop,
     )
+    return verdict_from_result(rubric, engine.model_name, result)
+
+
+def verdict_from_result(rubric: Rubric, model_name: str, result: EngineResult) -> Verdict:
+    """The verdict an engine's result gives under ``rubric``; ``InvalidLogitsError`` when the
+    model's numbers are not finite."""
     numbers = [*result.distribution.values(), result.score_mass]
     if not result.distribution or not all(math.isfinite(value) for value in numbers):
-        raise InvalidLogitsError(engine.model_name)
+        raise InvalidLogitsError(model_name)
     score, expected, confidence = summarize_distribution(result.distribution)
     return Verdict(
         score=score,
@@ -54,5 +65,23 @@ def judge_item(
         stop_reason=result.stop_reason,
         rubric=rubric.name,
         rubric_hash=rubric.content_hash,
-        model=engine.model_name,
+        model=model_name,
     )
+
+
+def judge_many(
+    engine: JudgeEngine, requests: Iterable[JudgeRequest], should_stop: StopCheck | None = None
+) -> Iterator[JudgeOutcome]:
+    """Outcomes of ``requests`` as they finish: the engine's own batching when it has some
+    (``BatchJudgeEngine``), else one request after another."""
+    if isinstance(engine, BatchJudgeEngine):
+        yield from engine.judge_many(requests, should_stop)
+        return
+    for request in requests:
+        try:
+            result = engine.judge(request.prompt, request.scores, request.sampling,
+                                  request.on_feedback, should_stop)
+        except (PromptTooLongError, InvalidLogitsError) as exc:
+            yield JudgeOutcome(request, error=exc)
+        else:
+            yield JudgeOutcome(request, result=result)

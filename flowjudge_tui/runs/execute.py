@@ -1,4 +1,7 @@
-"""Executing a run: judge its pending items one by one, committing each verdict as it is made.
+"""Executing runs: judge their pending items, committing each verdict as it is made.
+
+Several runs (one dataset under several rubrics) execute together: an item's judgments are
+asked for side by side, so a batching engine shares the item's part of the prompt.
 
 Each execution judges only the items that have no verdict yet, so a run killed at any moment
 (even by SIGKILL) loses nothing committed and judges nothing twice. Work done before (same
@@ -12,19 +15,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flowjudge_tui.errors import InvalidLogitsError, ItemError, ModelError, PromptTooLongError
 from flowjudge_tui.judging.backend import (
+    FeedbackCallback,
     JudgeEngine,
+    JudgeOutcome,
+    JudgeRequest,
     JudgmentCancelled,
-    SamplingSettings,
     StopCheck,
 )
-from flowjudge_tui.judging.judge import judge_item
-from flowjudge_tui.judging.rubric import Rubric
+from flowjudge_tui.judging.judge import judge_many, verdict_from_result
+from flowjudge_tui.judging.prompt import build_prompt
 from flowjudge_tui.judging.verdict import Verdict
 from flowjudge_tui.progress import ProgressCallback, RateMeter
 from flowjudge_tui.runs.work import fingerprint_of_kind, work_key
@@ -93,61 +99,189 @@ def execute_run(
     unexpected error, re-raised; resumable). Blocking: call it from a worker thread in an app.
     ``force`` takes the run over from an owner that looks alive (see ``Store.claim_run``).
     """
-    run = store.get_run(run_id)
-    _check_engine(run, engine)
-    run = store.claim_run(run_id, force=force)
-    rubric = store.get_rubric(run.rubric_hash)
-    should_stop = _stop_check(stop)
-    sampling = run.settings.sampling
-    load = engine.load
-    meter = RateMeter(f"Run {run_id}", run.total_items, unit="verdicts", start_done=run.done)
-    counts = {"judged": 0, "reused": 0, "skipped": 0}
-    done, tokens, seconds = run.done, 0, 0.0
-    started = time.monotonic()
-    status: str = "done"
-    if on_progress is not None:
-        on_progress(meter.event(done))
-    after_row = 0
+    [summary] = execute_runs(store, [run_id], engine, on_progress=on_progress,
+                             on_verdict=on_verdict, on_feedback=on_feedback, stop=stop,
+                             force=force)
+    return summary
+
+
+def execute_runs(
+    store: Store,
+    run_ids: Sequence[int],
+    engine: JudgeEngine,
+    *,
+    on_progress: ProgressCallback | None = None,
+    on_verdict: VerdictCallback | None = None,
+    on_feedback: ItemFeedback | None = None,
+    stop: Stop | None = None,
+    force: bool = False,
+) -> list[RunSummary]:
+    """Judge several runs together (e.g. one dataset under several rubrics), as ``execute_run``.
+
+    An item's judgments under every run are asked for one after another, as one group, so a
+    batching engine (``engine.batched``) evaluates the item's part of the prompt once. Every
+    verdict is committed the moment it is made; all the runs end in the same state.
+    """
+    runs = [store.get_run(run_id) for run_id in run_ids]
+    for run in runs:
+        _check_engine(run, engine)
+    runs = [store.claim_run(run.id, force=force) for run in runs]
+    work = _RunsWork(store, runs, engine, on_progress, on_verdict, on_feedback, stop)
+    ids = [run.id for run in runs]
     try:
-        with store.heartbeat(run_id):
-            while batch := store.pending_items(run_id, PENDING_BATCH, after_row):
-                for item in batch:
-                    if should_stop():
-                        raise _Stopped
-                    after_row = item.row_number
-                    key = work_key(run.model_fingerprint, run.rubric_hash, item.content_hash,
-                                   sampling, load)
-                    new = _reuse(store, key) or _judge(
-                        engine, rubric, item, sampling, key, on_feedback, should_stop
-                    )
-                    if new.stop_reason == INVALID_LOGITS:
-                        store.flag_model(run.model_fingerprint, run.model_name,
-                                         new.skip_reason or "")
-                    record = store.add_verdict(run_id, item.id, new)
-                    counts[record.status] += 1
-                    done += 1
-                    if record.status == "judged":
-                        tokens += record.completion_tokens
-                        seconds += record.seconds
-                    if on_verdict is not None:
-                        on_verdict(VerdictEvent(run_id, item, record, done, run.total_items))
-                    if on_progress is not None:
-                        on_progress(meter.event(done, _detail(tokens, seconds, counts)))
+        with ExitStack() as beating:
+            for run_id in ids:
+                beating.enter_context(store.heartbeat(run_id))
+            work.execute()
     except (_Stopped, JudgmentCancelled, KeyboardInterrupt) as exc:
-        store.finish_run(run_id, "cancelled")
-        status = "cancelled"
+        for run_id in ids:
+            store.finish_run(run_id, "cancelled")
+        work.stopped = True
         if isinstance(exc, KeyboardInterrupt):
             raise
     except BaseException as exc:
-        store.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}")
+        for run_id in ids:
+            store.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}")
         raise
     else:
-        store.finish_run(run_id, "done")
-    final = store.get_run(run_id)
-    if on_progress is not None:
-        on_progress(meter.event(final.done, _detail(tokens, seconds, counts), finished=True))
-    return RunSummary(final, counts["judged"], counts["reused"], counts["skipped"],
-                      status == "cancelled", time.monotonic() - started)
+        for run_id in ids:
+            store.finish_run(run_id, "done")
+    work.progress(finished=True)
+    return work.summaries()
+
+
+class _RunsWork:
+    """The pending (run, item) pairs of several runs, fed to the engine item by item."""
+
+    def __init__(self, store: Store, runs: list[RunRecord], engine: JudgeEngine,
+                 on_progress: ProgressCallback | None, on_verdict: VerdictCallback | None,
+                 on_feedback: ItemFeedback | None, stop: Stop | None) -> None:
+        self.store = store
+        self.runs = {run.id: run for run in runs}
+        self.engine = engine
+        self.rubrics = {run.id: store.get_rubric(run.rubric_hash) for run in runs}
+        self.on_progress = on_progress
+        self.on_verdict = on_verdict
+        self.on_feedback = on_feedback
+        self.should_stop = _stop_check(stop)
+        total = sum(run.total_items for run in runs)
+        label = "Run " + ", ".join(str(run.id) for run in runs)
+        self.done = {run.id: run.done for run in runs}
+        self.meter = RateMeter(label, total, unit="verdicts", start_done=sum(self.done.values()))
+        self.counts = {run.id: {"judged": 0, "reused": 0, "skipped": 0} for run in runs}
+        self.tokens = 0
+        self.started = time.monotonic()
+        self.stopped = False
+        self.in_flight: set[str] = set()
+        self.deferred: list[tuple[RunRecord, ItemRecord, str]] = []
+
+    def execute(self) -> None:
+        self.progress()
+        self._judge(self._pairs())
+        while self.deferred:
+            again, self.deferred = self.deferred, []
+            self._judge(iter(again))
+
+    def _pairs(self) -> Iterator[tuple[RunRecord, ItemRecord, str]]:
+        """Every pending (run, item, work key), an item's runs next to each other."""
+        pending: dict[int, list[tuple[RunRecord, ItemRecord]]] = {}
+        for run in self.runs.values():
+            after_row = 0
+            while batch := self.store.pending_items(run.id, PENDING_BATCH, after_row):
+                for item in batch:
+                    pending.setdefault(item.row_number, []).append((run, item))
+                    after_row = item.row_number
+        load = self.engine.load
+        for row in sorted(pending):
+            for run, item in pending[row]:
+                key = work_key(run.model_fingerprint, run.rubric_hash, item.content_hash,
+                               run.settings.sampling, load)
+                yield run, item, key
+
+    def _requests(self, pairs: Iterator[tuple[RunRecord, ItemRecord, str]]
+                  ) -> Iterator[JudgeRequest]:
+        for run, item, key in pairs:
+            if self.should_stop():
+                raise _Stopped
+            if key in self.in_flight:
+                self.deferred.append((run, item, key))  # the same work: reuse it when done
+                continue
+            reused = _reuse(self.store, key)
+            if reused is not None:
+                self._commit(run, item, reused)
+                continue
+            rubric = self.rubrics[run.id]
+            try:
+                prompt = build_prompt(rubric, item.to_item())
+            except ItemError as exc:
+                self._commit(run, item, NewVerdict(status="skipped", work_key=key,
+                                                   skip_reason=str(exc)))
+                continue
+            self.in_flight.add(key)
+            yield JudgeRequest(
+                key=(run.id, item, key), prompt=prompt, scores=tuple(rubric.score_values),
+                sampling=run.settings.sampling, group=item.content_hash,
+                on_feedback=self._stream(item))
+
+    def _stream(self, item: ItemRecord) -> FeedbackCallback | None:
+        on_feedback = self.on_feedback
+        if on_feedback is None:
+            return None
+        return lambda text: on_feedback(item, text)
+
+    def _judge(self, pairs: Iterator[tuple[RunRecord, ItemRecord, str]]) -> None:
+        for outcome in judge_many(self.engine, self._requests(pairs), self.should_stop):
+            run_id, item, key = cast(tuple[int, ItemRecord, str], outcome.request.key)
+            self.in_flight.discard(key)
+            run = self.runs[run_id]
+            self._commit(run, item, self._verdict(run, key, outcome))
+            if self.should_stop():
+                raise _Stopped
+
+    def _verdict(self, run: RunRecord, key: str, outcome: JudgeOutcome) -> NewVerdict:
+        """What to store: the verdict, or why the item was skipped (NaN logits flag the
+        model in the store)."""
+        try:
+            if outcome.error is not None:
+                raise outcome.error
+            assert outcome.result is not None
+            verdict = verdict_from_result(self.rubrics[run.id], self.engine.model_name,
+                                          outcome.result)
+        except (PromptTooLongError, ItemError) as exc:
+            return NewVerdict(status="skipped", work_key=key, skip_reason=str(exc))
+        except InvalidLogitsError as exc:
+            self.store.flag_model(run.model_fingerprint, run.model_name, str(exc))
+            return NewVerdict(status="skipped", work_key=key, skip_reason=str(exc),
+                              stop_reason=INVALID_LOGITS)
+        return verdict_to_store(verdict, key)
+
+    def _commit(self, run: RunRecord, item: ItemRecord, new: NewVerdict) -> None:
+        record = self.store.add_verdict(run.id, item.id, new)
+        self.counts[run.id][record.status] += 1
+        self.done[run.id] += 1
+        if record.status == "judged":
+            self.tokens += record.completion_tokens
+        if self.on_verdict is not None:
+            self.on_verdict(VerdictEvent(run.id, item, record, self.done[run.id],
+                                         run.total_items))
+        self.progress()
+
+    def progress(self, finished: bool = False) -> None:
+        if self.on_progress is None:
+            return
+        totals = {name: sum(c[name] for c in self.counts.values())
+                  for name in ("judged", "reused", "skipped")}
+        if finished:
+            done = sum(self.store.get_run(run_id).done for run_id in self.runs)
+        else:
+            done = sum(self.done.values())
+        detail = _detail(self.tokens, time.monotonic() - self.started, totals)
+        self.on_progress(self.meter.event(done, detail, finished=finished))
+
+    def summaries(self) -> list[RunSummary]:
+        seconds = time.monotonic() - self.started
+        return [RunSummary(self.store.get_run(run_id), c["judged"], c["reused"], c["skipped"],
+                           self.stopped, seconds) for run_id, c in self.counts.items()]
 
 
 def _check_engine(run: RunRecord, engine: JudgeEngine) -> None:
@@ -165,6 +299,7 @@ def _check_engine(run: RunRecord, engine: JudgeEngine) -> None:
 
 
 def _detail(tokens: int, seconds: float, counts: dict[str, int]) -> str:
+    """Throughput over wall-clock time (batched judgments overlap), reuse and skips."""
     parts = []
     if seconds > 0:
         parts.append(f"{tokens / seconds:.1f} tok/s")
@@ -192,26 +327,6 @@ def _reuse(store: Store, key: str) -> NewVerdict | None:
         return None
     return NewVerdict(status="reused", work_key=key, reused_from=found.id,
                       **_verdict_fields(found))
-
-
-def _judge(
-    engine: JudgeEngine,
-    rubric: Rubric,
-    item: ItemRecord,
-    sampling: SamplingSettings,
-    key: str,
-    on_feedback: ItemFeedback | None,
-    should_stop: StopCheck,
-) -> NewVerdict:
-    stream = None if on_feedback is None else (lambda text: on_feedback(item, text))
-    try:
-        verdict = judge_item(engine, rubric, item.to_item(), sampling, stream, should_stop)
-    except (PromptTooLongError, ItemError) as exc:
-        return NewVerdict(status="skipped", work_key=key, skip_reason=str(exc))
-    except InvalidLogitsError as exc:
-        return NewVerdict(status="skipped", work_key=key, skip_reason=str(exc),
-                          stop_reason=INVALID_LOGITS)
-    return verdict_to_store(verdict, key)
 
 
 def verdict_to_store(verdict: Verdict, key: str) -> NewVerdict:

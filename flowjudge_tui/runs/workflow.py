@@ -23,7 +23,7 @@ from flowjudge_tui.runs.execute import (
     RunSummary,
     Stop,
     VerdictCallback,
-    execute_run,
+    execute_runs,
     verdict_to_store,
 )
 from flowjudge_tui.runs.work import model_fingerprint, work_key
@@ -51,16 +51,19 @@ def open_engine(
     *,
     n_ctx: int | None = None,
     gpu_layers: int | None = None,
+    n_parallel: int | None = 1,
     on_notice: Notice | None = None,
     opener: EngineOpener | None = None,
 ) -> JudgeEngine:
     """The judge for ``model`` (a catalog name, a registered name or a .gguf path), loaded with
-    this machine's memory plan and the user's explicit overrides."""
+    this machine's memory plan and the user's explicit overrides; ``n_parallel`` sequences
+    decode together (None: as many as the plan fits)."""
     from flowjudge_tui.engine.plans import load_settings_for
     from flowjudge_tui.models.installed import resolve_model_path
 
     path = resolve_model_path(str(model))
-    plans = load_settings_for(path, n_ctx=n_ctx, n_gpu_layers=gpu_layers)
+    plans = load_settings_for(path, n_ctx=n_ctx, n_gpu_layers=gpu_layers,
+                              n_parallel=n_parallel)
     return (opener or _default_opener(on_notice))(path, plans)
 
 
@@ -136,29 +139,67 @@ def start_run(
     the run cannot be created, the dataset just imported is deleted again (no run refers to
     it, so it would stay behind unseen). ``on_hash_progress`` follows the model file's first
     hashing."""
+    [summary] = start_runs(
+        store, source, [rubric], engine, sampling, on_import_progress=on_import_progress,
+        on_imported=on_imported, on_created=on_created, on_progress=on_progress,
+        on_verdict=on_verdict, on_feedback=on_feedback, stop=stop,
+        on_hash_progress=on_hash_progress)
+    return summary
+
+
+def start_runs(
+    store: Store,
+    source: DatasetSource,
+    rubrics: Sequence[Rubric],
+    engine: Callable[[], JudgeEngine],
+    sampling: SamplingSettings | None = None,
+    *,
+    on_import_progress: ProgressCallback | None = None,
+    on_imported: Callable[[ImportResult], None] | None = None,
+    on_created: Callable[[RunRecord], None] | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_verdict: VerdictCallback | None = None,
+    on_feedback: ItemFeedback | None = None,
+    stop: Stop | None = None,
+    on_hash_progress: ProgressCallback | None = None,
+) -> list[RunSummary]:
+    """``start_run`` for several rubrics: one run per rubric, created together and judged
+    together (``execute_runs``). The file is imported once per set of fields the rubrics
+    read; on a failure before judging, every dataset imported here is deleted again."""
     sampling = (sampling or SamplingSettings()).check()
-    imported = import_dataset(
-        store, source.path, rubric, source.column_map, source.label, source.id_column,
-        limit=source.limit, on_progress=on_import_progress,
-    )
-    if on_imported is not None:
-        on_imported(imported)
+    imports: dict[tuple[tuple[str, ...], str], ImportResult] = {}
+    runs: list[RunRecord] = []
     try:
+        for rubric in rubrics:
+            fields = (tuple(sorted(rubric.inputs)), rubric.output)
+            if fields not in imports:
+                imports[fields] = import_dataset(
+                    store, source.path, rubric, source.column_map, source.label,
+                    source.id_column, limit=source.limit, on_progress=on_import_progress,
+                )
+                if on_imported is not None:
+                    on_imported(imports[fields])
         judge = engine()
         if judge.path is None:
             raise ModelError(
                 f"{judge.model_name} has no model file on this machine to run with."
             )
         settings = RunSettings(sampling=sampling, load=judge.load, limit=source.limit)
-        run = create_run(store, imported.dataset.id, rubric, judge.path, settings,
-                         on_hash_progress)
+        for rubric in rubrics:
+            imported = imports[(tuple(sorted(rubric.inputs)), rubric.output)]
+            runs.append(create_run(store, imported.dataset.id, rubric, judge.path, settings,
+                                   on_hash_progress))
     except BaseException:
-        store.delete_dataset(imported.dataset.id)
+        for run in runs:
+            store.delete_run(run.id)
+        for imported in imports.values():
+            store.delete_dataset(imported.dataset.id)
         raise
-    if on_created is not None:
-        on_created(run)
-    return execute_run(store, run.id, judge, on_progress=on_progress, on_verdict=on_verdict,
-                       on_feedback=on_feedback, stop=stop)
+    for run in runs:
+        if on_created is not None:
+            on_created(run)
+    return execute_runs(store, [run.id for run in runs], judge, on_progress=on_progress,
+                        on_verdict=on_verdict, on_feedback=on_feedback, stop=stop)
 
 
 def resume_settings(
@@ -179,6 +220,7 @@ def resume_run(
     *,
     n_ctx: int | None = None,
     gpu_layers: int | None = None,
+    n_parallel: int | None = None,
     opener: EngineOpener | None = None,
     on_notice: Notice | None = None,
     on_progress: ProgressCallback | None = None,
@@ -188,22 +230,70 @@ def resume_run(
     force: bool = False,
 ) -> RunSummary:
     """Judge the items of run ``run_id`` that have no verdict yet, with the run's own model file
-    and load settings (``n_ctx`` and ``gpu_layers`` override them). ``force`` takes the run
-    over from an owner that still looks alive (see ``Store.claim_run``)."""
-    run = store.get_run(run_id)
-    if run.pending == 0 and run.state != "running":
-        if run.status != "done":
-            run = store.finish_run(run_id, "done")
-        return RunSummary(run, 0, 0, 0, False, 0.0)
-    path = Path(run.model_path)
-    if not path.is_file():
-        raise ModelError(
-            f"Run {run.id} was judged with {path}, which is gone; put the file back to resume."
-        )
-    engine = (opener or _default_opener(on_notice))(path, [resume_settings(run, n_ctx,
-                                                                             gpu_layers)])
-    return execute_run(store, run_id, engine, on_progress=on_progress, on_verdict=on_verdict,
-                       on_feedback=on_feedback, stop=stop, force=force)
+    and load settings (``n_ctx``, ``gpu_layers`` and ``n_parallel`` override them). ``force``
+    takes the run over from an owner that still looks alive (see ``Store.claim_run``)."""
+    [summary] = resume_runs(
+        store, [run_id], n_ctx=n_ctx, gpu_layers=gpu_layers, n_parallel=n_parallel,
+        opener=opener, on_notice=on_notice, on_progress=on_progress, on_verdict=on_verdict,
+        on_feedback=on_feedback, stop=stop, force=force)
+    return summary
+
+
+def resume_runs(
+    store: Store,
+    run_ids: Sequence[int],
+    *,
+    n_ctx: int | None = None,
+    gpu_layers: int | None = None,
+    n_parallel: int | None = None,
+    opener: EngineOpener | None = None,
+    on_notice: Notice | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_verdict: VerdictCallback | None = None,
+    on_feedback: ItemFeedback | None = None,
+    stop: Stop | None = None,
+    force: bool = False,
+) -> list[RunSummary]:
+    """``resume_run`` for several runs of one model file, judged together (``execute_runs``):
+    e.g. the runs of one ``flowjudge run --rubric A --rubric B`` after a crash. Runs with
+    nothing left are only marked done. A load that fails steps down to fewer sequences."""
+    ids = list(dict.fromkeys(run_ids))
+    summaries: dict[int, RunSummary] = {}
+    todo: list[RunRecord] = []
+    for run_id in ids:
+        run = store.get_run(run_id)
+        if run.pending == 0 and run.state != "running":
+            if run.status != "done":
+                run = store.finish_run(run_id, "done")
+            summaries[run_id] = RunSummary(run, 0, 0, 0, False, 0.0)
+        else:
+            todo.append(run)
+    if todo:
+        if len({run.model_fingerprint for run in todo}) > 1:
+            raise ModelError("Runs " + ", ".join(str(run.id) for run in todo) + " were judged "
+                             "by different model files; resume them one at a time.")
+        path = Path(todo[0].model_path)
+        if not path.is_file():
+            raise ModelError(f"Run {todo[0].id} was judged with {path}, which is gone; put the "
+                             "file back to resume.")
+        load = resume_settings(todo[0], n_ctx, gpu_layers)
+        plans = [replace(load, n_parallel=count)
+                 for count in _halvings(n_parallel or load.n_parallel)]
+        engine = (opener or _default_opener(on_notice))(path, plans)
+        done = execute_runs(store, [run.id for run in todo], engine, on_progress=on_progress,
+                            on_verdict=on_verdict, on_feedback=on_feedback, stop=stop,
+                            force=force)
+        summaries.update({summary.run.id: summary for summary in done})
+    return [summaries[run_id] for run_id in ids]
+
+
+def _halvings(count: int) -> list[int]:
+    """``count`` sequences, then half as many each time, down to one (memory fallbacks)."""
+    steps = [count]
+    while count > 1:
+        count //= 2
+        steps.append(count)
+    return steps
 
 
 def keep_verdict(

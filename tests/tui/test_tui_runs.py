@@ -31,13 +31,13 @@ def slow_judge(monkeypatch: pytest.MonkeyPatch) -> None:
     going when the test presses its keys."""
     import flowjudge_tui.runs.execute
 
-    real = flowjudge_tui.runs.execute.judge_item
+    real = flowjudge_tui.runs.execute.verdict_from_result
 
     def judge_slowly(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.15)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(flowjudge_tui.runs.execute, "judge_item", judge_slowly)
+    monkeypatch.setattr(flowjudge_tui.runs.execute, "verdict_from_result", judge_slowly)
 
 
 def judged(panel: ProgressPanel) -> float:
