@@ -61,3 +61,18 @@ class NetworkError(FlowJudgeError):
 
 class StoreError(FlowJudgeError):
     """The local database refused an operation (unknown id, wrong state)."""
+
+
+class ServerError(NetworkError):
+    """An inference server refused a request or answered in a way we cannot use."""
+
+
+class ServerUnreachableError(ServerError):
+    """An inference server stayed unreachable longer than we wait."""
+
+    def __init__(self, server: str, waited: float, problem: str) -> None:
+        self.server = server
+        super().__init__(
+            f"The server at {server} has been unreachable for {waited:.0f} s ({problem}); "
+            "start it again (or check the URL), then resume."
+        )
