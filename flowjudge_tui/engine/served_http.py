@@ -16,6 +16,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as WaitTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +80,9 @@ class ServerConnection:
         timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
         self._client = httpx.Client(headers=headers, timeout=timeout, trust_env=False,
                                     limits=httpx.Limits(max_connections=64))
+        # Requests are sent from these threads so that a caller waiting for an answer can be
+        # cancelled at once (a long prompt on a CPU server sends nothing for minutes).
+        self._senders = ThreadPoolExecutor(max_workers=32, thread_name_prefix="flowjudge-http")
         self._open: set[httpx.Response] = set()
         self._open_lock = threading.Lock()
         self._closed = False
@@ -86,6 +91,7 @@ class ServerConnection:
         self._closed = True
         self.abort_all()
         self._client.close()
+        self._senders.shutdown(wait=False, cancel_futures=True)
 
     def abort_all(self) -> None:
         """Close every open stream (from any thread): their readers end at once."""
@@ -119,8 +125,9 @@ class ServerConnection:
         failing_since: float | None = None
         attempt = 0
         while True:
+            request = self._client.build_request(method, self._url(path), json=payload)
             try:
-                response = self._client.request(method, self._url(path), json=payload)
+                response = self._send(request, False, should_stop)
             except httpx.TransportError as exc:
                 problem = _describe_transport(exc)
             else:
@@ -146,7 +153,7 @@ class ServerConnection:
         while True:
             request = self._client.build_request("POST", self._url(path), json=payload)
             try:
-                response = self._client.send(request, stream=True)
+                response = self._send(request, True, should_stop)
             except httpx.TransportError as exc:
                 problem = _describe_transport(exc)
             else:
@@ -161,6 +168,19 @@ class ServerConnection:
             failing_since = failing_since or time.monotonic()
             self.pause_before_retry(failing_since, attempt, problem, should_stop)
             attempt += 1
+
+    def _send(self, request: httpx.Request, stream: bool,
+              should_stop: StopCheck | None) -> httpx.Response:
+        if self._closed:
+            raise Cancelled
+        future = self._senders.submit(self._client.send, request, stream=stream)
+        while True:
+            try:
+                return future.result(timeout=0.05)
+            except WaitTimeout:
+                if self._closed or (should_stop is not None and should_stop()):
+                    future.add_done_callback(_close_abandoned)
+                    raise Cancelled from None
 
     def _events(self, response: httpx.Response, path: str,
                 should_stop: StopCheck | None,
@@ -238,6 +258,11 @@ class ServerConnection:
 
 class ServerRetryable(Exception):
     """A stream broke after it started; running the request again may succeed."""
+
+
+def _close_abandoned(future: Future[httpx.Response]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
 
 
 def _error_message(body: Any) -> str:
