@@ -19,12 +19,13 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flowjudge_tui.engine.chat import ChatWrapper
+from flowjudge_tui.engine.served_batch import judge_concurrently
 from flowjudge_tui.engine.served_http import (
     Cancelled,
     ServerConnection,
@@ -45,6 +46,8 @@ from flowjudge_tui.errors import PromptTooLongError, ServerError
 from flowjudge_tui.judging.backend import (
     EngineResult,
     FeedbackCallback,
+    JudgeOutcome,
+    JudgeRequest,
     JudgmentCancelled,
     LoadSettings,
     SamplingSettings,
@@ -76,7 +79,9 @@ class ServedEngine:
     """A judge model behind an OpenAI-compatible server."""
 
     def __init__(self, url: str, model: str | None = None, options: ServerOptions | None = None,
-                 top_k: int = DEFAULT_TOP_LOGPROBS, api_key: str | None = None) -> None:
+                 top_k: int = DEFAULT_TOP_LOGPROBS, api_key: str | None = None,
+                 concurrency: int = 1) -> None:
+        self.concurrency = max(1, concurrency)
         self.connection = ServerConnection(url, options, api_key)
         self.server = self.connection.base_url
         self.top_k = top_k
@@ -136,6 +141,26 @@ class ServedEngine:
                                 bos_token=bos, eos_token=eos)
         self.tokens = ServerTokenizer(self.connection, self.chat, model)
         self.load = LoadSettings(n_ctx=n_ctx)
+
+    @property
+    def n_parallel(self) -> int:
+        """Judgments kept in flight by ``judge_many`` (the server batches them)."""
+        return self.concurrency
+
+    def judge_many(self, requests: Iterable[JudgeRequest],
+                   should_stop: StopCheck | None = None) -> Iterator[JudgeOutcome]:
+        """Outcomes as they finish, ``n_parallel`` requests in flight (see ``served_batch``)."""
+        stop = self._stop_check(should_stop)
+
+        def judge_one(request: JudgeRequest) -> EngineResult:
+            return self.judge(request.prompt, request.scores, request.sampling,
+                              request.on_feedback, stop)
+
+        try:
+            yield from judge_concurrently(judge_one, requests, self.concurrency, stop,
+                                          self.cancel)
+        finally:
+            self.reset_cancel()
 
     @property
     def path(self) -> Path | None:
