@@ -72,6 +72,8 @@ class ServerUnreachableError(ServerError):
 
     def __init__(self, server: str, waited: float, problem: str) -> None:
         self.server = server
+        self.waited = waited
+        self.problem = problem
         super().__init__(
             f"The server at {server} has been unreachable for {waited:.0f} s ({problem}); "
             "start it again (or check the URL), then resume."

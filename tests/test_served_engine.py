@@ -9,18 +9,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from gguf_models import SCRIPTED_FEEDBACK, scripted_probabilities
-from misbehaving_server import MisbehavingProxy
-from served_server import LlamaServer
 
-from flowjudge_tui.engine.base import JudgmentCancelled, SamplingSettings
 from flowjudge_tui.engine.llama import LlamaEngine
 from flowjudge_tui.engine.served import ServedEngine
 from flowjudge_tui.engine.served_http import ServerOptions
 from flowjudge_tui.errors import PromptTooLongError, ServerError, ServerUnreachableError
-from flowjudge_tui.judge import judge_item
-from flowjudge_tui.prompt import build_prompt
-from flowjudge_tui.rubric import Item, Rubric
+from flowjudge_tui.judging.backend import JudgmentCancelled, SamplingSettings
+from flowjudge_tui.judging.judge import judge_item
+from flowjudge_tui.judging.prompt import build_prompt
+from flowjudge_tui.judging.rubric import Item, Rubric
+from tests.gguf_models import SCRIPTED_FEEDBACK, scripted_probabilities
+from tests.misbehaving_server import MisbehavingProxy
+from tests.served_server import LlamaServer
 
 FIVE = Rubric(name="five", title="Test", criteria="Is the response good?", inputs=["query"],
               scores={s: f"Score {s} means level {s}." for s in range(1, 6)})
