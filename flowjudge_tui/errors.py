@@ -76,5 +76,5 @@ class ServerUnreachableError(ServerError):
         self.problem = problem
         super().__init__(
             f"The server at {server} has been unreachable for {waited:.0f} s ({problem}); "
-            "start it again (or check the URL), then resume."
+            "start it (or check the URL) and try again."
         )

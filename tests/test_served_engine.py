@@ -20,7 +20,7 @@ from flowjudge_tui.judging.prompt import build_prompt
 from flowjudge_tui.judging.rubric import Item, Rubric
 from tests.gguf_models import SCRIPTED_FEEDBACK, scripted_probabilities
 from tests.misbehaving_server import MisbehavingProxy
-from tests.served_server import LlamaServer
+from tests.served_server import LlamaServer, free_port
 
 FIVE = Rubric(name="five", title="Test", criteria="Is the response good?", inputs=["query"],
               scores={s: f"Score {s} means level {s}." for s in range(1, 6)})
@@ -188,3 +188,25 @@ def test_cancel_from_another_thread_ends_requests_in_flight(llama_server: LlamaS
         with pytest.raises(JudgmentCancelled):
             judge_item(engine, FIVE, ITEM)
         engine.close()
+
+
+def test_doctor_checks_a_server_one_line_each(
+    llama_server: LlamaServer, tiny_model_path: Path, gemma_model_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flowjudge_tui.cli.main import main
+
+    assert main(["doctor", "--server", llama_server.url, "--vocab", str(tiny_model_path)]) == 0
+    out = capsys.readouterr().out
+    assert "reachable (llama.cpp server)" in out and "4096 tokens per request" in out
+    assert "log-probs  yes" in out and f"same as {tiny_model_path.name}" in out
+
+    assert main(["doctor", "--server", llama_server.url, "--vocab", str(gemma_model_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"problem: The server tokenizes the probe differently from {gemma_model_path.name}" \
+        in out
+
+    down = f"http://127.0.0.1:{free_port()}"
+    assert main(["doctor", "--server", down, "--server-timeout", "0.5"]) == 1
+    out = capsys.readouterr().out
+    assert "not reachable" in out and f"The server at {down} has been unreachable" in out

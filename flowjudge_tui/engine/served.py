@@ -314,6 +314,10 @@ class ServedEngine:
                 break
         return "length", first
 
+    def top_logprobs(self, context: list[int]) -> list[TopToken]:
+        """The top log-probabilities after ``context`` (``doctor`` checks a server with it)."""
+        return self._top(context, lambda: False)
+
     def _top(self, context: list[int], stop: StopCheck, k: int | None = None) -> list[TopToken]:
         payload = {"model": self.model, "prompt": context, "max_tokens": 1, "temperature": 0.0,
                    "logprobs": k or self.top_k, "return_tokens_as_token_ids": True,
