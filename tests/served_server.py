@@ -29,17 +29,20 @@ def free_port() -> int:
 class LlamaServer:
     """One llama.cpp server process serving ``model`` with ``parallel`` slots of 4096."""
 
-    def __init__(self, model: Path, parallel: int = 2, port: int | None = None) -> None:
+    def __init__(self, model: Path, parallel: int = 2, port: int | None = None,
+                 threads: int = 1) -> None:
         self.model = model
         self.parallel = parallel
+        self.threads = threads
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> LlamaServer:
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
         self.process = subprocess.Popen(
-            [sys.executable, __file__, str(self.model), str(self.port), str(self.parallel)],
+            [sys.executable, __file__, str(self.model), str(self.port), str(self.parallel),
+             str(self.threads)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -72,7 +75,7 @@ class LlamaServer:
             return dict(json.load(answer))
 
 
-def _serve(model: str, port: int, parallel: int) -> None:
+def _serve(model: str, port: int, parallel: int, threads: int) -> None:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -81,8 +84,8 @@ def _serve(model: str, port: int, parallel: int) -> None:
     params.n_ctx = 4096 * parallel
     params.port = port
     params.hostnames = ["127.0.0.1"]
-    params.cpuparams.n_threads = 1
-    params.cpuparams_batch.n_threads = 1
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
     server = xllamacpp.Server(params)
     assert server.listening_address
     while True:
@@ -90,4 +93,4 @@ def _serve(model: str, port: int, parallel: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    _serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))

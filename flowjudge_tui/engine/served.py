@@ -58,7 +58,18 @@ SCORE_RESERVE = 24
 MIN_FEEDBACK_TOKENS = 64
 MAX_WHITESPACE_STEPS = 2
 DEFAULT_TOP_LOGPROBS = 20
+PHI3_VOCAB_SIZE = 32064
 _PHI3_MARKERS = ("<|user|>", "<|assistant|>", "<|end|>")
+# What llama.cpp's server reports for a GGUF without a chat template (its ChatML fallback).
+# In-process judging wraps such a model in Flow-Judge's Phi-3 prompt; so does this engine.
+LLAMA_CPP_FALLBACK_TEMPLATE = (
+    "{%- for message in messages -%}\n"
+    "  {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' -}}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt -%}\n"
+    "  {{- '<|im_start|>assistant\n' -}}\n"
+    "{%- endif -%}"
+)
 
 
 @dataclass
@@ -125,6 +136,8 @@ class ServedEngine:
             settings = props.get("default_generation_settings") or {}
             n_ctx = int(settings.get("n_ctx") or 0)
             template = props.get("chat_template") or None
+            if template == LLAMA_CPP_FALLBACK_TEMPLATE:
+                template = None
             bos, eos = str(props.get("bos_token") or ""), str(props.get("eos_token") or "")
         n_ctx = n_ctx or int(entry.get("max_model_len") or 0)
         if not n_ctx:
@@ -136,7 +149,12 @@ class ServedEngine:
                 "serve with llama.cpp's server or vLLM."
             )
         self._n_ctx = n_ctx
-        phi3 = template is None or all(marker in template for marker in _PHI3_MARKERS)
+        # Phi-3's whitespace strip after its markers applies to Phi-3 models only: a template
+        # with Phi-3's markers, or no template and Phi-3's vocabulary size (or none reported).
+        if template is None:
+            phi3 = self.n_vocab in (0, PHI3_VOCAB_SIZE)
+        else:
+            phi3 = all(marker in template for marker in _PHI3_MARKERS)
         self.chat = ChatWrapper(template=template, architecture="phi3" if phi3 else "",
                                 bos_token=bos, eos_token=eos)
         self.tokens = ServerTokenizer(self.connection, self.chat, model)
