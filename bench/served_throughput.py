@@ -80,9 +80,9 @@ def _fresh_run(home: Path, data: Path, judge: Any, max_tokens: int) -> tuple[Any
     """A new store under ``home`` with the dataset imported and one queued run."""
     os.environ["FLOWJUDGE_HOME"] = str(home)
     from flowjudge_tui.datasets import import_dataset
-    from flowjudge_tui.engine.base import SamplingSettings
-    from flowjudge_tui.rubric import RubricLibrary
-    from flowjudge_tui.runs import create_run
+    from flowjudge_tui.judging.backend import SamplingSettings
+    from flowjudge_tui.judging.rubric import RubricLibrary
+    from flowjudge_tui.runs.workflow import create_run
     from flowjudge_tui.settings import app_paths
     from flowjudge_tui.store import RunSettings, open_store
 
@@ -97,10 +97,10 @@ def _fresh_run(home: Path, data: Path, judge: Any, max_tokens: int) -> tuple[Any
 def run_in_process(model: Path, data: Path, max_tokens: int, threads: int,
                    home: Path) -> dict[str, Any]:
     from flowjudge_tui.engine.llama import LlamaEngine
-    from flowjudge_tui.engine.loader import plans_for
-    from flowjudge_tui.runs import execute_run
+    from flowjudge_tui.engine.plans import load_settings_for
+    from flowjudge_tui.runs.execute import execute_run
 
-    plan = plans_for(model)[0]
+    plan = load_settings_for(model)[0]
     from dataclasses import replace
 
     engine = LlamaEngine(model, replace(plan, n_threads=threads))
@@ -158,7 +158,8 @@ def run_served(model: Path, data: Path, max_tokens: int, threads: int, slots: in
     from served_server import LlamaServer
 
     from flowjudge_tui.engine.served import ServedEngine
-    from flowjudge_tui.runs import ServedModel, execute_run
+    from flowjudge_tui.runs.execute import execute_run
+    from flowjudge_tui.runs.work import ServedModel
 
     server = LlamaServer(model, parallel=slots, threads=threads).start()
     try:
