@@ -140,3 +140,22 @@ def test_an_in_process_run_cannot_be_moved_to_a_server(
     code, _, err = cli(capsys, "runs", "resume", "1", "--server", llama_server.url)
     assert code == 2
     assert "a server cannot continue it" in err
+
+
+def test_judge_on_a_server_from_the_command_line(
+    llama_server: LlamaServer, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    code, out, err = cli(capsys, "judge", "--server", llama_server.url, "--rubric", RUBRIC,
+                         "--input", "query=Why?", "--output", "Because.", "--stream")
+    assert code == 0, err
+    verdict = json.loads(out)
+    assert verdict["score"] == 1 and verdict["model"] == str(tiny_model_path)
+    assert "The response is supported." in err
+    code, _, err = cli(capsys, "judge", "--server", "http://me:sk-secret@127.0.0.1:1/v1",
+                       "--rubric", RUBRIC, "--input", "query=Why?", "--output", "Because.")
+    assert code == 2 and "holds credentials" in err and "sk-secret" not in err
+    code, _, err = cli(capsys, "judge", "--server", llama_server.url, "--model", "x.gguf",
+                       "--rubric", RUBRIC, "--input", "query=Why?", "--output", "Because.")
+    assert code == 2 and "either --model or --server" in err

@@ -62,6 +62,10 @@ def normalise_base_url(url: str) -> str:
         raise ServerError(
             f"'{url}' is not a server address; give its base URL, e.g. http://127.0.0.1:8080/v1."
         )
+    if "@" in base.split("://", 1)[1].split("/", 1)[0]:
+        # The URL is stored with every run and printed in messages: no credentials in it.
+        raise ServerError("The server URL holds credentials; put the key in FLOWJUDGE_API_KEY "
+                          "(or OPENAI_API_KEY) and give the URL without them.")
     return base if base.endswith("/v1") else base + "/v1"
 
 
