@@ -143,7 +143,7 @@ def run_in_process(model: Path, data: Path, max_tokens: int, threads: int,
     started = time.monotonic()
     summary = execute_run(store, run_id, engine, concurrency=1)
     wall = time.monotonic() - started
-    verdicts = store.verdicts(run_id)
+    verdicts = sorted(store.verdicts(run_id), key=lambda v: v.item_id)
     store.close()
     engine.close()
     return {"wall_s": wall, "judged": summary.judged, "skipped": summary.skipped,
@@ -169,7 +169,7 @@ def run_served(model: Path, data: Path, max_tokens: int, threads: int, slots: in
         started = time.monotonic()
         summary = execute_run(store, run_id, engine, concurrency=concurrency)
         wall = time.monotonic() - started
-        verdicts = store.verdicts(run_id)
+        verdicts = sorted(store.verdicts(run_id), key=lambda v: v.item_id)
         store.close()
         t = engine.timings
         engine.close()

@@ -27,6 +27,9 @@ class MisbehavingProxy:
         self.rules: dict[str, deque[Rule]] = defaultdict(deque)
         self.seen_headers: list[dict[str, str]] = []
         self.always: dict[str, Rule] = {}
+        self.sleeping = 0
+        """Requests held by a ``sleep`` rule right now."""
+        self._count = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,7 +75,11 @@ class MisbehavingProxy:
             self._reply(handler, 200, b"<html>not json</html>")
             return
         if kind == "sleep":
+            with self._count:
+                self.sleeping += 1
             time.sleep(value)
+            with self._count:
+                self.sleeping -= 1
         try:
             status, payload = self._forward(handler.command, path, body)
         except OSError:

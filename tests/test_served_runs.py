@@ -159,3 +159,34 @@ def test_judge_on_a_server_from_the_command_line(
     code, _, err = cli(capsys, "judge", "--server", llama_server.url, "--model", "x.gguf",
                        "--rubric", RUBRIC, "--input", "query=Why?", "--output", "Because.")
     assert code == 2 and "either --model or --server" in err
+
+
+def test_stopping_a_served_run_cancels_the_requests_in_flight(
+    llama_server: LlamaServer, tiny_model_path: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C (or escape) sets the stop event: requests held by a slow server end at once and
+    the run is 'cancelled', resumable, with nothing half-stored."""
+    import threading
+
+    from tests.misbehaving_server import MisbehavingProxy
+
+    with MisbehavingProxy(llama_server.url) as proxy:
+        run_id = served_run(tmp_path, 6, proxy.url, tiny_model_path)
+        engine = ServedEngine(proxy.url)
+        stop = threading.Event()
+        proxy.always["/v1/completions"] = ("sleep", 60.0)
+
+        def stop_when_held() -> None:
+            while proxy.sleeping < 3:
+                threading.Event().wait(0.02)
+            stop.set()
+
+        watcher = threading.Thread(target=stop_when_held, daemon=True)
+        watcher.start()
+        with open_store() as store:
+            summary = execute_run(store, run_id, engine, stop=stop, concurrency=3)
+        held = proxy.sleeping
+        engine.close()
+    assert summary.stopped and summary.run.status == "cancelled" and summary.run.resumable
+    assert held == 3  # the server still holds them: abandoned, not awaited
+    assert verdict_rows(run_id) == []

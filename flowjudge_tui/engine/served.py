@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowjudge_tui.engine.chat import ChatWrapper
 from flowjudge_tui.engine.served_batch import judge_concurrently
+from flowjudge_tui.engine.served_discovery import discover
 from flowjudge_tui.engine.served_http import (
     Cancelled,
     ServerConnection,
@@ -40,7 +40,7 @@ from flowjudge_tui.engine.served_scores import (
     score_distribution,
     top_logprobs,
 )
-from flowjudge_tui.engine.served_tokens import ServerTokenizer, tokenize_payload
+from flowjudge_tui.engine.served_tokens import ServerTokenizer
 from flowjudge_tui.engine.structure import GenerationWatcher, locate_score_position
 from flowjudge_tui.errors import PromptTooLongError, ServerError
 from flowjudge_tui.judging.backend import (
@@ -58,18 +58,6 @@ SCORE_RESERVE = 24
 MIN_FEEDBACK_TOKENS = 64
 MAX_WHITESPACE_STEPS = 2
 DEFAULT_TOP_LOGPROBS = 20
-PHI3_VOCAB_SIZE = 32064
-_PHI3_MARKERS = ("<|user|>", "<|assistant|>", "<|end|>")
-# What llama.cpp's server reports for a GGUF without a chat template (its ChatML fallback).
-# In-process judging wraps such a model in Flow-Judge's Phi-3 prompt; so does this engine.
-LLAMA_CPP_FALLBACK_TEMPLATE = (
-    "{%- for message in messages -%}\n"
-    "  {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' -}}\n"
-    "{%- endfor -%}\n"
-    "{%- if add_generation_prompt -%}\n"
-    "  {{- '<|im_start|>assistant\n' -}}\n"
-    "{%- endif -%}"
-)
 
 
 @dataclass
@@ -100,65 +88,15 @@ class ServedEngine:
         self.timings = ServedTimings()
         self._cancelled = threading.Event()
         try:
-            self._discover(model)
+            facts = discover(self.connection, model)
         except BaseException:
             self.connection.close()
             raise
-
-    def _discover(self, model: str | None) -> None:
-        listing = self.connection.get("/v1/models")
-        entries = listing.get("data") if isinstance(listing, dict) else None
-        ids = [str(e.get("id")) for e in entries or [] if isinstance(e, dict) and e.get("id")]
-        if model is None:
-            if len(ids) != 1:
-                names = ", ".join(ids) or "none"
-                raise ServerError(
-                    f"The server at {self.connection.root} serves {len(ids)} models ({names}); "
-                    "choose one with --server-model NAME."
-                )
-            model = ids[0]
-        elif ids and model not in ids:
-            raise ServerError(
-                f"The server at {self.connection.root} does not serve '{model}' "
-                f"(it serves {', '.join(ids)}); check --server-model."
-            )
-        self.model = model
-        entry: dict[str, Any] = next(
-            (e for e in entries or [] if isinstance(e, dict) and e.get("id") == model), {})
-        props = self.connection.try_get("/props")
-        self.is_llama_cpp = isinstance(props, dict) and "default_generation_settings" in props
-        meta = entry.get("meta") or {}
-        self.n_vocab = int(meta.get("n_vocab") or 0)
-        n_ctx = 0
-        template: str | None = None
-        bos = eos = ""
-        if isinstance(props, dict):
-            settings = props.get("default_generation_settings") or {}
-            n_ctx = int(settings.get("n_ctx") or 0)
-            template = props.get("chat_template") or None
-            if template == LLAMA_CPP_FALLBACK_TEMPLATE:
-                template = None
-            bos, eos = str(props.get("bos_token") or ""), str(props.get("eos_token") or "")
-        n_ctx = n_ctx or int(entry.get("max_model_len") or 0)
-        if not n_ctx:
-            answer = self.connection.post("/tokenize", tokenize_payload(model, "", False, False))
-            n_ctx = int(answer.get("max_model_len") or 0) if isinstance(answer, dict) else 0
-        if n_ctx <= 0:
-            raise ServerError(
-                f"The server at {self.connection.root} does not say its context size; "
-                "serve with llama.cpp's server or vLLM."
-            )
-        self._n_ctx = n_ctx
-        # Phi-3's whitespace strip after its markers applies to Phi-3 models only: a template
-        # with Phi-3's markers, or no template and Phi-3's vocabulary size (or none reported).
-        if template is None:
-            phi3 = self.n_vocab in (0, PHI3_VOCAB_SIZE)
-        else:
-            phi3 = all(marker in template for marker in _PHI3_MARKERS)
-        self.chat = ChatWrapper(template=template, architecture="phi3" if phi3 else "",
-                                bos_token=bos, eos_token=eos)
-        self.tokens = ServerTokenizer(self.connection, self.chat, model)
-        self.load = LoadSettings(n_ctx=n_ctx)
+        self.model, self.is_llama_cpp, self.n_vocab = facts.model, facts.is_llama_cpp, facts.n_vocab
+        self._n_ctx = facts.n_ctx
+        self.chat = facts.chat
+        self.tokens = ServerTokenizer(self.connection, self.chat, self.model)
+        self.load = LoadSettings(n_ctx=facts.n_ctx)
 
     @property
     def n_parallel(self) -> int:
