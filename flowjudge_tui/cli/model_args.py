@@ -7,8 +7,7 @@ import sys
 
 from flowjudge_tui.errors import ModelError
 from flowjudge_tui.judging.backend import JudgeEngine
-
-DEFAULT_SERVER_CONCURRENCY = 4
+from flowjudge_tui.runs.workflow import DEFAULT_SERVER_CONCURRENCY
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -36,6 +36,8 @@ from flowjudge_tui.runs.work import (
 from flowjudge_tui.store import NewItem, RunRecord, RunSettings, Store
 
 SPOT_CHECK_SOURCE = "spot check"
+DEFAULT_SERVER_CONCURRENCY = 4
+"""Items in flight at once when a server judges a run (in-process: see --parallel)."""
 
 Notice = Callable[[str], None]
 EngineOpener = Callable[[Path, Sequence[LoadSettings]], JudgeEngine]
@@ -71,10 +73,6 @@ def open_engine(
     plans = load_settings_for(path, n_ctx=n_ctx, n_gpu_layers=gpu_layers,
                               n_parallel=n_parallel)
     return (opener or _default_opener(on_notice))(path, plans)
-
-
-DEFAULT_SERVER_CONCURRENCY = 4
-"""Items in flight at once when a server judges a run (in-process judging has --parallel)."""
 
 
 def open_served(
