@@ -210,3 +210,16 @@ def test_doctor_checks_a_server_one_line_each(
     assert main(["doctor", "--server", down, "--server-timeout", "0.5"]) == 1
     out = capsys.readouterr().out
     assert "not reachable" in out and f"The server at {down} has been unreachable" in out
+
+
+def test_in_process_judging_never_opens_a_socket(
+    tiny_engine: LlamaEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("in-process judging opened a socket")
+
+    monkeypatch.setattr(socket.socket, "__init__", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert judge_item(tiny_engine, FIVE, ITEM).score == 4
