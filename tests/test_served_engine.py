@@ -223,3 +223,30 @@ def test_in_process_judging_never_opens_a_socket(
     monkeypatch.setattr(socket.socket, "__init__", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     assert judge_item(tiny_engine, FIVE, ITEM).score == 4
+
+
+def test_a_score_outside_the_top_k_is_asked_for_again_on_llama_cpp(
+    llama_server: LlamaServer,
+) -> None:
+    engine = ServedEngine(llama_server.url, top_k=1)
+    try:
+        verdict = judge_item(engine, FIVE, ITEM)
+    finally:
+        engine.close()
+    assert verdict.distribution == pytest.approx(scripted_probabilities([1, 2, 3, 4, 5]),
+                                                 abs=1e-3)
+
+
+def test_a_capped_top_k_gives_missing_scores_a_bound_never_above_a_shown_one() -> None:
+    import math
+
+    from flowjudge_tui.engine.served_scores import TopToken, score_distribution
+
+    top = [TopToken(10, math.log(0.5), b""), TopToken(11, math.log(0.3), b""),
+           TopToken(12, math.log(0.1), b"")]
+    distribution, mass = score_distribution(top, {1: 11, 2: 12, 3: 98, 4: 99})
+    # 0.1 is left over and the least shown is 0.1: the two missing share 0.1.
+    assert distribution[3] == distribution[4] == pytest.approx(0.05 / 0.5)
+    assert distribution[1] == pytest.approx(0.3 / 0.5)
+    assert mass == pytest.approx(0.5)
+    assert max(distribution[3], distribution[4]) <= distribution[2]
