@@ -58,6 +58,10 @@ SCORE_RESERVE = 24
 MIN_FEEDBACK_TOKENS = 64
 MAX_WHITESPACE_STEPS = 2
 DEFAULT_TOP_LOGPROBS = 20
+# llama.cpp's server takes any k: a score missing from the top 20 is looked for in the top
+# 1000, then in the whole vocabulary (megabytes of JSON with Gemma's 262k tokens: only for a
+# model that hardly considers any score there).
+WIDER_TOP_LOGPROBS = 1000
 
 
 @dataclass
@@ -299,8 +303,12 @@ class ServedEngine:
     def _score_top(self, context: list[int], firsts: dict[int, int],
                    stop: StopCheck) -> list[TopToken]:
         top = self._top(context, stop)
-        if missing_scores(top, firsts) and self.is_llama_cpp and self.n_vocab > self.top_k:
-            top = self._top(context, stop, self.n_vocab)
+        if not self.is_llama_cpp:
+            return top
+        for wider in (WIDER_TOP_LOGPROBS, self.n_vocab):
+            if not missing_scores(top, firsts) or wider <= len(top):
+                break
+            top = self._top(context, stop, wider)
         return top
 
     def _score_distribution(self, context: list[int], scores: list[int],

@@ -9,9 +9,10 @@ softmax of the logits that in-process judging uses, and their summed probability
 A score token outside the top k: its probability is at most the smallest one shown and at
 most the mass the top k leave over. It is given the smaller of the two, shared evenly between
 the missing scores, so it is never ranked above a score that was shown; ``score_mass`` then
-says how much mass the scores held. With llama.cpp's server the engine first asks again for
-the whole vocabulary (it takes any k), so this estimate is only used with capped servers
-(vLLM's ``--max-logprobs``, 20 by default).
+says how much mass the scores held. With llama.cpp's server (it takes any k) the engine asks
+again for the top 1000, then for the whole vocabulary, so the estimate is never used there;
+with capped servers (vLLM's ``--max-logprobs``, 20 by default) it applies to a score outside
+the top 20.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Token ids through a server's ``/tokenize``, exactly as ``LlamaEngine`` makes them.
 
-The chat template is rendered here; its head and tail (the template's own markers) are
-tokenized with special-token parsing on, the judged prompt with it off, so nothing inside an
-item becomes a control token. The three parts are tokenized separately; for Phi-3's
-SentencePiece vocabulary this gives the same ids as tokenizing the whole text in-process,
-because the prompt follows a special token either way (checked in the tests).
+The chat template is rendered here. When the judged prompt holds no text that the server
+would read as a special token (the usual case), the whole rendered text is tokenized in one
+request with special-token parsing on, exactly as in-process. When it does (an item that
+contains a literal ``<|end|>``), the template's head and tail are tokenized with parsing on
+and the prompt with it off, so nothing inside an item becomes a control token; for Phi-3's
+SentencePiece vocabulary the split gives the ids a whole-text tokenization would, because the
+prompt follows a special token either way (checked in the tests).
 
 vLLM's ``/tokenize`` has no switch for special-token parsing: a judged text that contains a
 literal ``<|end|>`` is tokenized as that control token there.
@@ -67,9 +69,13 @@ class ServerTokenizer:
         at = text.find(prompt)
         if at < 0:
             raise ServerError("The chat template changed the prompt; it cannot be judged safely.")
+        plain = [t for t, _ in self.tokenize(prompt, special=False, stop=stop)]
+        parsed = [t for t, _ in self.tokenize(prompt, special=True, stop=stop)]
+        if plain == parsed:
+            return [t for t, _ in self.tokenize(text, special=True, add_bos=add_bos, stop=stop)]
         head, tail = text[:at], text[at + len(prompt):]
         ids = [t for t, _ in self.tokenize(head, special=True, add_bos=add_bos, stop=stop)]
-        ids += [t for t, _ in self.tokenize(prompt, special=False, stop=stop)]
+        ids += plain
         ids += [t for t, _ in self.tokenize(tail, special=True, stop=stop)]
         return ids
 
