@@ -81,7 +81,8 @@ def test_a_server_dying_mid_run_stops_it_cleanly_and_resume_finishes_it(
     server = LlamaServer(tiny_model_path, parallel=2).start()
     try:
         run_id = served_run(tmp_path, 9, server.url, tiny_model_path)
-        engine = ServedEngine(server.url, options=ServerOptions(unreachable_after=1.0))
+        engine = ServedEngine(server.url, options=ServerOptions(unreachable_after=1.0),
+                              concurrency=2)
 
         def kill_after_three(event: VerdictEvent) -> None:
             if event.done == 3:
@@ -89,7 +90,7 @@ def test_a_server_dying_mid_run_stops_it_cleanly_and_resume_finishes_it(
 
         with open_store() as store:
             with pytest.raises(ServerUnreachableError):
-                execute_run(store, run_id, engine, on_verdict=kill_after_three, concurrency=2)
+                execute_run(store, run_id, engine, on_verdict=kill_after_three)
             engine.close()
             stopped = store.get_run(run_id)
         assert stopped.status == "failed" and stopped.resumable
@@ -172,7 +173,7 @@ def test_stopping_a_served_run_cancels_the_requests_in_flight(
 
     with MisbehavingProxy(llama_server.url) as proxy:
         run_id = served_run(tmp_path, 6, proxy.url, tiny_model_path)
-        engine = ServedEngine(proxy.url)
+        engine = ServedEngine(proxy.url, concurrency=3)
         stop = threading.Event()
         proxy.always["/v1/completions"] = ("sleep", 60.0)
 
@@ -184,7 +185,7 @@ def test_stopping_a_served_run_cancels_the_requests_in_flight(
         watcher = threading.Thread(target=stop_when_held, daemon=True)
         watcher.start()
         with open_store() as store:
-            summary = execute_run(store, run_id, engine, stop=stop, concurrency=3)
+            summary = execute_run(store, run_id, engine, stop=stop)
         held = proxy.sleeping
         engine.close()
     assert summary.stopped and summary.run.status == "cancelled" and summary.run.resumable
