@@ -250,3 +250,22 @@ def test_a_capped_top_k_gives_missing_scores_a_bound_never_above_a_shown_one() -
     assert distribution[1] == pytest.approx(0.3 / 0.5)
     assert mass == pytest.approx(0.5)
     assert max(distribution[3], distribution[4]) <= distribution[2]
+
+
+def test_judge_many_keeps_several_in_flight_and_yields_each_once(
+    llama_server: LlamaServer,
+) -> None:
+    from flowjudge_tui.judging.backend import BatchJudgeEngine, JudgeRequest
+    from flowjudge_tui.judging.prompt import build_prompt as prompt_of
+
+    engine = ServedEngine(llama_server.url, concurrency=3)
+    try:
+        assert isinstance(engine, BatchJudgeEngine) and engine.n_parallel == 3
+        requests = [JudgeRequest(key=n, prompt=prompt_of(FIVE, ITEM), scores=(1, 2, 3, 4, 5),
+                                 sampling=SamplingSettings()) for n in range(5)]
+        outcomes = list(engine.judge_many(requests))
+    finally:
+        engine.close()
+    assert sorted(o.request.key for o in outcomes) == [0, 1, 2, 3, 4]
+    assert all(o.result is not None and o.result.feedback == SCRIPTED_FEEDBACK
+               for o in outcomes)
