@@ -5,7 +5,8 @@ Both sides judge the same HaluEval rows with ``faithfulness-context-5`` through 
 run machinery (``execute_run``), each into its own fresh store, with the same sampling and
 feedback budget:
 
-* in-process: ``LlamaEngine`` with the model's first memory plan, ``concurrency=1``;
+* in-process: ``LlamaEngine`` with the model's first memory plan, one sequence at a time
+  (``n_parallel=1``; bench/batched_throughput.py measures in-process batching);
 * served: the ``xllamacpp`` wheel's llama.cpp server in a subprocess on loopback
   (``n_parallel`` = slots, context slots x 4096, the same thread count), ``ServedEngine``
   with ``concurrency`` items in flight.
@@ -103,7 +104,7 @@ def run_in_process(model: Path, data: Path, max_tokens: int, threads: int,
     plan = load_settings_for(model)[0]
     from dataclasses import replace
 
-    engine = LlamaEngine(model, replace(plan, n_threads=threads))
+    engine = LlamaEngine(model, replace(plan, n_threads=threads, n_parallel=1))
     store, run_id = _fresh_run(home, data, model, max_tokens)
     spent = {"prompt": 0.0, "feedback": 0.0, "judge": 0.0}
     llm_generate, engine_generate, engine_judge = (engine._llm.generate, engine._generate,
@@ -141,7 +142,7 @@ def run_in_process(model: Path, data: Path, max_tokens: int, threads: int,
     engine._generate = timed_generate  # type: ignore[method-assign]
     engine._judge = timed_judge  # type: ignore[method-assign]
     started = time.monotonic()
-    summary = execute_run(store, run_id, engine, concurrency=1)
+    summary = execute_run(store, run_id, engine)
     wall = time.monotonic() - started
     verdicts = sorted(store.verdicts(run_id), key=lambda v: v.item_id)
     store.close()
@@ -163,11 +164,11 @@ def run_served(model: Path, data: Path, max_tokens: int, threads: int, slots: in
 
     server = LlamaServer(model, parallel=slots, threads=threads).start()
     try:
-        engine = ServedEngine(server.url)
+        engine = ServedEngine(server.url, concurrency=concurrency)
         store, run_id = _fresh_run(home, data, ServedModel(engine.server, engine.model),
                                    max_tokens)
         started = time.monotonic()
-        summary = execute_run(store, run_id, engine, concurrency=concurrency)
+        summary = execute_run(store, run_id, engine)
         wall = time.monotonic() - started
         verdicts = sorted(store.verdicts(run_id), key=lambda v: v.item_id)
         store.close()
