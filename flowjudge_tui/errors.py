@@ -61,3 +61,20 @@ class NetworkError(FlowJudgeError):
 
 class StoreError(FlowJudgeError):
     """The local database refused an operation (unknown id, wrong state)."""
+
+
+class ServerError(NetworkError):
+    """An inference server refused a request or answered in a way we cannot use."""
+
+
+class ServerUnreachableError(ServerError):
+    """An inference server stayed unreachable longer than we wait."""
+
+    def __init__(self, server: str, waited: float, problem: str) -> None:
+        self.server = server
+        self.waited = waited
+        self.problem = problem
+        super().__init__(
+            f"The server at {server} has been unreachable for {waited:.0f} s ({problem}); "
+            "start it (or check the URL) and try again."
+        )

@@ -58,3 +58,13 @@ def tiny_engine(tiny_model_path: Path) -> Iterator[object]:
     engine = LlamaEngine(tiny_model_path)
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def llama_server(tiny_model_path: Path) -> Iterator[object]:
+    """A real llama.cpp server (xllamacpp) on loopback serving the scripted model, 2 slots."""
+    from tests.served_server import LlamaServer
+
+    server = LlamaServer(tiny_model_path, parallel=2).start()
+    yield server
+    server.stop()

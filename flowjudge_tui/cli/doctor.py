@@ -1,6 +1,7 @@
 """``flowjudge doctor``: one screen that says whether this machine is ready to judge.
 
-It never touches the network. Each problem is one sentence with its fix.
+It never touches the network, unless asked to check a server (``--server URL``, see
+``doctor_server``). Each problem is one sentence with its fix.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flowjudge_tui import __version__
+from flowjudge_tui.cli.model_args import add_server_arguments
 from flowjudge_tui.cli.models_cmd import budget_arguments, plans_for_args
 from flowjudge_tui.cli.output import print_json
 from flowjudge_tui.engine.hardware import llama_build_info, nvml_gpus, probe_hardware
@@ -27,10 +29,23 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "doctor", help="one screen of health: llama.cpp, GPU, memory, models and disk")
     budget_arguments(doctor)
     doctor.add_argument("--json", action="store_true", help="print JSON")
+    add_server_arguments(doctor)
+    doctor.add_argument("--vocab", type=Path, default=None, metavar="PATH.gguf",
+                        help="with --server: the Phi-3 vocabulary to compare its tokenizer "
+                        "with (default: a pulled Flow-Judge GGUF)")
     doctor.set_defaults(handler=_doctor)
 
 
 def _doctor(args: argparse.Namespace) -> int:
+    if args.server:
+        from flowjudge_tui.cli.doctor_server import collect_server, render_server
+
+        served = collect_server(args)
+        if args.json:
+            print_json(served)
+        else:
+            render_server(served)
+        return 0 if not served["problems"] else 1
     report = collect(args)
     if args.json:
         print_json(report)

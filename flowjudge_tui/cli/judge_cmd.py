@@ -42,10 +42,6 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     judge.add_argument("--temperature", type=float, default=SamplingSettings.temperature)
     judge.add_argument("--seed", type=int, default=SamplingSettings.seed)
     judge.set_defaults(handler=_judge)
-    # --model is not needed to print the prompt.
-    for action in judge._actions:
-        if action.dest == "model":
-            action.required = False
 
 
 def read_item(args: argparse.Namespace) -> Item:
@@ -94,7 +90,6 @@ def _item_from_file(path: Path) -> Item:
 
 
 def _judge(args: argparse.Namespace) -> int:
-    from flowjudge_tui.errors import ModelError
     from flowjudge_tui.judging.judge import judge_item
 
     rubric = RubricLibrary(app_paths()).get(args.rubric).rubric
@@ -104,14 +99,16 @@ def _judge(args: argparse.Namespace) -> int:
     if args.print_prompt:
         sys.stdout.write(build_prompt(rubric, item) + "\n")
         return 0
-    if not args.model:
-        raise ModelError("Give the model with --model NAME_OR_PATH.gguf.")
     engine = load_from_args(args)
     sampling = SamplingSettings(
         temperature=args.temperature, max_feedback_tokens=args.max_tokens, seed=args.seed
     )
     on_feedback = _stream_to_stderr if args.stream else None
-    verdict = judge_item(engine, rubric, item, sampling, on_feedback=on_feedback)
+    try:
+        verdict = judge_item(engine, rubric, item, sampling, on_feedback=on_feedback)
+    finally:
+        if engine.path is None:
+            engine.close()  # a server connection; a loaded model stays for reuse
     if args.stream:
         sys.stderr.write("\n")
     print_json(verdict.to_json_dict())

@@ -13,15 +13,24 @@ from types import FrameType
 from typing import Any
 
 from flowjudge_tui.cli import calibration_report
-from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args, print_notice
+from flowjudge_tui.cli.model_args import (
+    add_concurrency_argument,
+    add_model_arguments,
+    add_server_arguments,
+    concurrency_from_args,
+    load_from_args,
+    print_notice,
+    server_timeout,
+)
 from flowjudge_tui.cli.output import print_json, print_table
 from flowjudge_tui.cli.progress_bar import ProgressPrinter
 from flowjudge_tui.datasets import ImportResult, parse_map_args
+from flowjudge_tui.errors import ModelError, ServerUnreachableError
 from flowjudge_tui.judging.backend import JudgeEngine, SamplingSettings
 from flowjudge_tui.judging.rubric import RubricLibrary
 from flowjudge_tui.reports.export import FORMATS, export_run
 from flowjudge_tui.runs.execute import RunSummary
-from flowjudge_tui.runs.workflow import DatasetSource, resume_runs, start_runs
+from flowjudge_tui.runs.workflow import DatasetSource, resume_run, resume_runs, start_runs
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import RunRecord, Store, open_store
 
@@ -52,6 +61,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     _parallel_argument(run)
     run.add_argument("--json", action="store_true",
                      help="end with a JSON summary on stdout (a list with several rubrics)")
+    add_concurrency_argument(run)
     run.set_defaults(handler=_run)
 
     runs = commands.add_parser("runs", help="list, show and resume runs")
@@ -76,6 +86,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     _parallel_argument(resume)
     resume.add_argument("--json", action="store_true",
                         help="end with a JSON summary on stdout (a list with several runs)")
+    add_server_arguments(resume)
+    add_concurrency_argument(resume)
     resume.set_defaults(handler=_resume)
 
     stats = commands.add_parser("stats", help="a run's scores and agreement with human labels")
@@ -169,9 +181,15 @@ def _run(args: argparse.Namespace) -> int:
         imported[result.dataset.id] = result
         _report_import(result)
 
+    created: list[RunRecord] = []
+
     def report_run(run: RunRecord) -> None:
+        created.append(run)
+        where = ""
+        if run.server_url:
+            where = f" at {run.server_url}, {concurrency_from_args(args, True)} in flight"
         print(f"flowjudge: run {run.id}: {run.total_items} items, {run.rubric_name}, "
-              f"{run.model_name}", file=sys.stderr)
+              f"{run.model_name}{where}", file=sys.stderr)
 
     def load() -> JudgeEngine:
         engine = load_from_args(args, n_parallel=args.parallel)
@@ -182,7 +200,7 @@ def _run(args: argparse.Namespace) -> int:
 
     with _store() as store:
         stop = threading.Event()
-        with _ctrl_c_stops(stop):
+        with _ctrl_c_stops(stop), _server_stops_run(store, created):
             summaries = start_runs(
                 store, source, rubrics, load, sampling,
                 on_import_progress=ProgressPrinter(), on_imported=report_import,
@@ -284,13 +302,49 @@ def _resume(args: argparse.Namespace) -> int:
         if args.force:
             for run_id in args.run_ids:
                 _warn_takeover(store.get_run(run_id))
+        runs = [store.get_run(run_id) for run_id in args.run_ids]
+        served = args.server is not None or any(run.server_url for run in runs)
+        if served and len(runs) > 1:
+            raise ModelError("Resume runs judged on a server one at a time.")
         stop = threading.Event()
-        with _ctrl_c_stops(stop):
-            summaries = resume_runs(store, args.run_ids, n_ctx=args.n_ctx,
-                                    gpu_layers=args.gpu_layers, n_parallel=args.parallel,
-                                    on_notice=print_notice, on_progress=ProgressPrinter(),
-                                    stop=stop, force=args.force)
+        with _ctrl_c_stops(stop), _server_stops_run(store, runs):
+            if served:
+                summaries = [resume_run(
+                    store, runs[0].id, n_ctx=args.n_ctx, gpu_layers=args.gpu_layers,
+                    n_parallel=concurrency_from_args(args, True), on_notice=print_notice,
+                    on_progress=ProgressPrinter(), stop=stop, force=args.force,
+                    server=args.server, server_model=args.server_model,
+                    unreachable_after=server_timeout(args))]
+            else:
+                summaries = resume_runs(store, args.run_ids, n_ctx=args.n_ctx,
+                                        gpu_layers=args.gpu_layers, n_parallel=args.parallel,
+                                        on_notice=print_notice, on_progress=ProgressPrinter(),
+                                        stop=stop, force=args.force)
         return _finish_all(summaries, args.json)
+
+
+class RunStoppedByServer(ServerUnreachableError):
+    """A run stopped because its server stayed unreachable; its verdicts are kept."""
+
+
+@contextmanager
+def _server_stops_run(store: Store, runs: list[RunRecord]) -> Iterator[None]:
+    """One sentence when the server goes away: which server, what is kept, how to go on
+    (``runs`` holds the run once it exists)."""
+    try:
+        yield
+    except ServerUnreachableError as exc:
+        if not runs:
+            raise
+        run = store.get_run(runs[0].id)
+        error = RunStoppedByServer(exc.server, exc.waited, exc.problem)
+        error.args = (
+            f"run {run.id} stopped with {run.done} of {run.total_items} verdicts saved: the "
+            f"server at {exc.server} has been unreachable for {exc.waited:.0f} s "
+            f"({exc.problem}); start it again and continue with "
+            f"'flowjudge runs resume {run.id}' (or move it with --server URL).",
+        )
+        raise error from None
 
 
 def _warn_takeover(run: RunRecord) -> None:

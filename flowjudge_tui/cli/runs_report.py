@@ -37,6 +37,7 @@ def run_json(run: RunRecord, detailed: bool = False) -> dict[str, Any]:
         "skipped": run.skipped,
         "rubric": run.rubric_name,
         "model": run.model_name,
+        "server": run.server_url,
         "dataset": run.dataset_name,
         "dataset_id": run.dataset_id,
         "created_at": run.created_at,

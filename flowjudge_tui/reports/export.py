@@ -91,6 +91,7 @@ def run_metadata(run: RunRecord, rubric: Rubric) -> dict[str, Any]:
         "status": run.status,
         "dataset": run.dataset_name,
         "model_path": run.model_path,
+        "server": run.server_url,
         "model_fingerprint": run.model_fingerprint,
         "fingerprint_kind": run.fingerprint_kind,
         "total_items": run.total_items,

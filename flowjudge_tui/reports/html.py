@@ -126,7 +126,7 @@ def render_html(
 ) -> str:
     facts = [
         ("rubric", f"{rubric.name} — {rubric.title} (version {rubric.content_hash[:12]})"),
-        ("model", run.model_name),
+        ("model", run.model_name + (f" at {run.server_url}" if run.server_url else "")),
         ("dataset", run.dataset_name),
         ("status", f"{run.state}: {run.done} of {run.total_items} verdicts "
                    f"({run.judged} judged, {run.reused} reused, {run.skipped} skipped)"),

@@ -33,7 +33,12 @@ from flowjudge_tui.judging.judge import judge_many, verdict_from_result
 from flowjudge_tui.judging.prompt import build_prompt
 from flowjudge_tui.judging.verdict import Verdict
 from flowjudge_tui.progress import ProgressCallback, RateMeter
-from flowjudge_tui.runs.work import fingerprint_of_kind, work_key
+from flowjudge_tui.runs.work import (
+    fingerprint_of_kind,
+    served_fingerprint,
+    served_model_of,
+    work_key,
+)
 from flowjudge_tui.store import ItemRecord, NewVerdict, RunRecord, Store, VerdictRecord
 
 PENDING_BATCH = 64
@@ -122,9 +127,7 @@ def execute_runs(
     batching engine (``engine.batched``) evaluates the item's part of the prompt once. Every
     verdict is committed the moment it is made; all the runs end in the same state.
     """
-    runs = [store.get_run(run_id) for run_id in run_ids]
-    for run in runs:
-        _check_engine(run, engine)
+    runs = [_check_engine(store, store.get_run(run_id), engine) for run_id in run_ids]
     runs = [store.claim_run(run.id, force=force) for run in runs]
     work = _RunsWork(store, runs, engine, on_progress, on_verdict, on_feedback, stop)
     ids = [run.id for run in runs]
@@ -284,14 +287,31 @@ class _RunsWork:
                            self.stopped, seconds) for run_id, c in self.counts.items()]
 
 
-def _check_engine(run: RunRecord, engine: JudgeEngine) -> None:
-    """Refuse to go on with another model than the run's: its verdicts would not compare."""
+def _check_engine(store: Store, run: RunRecord, engine: JudgeEngine) -> RunRecord:
+    """The run, if ``engine`` is its judge; a served run may move to another server serving
+    the same model. Another model than the run's is refused: its verdicts would not compare."""
+    served = served_model_of(engine)
+    if run.server_url is not None or served is not None:
+        if served is None or run.server_url is None:
+            where = (f"the server at {run.server_url}" if run.server_url
+                     else f"the model file {run.model_name}")
+            raise ModelError(f"Run {run.id} is judged by {where}; continue it with the same "
+                             "kind of judge ('flowjudge runs resume' picks it).")
+        if served.model != run.model_name:
+            raise ModelError(
+                f"Run {run.id} is judged by {run.model_name}, but {served.server} serves "
+                f"{served.model}; give --server-model {run.model_name}."
+            )
+        if served.server != run.server_url:
+            return store.move_run_to_server(run.id, served.server,
+                                            served_fingerprint(served)[0])
+        return run
     path = engine.path
     if (path is not None and path.is_file()
             and fingerprint_of_kind(path, run.fingerprint_kind) == run.model_fingerprint):
-        return
+        return run
     if path is None and engine.model_name == run.model_name:
-        return
+        return run
     raise ModelError(
         f"Run {run.id} is judged by {run.model_name}, not the loaded {engine.model_name}; "
         f"load {run.model_path} to continue it."

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from flowjudge_tui.errors import ModelError
-from flowjudge_tui.judging.backend import LoadSettings, SamplingSettings
+from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings, SamplingSettings
 from flowjudge_tui.progress import ProgressCallback
 from flowjudge_tui.store import FingerprintKind
 
@@ -49,6 +49,32 @@ def quick_fingerprint(path: Path) -> str:
 def fingerprint_of_kind(path: Path, kind: FingerprintKind) -> str:
     """``path``'s fingerprint as a run of fingerprint ``kind`` recorded it."""
     return quick_fingerprint(path) if kind == "quick-v1" else model_fingerprint(path)[0]
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A judge behind a server: its base URL (up to /v1) and the model name it serves."""
+
+    server: str
+    model: str
+
+
+def served_model_of(engine: JudgeEngine) -> ServedModel | None:
+    """The server and model of a served engine; None for a model judged in-process."""
+    server = getattr(engine, "server", None)
+    if engine.path is not None or not isinstance(server, str):
+        return None
+    return ServedModel(server, engine.model_name)
+
+
+def served_fingerprint(judge: ServedModel) -> tuple[str, FingerprintKind]:
+    """The identity of a served judge: the server and the model name it serves.
+
+    A server does not expose its weights' hash, so a served verdict is keyed by where it was
+    made; it is never taken for an in-process verdict of a file, nor for another server's.
+    """
+    canonical = json.dumps({"server": judge.server, "model": judge.model}, sort_keys=True)
+    return f"served-v1:{hashlib.sha256(canonical.encode()).hexdigest()}", "served-v1"
 
 
 def work_key(

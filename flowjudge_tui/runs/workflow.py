@@ -26,10 +26,18 @@ from flowjudge_tui.runs.execute import (
     execute_runs,
     verdict_to_store,
 )
-from flowjudge_tui.runs.work import model_fingerprint, work_key
+from flowjudge_tui.runs.work import (
+    ServedModel,
+    model_fingerprint,
+    served_fingerprint,
+    served_model_of,
+    work_key,
+)
 from flowjudge_tui.store import NewItem, RunRecord, RunSettings, Store
 
 SPOT_CHECK_SOURCE = "spot check"
+DEFAULT_SERVER_CONCURRENCY = 4
+"""Items in flight at once when a server judges a run (in-process: see --parallel)."""
 
 Notice = Callable[[str], None]
 EngineOpener = Callable[[Path, Sequence[LoadSettings]], JudgeEngine]
@@ -67,15 +75,34 @@ def open_engine(
     return (opener or _default_opener(on_notice))(path, plans)
 
 
+def open_served(
+    server: str,
+    model: str | None = None,
+    *,
+    unreachable_after: float | None = None,
+    concurrency: int = DEFAULT_SERVER_CONCURRENCY,
+) -> JudgeEngine:
+    """The judge behind ``server`` (an OpenAI-compatible base URL): ``model``, or its only one,
+    with ``concurrency`` judgments in flight in a run. ``unreachable_after``: seconds to keep
+    retrying a server that does not answer."""
+    from flowjudge_tui.engine.served import ServedEngine
+    from flowjudge_tui.engine.served_http import ServerOptions
+
+    options = ServerOptions() if unreachable_after is None else ServerOptions(
+        unreachable_after=unreachable_after)
+    return ServedEngine(server, model, options, concurrency=concurrency)
+
+
 def create_run(
     store: Store,
     dataset_id: int,
     rubric: Rubric,
-    model_path: Path,
+    model_path: Path | ServedModel,
     settings: RunSettings | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> RunRecord:
-    """A queued run of ``rubric`` over the dataset (its first ``settings.limit`` items).
+    """A queued run of ``rubric`` over the dataset (its first ``settings.limit`` items), judged
+    by a model file in-process or by a server (``ServedModel``).
 
     ``on_progress`` follows the model file's hashing, the first time the file is seen.
     """
@@ -92,6 +119,13 @@ def create_run(
         raise DatasetError("--limit must be at least 1.")
     total = dataset.item_count if settings.limit is None else min(settings.limit,
                                                                    dataset.item_count)
+    if isinstance(model_path, ServedModel):
+        served, kind = served_fingerprint(model_path)
+        return store.create_run(
+            dataset_id=dataset_id, rubric=rubric, model_name=model_path.model,
+            model_path=model_path.server, model_fingerprint=served, fingerprint_kind=kind,
+            settings=settings, total_items=total, server_url=model_path.server,
+        )
     fingerprint, kind = model_fingerprint(model_path, on_progress)
     return store.create_run(
         dataset_id=dataset_id,
@@ -180,14 +214,15 @@ def start_runs(
                 if on_imported is not None:
                     on_imported(imports[fields])
         judge = engine()
-        if judge.path is None:
+        identity = judge.path or served_model_of(judge)
+        if identity is None:
             raise ModelError(
                 f"{judge.model_name} has no model file on this machine to run with."
             )
         settings = RunSettings(sampling=sampling, load=judge.load, limit=source.limit)
         for rubric in rubrics:
             imported = imports[(tuple(sorted(rubric.inputs)), rubric.output)]
-            runs.append(create_run(store, imported.dataset.id, rubric, judge.path, settings,
+            runs.append(create_run(store, imported.dataset.id, rubric, identity, settings,
                                    on_hash_progress))
     except BaseException:
         for run in runs:
@@ -228,14 +263,51 @@ def resume_run(
     on_feedback: ItemFeedback | None = None,
     stop: Stop | None = None,
     force: bool = False,
+    server: str | None = None,
+    server_model: str | None = None,
+    unreachable_after: float | None = None,
 ) -> RunSummary:
     """Judge the items of run ``run_id`` that have no verdict yet, with the run's own model file
-    and load settings (``n_ctx``, ``gpu_layers`` and ``n_parallel`` override them). ``force``
-    takes the run over from an owner that still looks alive (see ``Store.claim_run``)."""
+    and load settings (``n_ctx``, ``gpu_layers`` and ``n_parallel`` override them), or on the
+    run's own server (``server`` moves it to another one serving the same model, or
+    ``server_model``; ``n_parallel`` is then the items in flight). ``force`` takes the run over
+    from an owner that still looks alive (see ``Store.claim_run``)."""
+    run = store.get_run(run_id)
+    if (server is not None or run.server_url is not None) and (
+            run.pending > 0 or run.state == "running"):
+        return _resume_served(store, run, server, server_model, unreachable_after,
+                              n_parallel, n_ctx, gpu_layers, on_progress, on_verdict,
+                              on_feedback, stop, force)
     [summary] = resume_runs(
         store, [run_id], n_ctx=n_ctx, gpu_layers=gpu_layers, n_parallel=n_parallel,
         opener=opener, on_notice=on_notice, on_progress=on_progress, on_verdict=on_verdict,
         on_feedback=on_feedback, stop=stop, force=force)
+    return summary
+
+
+def _resume_served(
+    store: Store, run: RunRecord, server: str | None, server_model: str | None,
+    unreachable_after: float | None, concurrency: int | None, n_ctx: int | None,
+    gpu_layers: int | None, on_progress: ProgressCallback | None,
+    on_verdict: VerdictCallback | None, on_feedback: ItemFeedback | None, stop: Stop | None,
+    force: bool,
+) -> RunSummary:
+    if run.server_url is None:
+        raise ModelError(
+            f"Run {run.id} is judged in-process by {run.model_name}; a server cannot continue "
+            "it (its verdicts would come from another judge)."
+        )
+    if n_ctx is not None or gpu_layers is not None:
+        raise ModelError("--n-ctx and --gpu-layers are the server's to set; drop them.")
+    engine = open_served(server or run.server_url, server_model or run.model_name,
+                         unreachable_after=unreachable_after,
+                         concurrency=concurrency or DEFAULT_SERVER_CONCURRENCY)
+    try:
+        [summary] = execute_runs(store, [run.id], engine, on_progress=on_progress,
+                                 on_verdict=on_verdict, on_feedback=on_feedback, stop=stop,
+                                 force=force)
+    finally:
+        engine.close()
     return summary
 
 
@@ -301,7 +373,7 @@ def keep_verdict(
     rubric: Rubric,
     item: Item,
     verdict: Verdict,
-    model_path: Path,
+    model_path: Path | ServedModel,
     settings: RunSettings,
 ) -> RunRecord:
     """Store a verdict made outside a run (a spot check) as a finished one-item run.

@@ -14,7 +14,7 @@ from flowjudge_tui.judging.rubric import Item
 RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 RunState = Literal["queued", "running", "interrupted", "done", "failed", "cancelled"]
 VerdictStatus = Literal["judged", "reused", "skipped"]
-FingerprintKind = Literal["sha256", "quick-v1"]
+FingerprintKind = Literal["sha256", "quick-v1", "served-v1"]
 
 
 def item_content_hash(inputs: Mapping[str, str], output: str) -> str:
@@ -122,6 +122,8 @@ class RunRecord:
     completion_tokens: int = 0
     judge_seconds: float = 0.0
     owner_heartbeat: str | None = None
+    server_url: str | None = None
+    """The server that judges this run; None when a model file is judged in-process."""
 
     @property
     def done(self) -> int:

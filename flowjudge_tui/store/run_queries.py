@@ -91,6 +91,7 @@ def _run_from_row(row: sqlite3.Row) -> RunRecord:
         completion_tokens=row["sum_completion_tokens"],
         judge_seconds=row["sum_seconds"],
         owner_heartbeat=row["owner_heartbeat"],
+        server_url=row["server_url"],
     )
 
 
@@ -151,20 +152,30 @@ class RunQueries:
         fingerprint_kind: FingerprintKind,
         settings: RunSettings,
         total_items: int,
+        server_url: str | None = None,
     ) -> RunRecord:
         settings.sampling.check()
         with self.db.transaction() as conn:
             save_rubric_version(conn, rubric)
             cursor = conn.execute(
                 "INSERT INTO runs (dataset_id, rubric_hash, model_name, model_path,"
-                " model_fingerprint, fingerprint_kind, settings, status, total_items, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                " model_fingerprint, fingerprint_kind, settings, status, total_items, created_at,"
+                " server_url) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
                 (
                     dataset_id, rubric.content_hash, model_name, model_path, model_fingerprint,
                     fingerprint_kind, json.dumps(settings.to_json_dict()), total_items, utc_now(),
+                    server_url,
                 ),
             )
         return self.get_run(int(cursor.lastrowid or 0))
+
+    def move_run_to_server(self, run_id: int, server_url: str, model_fingerprint: str,
+                           ) -> RunRecord:
+        """Judge the rest of a served run on another server (same model name)."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE runs SET server_url = ?, model_path = ?, model_fingerprint = ?"
+                         " WHERE id = ?", (server_url, server_url, model_fingerprint, run_id))
+        return self.get_run(run_id)
 
     def get_run(self, run_id: int) -> RunRecord:
         row = self.db.conn().execute(

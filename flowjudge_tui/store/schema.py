@@ -135,6 +135,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             flagged_at TEXT NOT NULL
         )""",
     ),
+    # The base URL of the server that judges the run (NULL: in-process, from model_path).
+    ("ALTER TABLE runs ADD COLUMN server_url TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

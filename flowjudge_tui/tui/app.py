@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 from flowjudge_tui.errors import FlowJudgeError, ModelError
 from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
 from flowjudge_tui.judging.rubric import RubricLibrary
+from flowjudge_tui.models.servers import SavedServer
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import RunRecord, Store, open_store
 from flowjudge_tui.tui.background import JobTracker
@@ -37,7 +38,7 @@ from flowjudge_tui.tui.messages import (
     ReviewRequested,
     SpotCheckRequested,
 )
-from flowjudge_tui.tui.model_choice import ModelState, ModelStatus, choose_model
+from flowjudge_tui.tui.model_choice import SERVER_PREFIX, ModelState, ModelStatus, choose_model
 from flowjudge_tui.tui.preferences import Preferences, load_preferences, save_preferences
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.help import HelpScreen
@@ -140,9 +141,21 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
     def use_model(self, path: Path) -> None:
         """Make ``path`` the model in use (remembered for next time); loads it on demand."""
         self.remember(self.preferences.with_model(str(path)))
-        self.engine = None
+        self._drop_served_engine()
         self.model_status = ModelStatus("unloaded", path, "chosen")
         self.describe_plan(path)
+
+    def use_server(self, server: SavedServer) -> None:
+        """Make ``server`` the judge in use (remembered for next time); connects on demand."""
+        self.remember(self.preferences.with_model(SERVER_PREFIX + server.name))
+        self._drop_served_engine()
+        self.model_status = ModelStatus("unloaded", None, "chosen", server=server,
+                                        plan=f"served by {server.url}")
+
+    def _drop_served_engine(self) -> None:
+        engine, self.engine = self.engine, None
+        if engine is not None and engine.path is None:
+            engine.close()
 
     @work(thread=True, exclusive=True, group="choose-model", exit_on_error=False)
     def choose_model_in_background(self) -> None:
@@ -151,8 +164,11 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
 
     def on_model_chosen(self, message: ModelChosen) -> None:
         choice = message.choice
-        state: ModelState = "none" if choice.path is None else "unloaded"
-        self.model_status = ModelStatus(state, choice.path, choice.source, choice.problem)
+        found = choice.path is not None or choice.server is not None
+        state: ModelState = "unloaded" if found else "none"
+        plan = f"served by {choice.server.url}" if choice.server is not None else ""
+        self.model_status = ModelStatus(state, choice.path, choice.source, choice.problem,
+                                        plan=plan, server=choice.server)
         if choice.path is not None:
             self.describe_plan(choice.path)
 
@@ -174,6 +190,8 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
     def engine_for_worker(self) -> JudgeEngine:
         """The loaded judge, loading the chosen model first if needed. Thread workers only."""
         status = self.model_status
+        if status.server is not None:
+            return self._served_engine_for_worker(status.server)
         if status.path is None:
             raise ModelError(NO_MODEL_SENTENCE)
         from flowjudge_tui.engine.loader import load_engine
@@ -190,6 +208,19 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
             self.post_message(EngineLoaded(engine, status.path, engine.load.describe()))
         return engine
 
+    def _served_engine_for_worker(self, server: SavedServer) -> JudgeEngine:
+        engine = self.engine
+        if engine is not None and getattr(engine, "server", None) == server.url:
+            return engine
+        from flowjudge_tui.runs.workflow import open_served
+
+        self.post_message(EngineLoading(None, server))
+        engine = open_served(server.url)
+        if not get_current_worker().is_cancelled:
+            self.post_message(EngineLoaded(engine, None, f"served by {server.url}",
+                                           server=server))
+        return engine
+
     def open_engine_for_run(self, path: Path, plans: Sequence[LoadSettings]) -> JudgeEngine:
         """The ``EngineOpener`` runs resume with in the app: the run's own model, through the
         one-model loader, and the app told which model is now in memory. Thread workers only."""
@@ -203,24 +234,27 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         self.post_message(EngineNotice(text))
 
     def on_engine_loading(self, message: EngineLoading) -> None:
-        if message.path == self.model_status.path:
-            self.model_status = ModelStatus(
-                "loading", message.path, self.model_status.source, self.model_status.problem
-            )
+        status = self.model_status
+        if message.path == status.path and message.server == status.server:
+            self.model_status = replace(status, state="loading")
 
     def on_engine_loaded(self, message: EngineLoaded) -> None:
         status = self.model_status
         if message.engine is self.engine and status.state == "loaded":
             return
-        if message.path != status.path and not message.for_run:
+        same = message.path == status.path and message.server == status.server
+        if not same and not message.for_run:
+            if message.engine.path is None:
+                message.engine.close()
             return  # a load the user has since moved away from
         self.engine = message.engine
         self.model_status = ModelStatus(
             "loaded",
             message.path,
-            status.source if message.path == status.path else "run",
+            status.source if same else "run",
             plan=message.plan,
             n_ctx=message.engine.n_ctx,
+            server=message.server,
         )
 
     def on_engine_notice(self, message: EngineNotice) -> None:
@@ -228,9 +262,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
 
     def on_worker_failed(self, worker: object) -> None:
         if self.model_status.state == "loading":
-            self.model_status = ModelStatus(
-                "unloaded", self.model_status.path, self.model_status.source
-            )
+            self.model_status = replace(self.model_status, state="unloaded", problem="")
 
     def ask_for_local_model(self) -> None:
         prompt = TextPrompt(

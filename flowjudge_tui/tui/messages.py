@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
     from flowjudge_tui.judging.rubric import Item, Rubric
     from flowjudge_tui.judging.verdict import Verdict
+    from flowjudge_tui.models.servers import SavedServer
     from flowjudge_tui.progress import Progress
     from flowjudge_tui.reports.agreement import Comparison, RunStats
     from flowjudge_tui.runs.execute import RunSummary
@@ -88,23 +89,26 @@ class PlanDescribed(Message, bubble=False):
 
 
 class EngineLoading(Message, bubble=False):
-    """A model started loading."""
+    """A model started loading (or the app started connecting to a server: ``server``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None, server: SavedServer | None = None) -> None:
         super().__init__()
         self.path = path
+        self.server = server
 
 
 class EngineLoaded(Message, bubble=False):
     """A model is in memory and ready to judge. ``for_run``: loaded to resume a run with its
     own model, which then becomes the model in use for this session."""
 
-    def __init__(self, engine: JudgeEngine, path: Path, plan: str, for_run: bool = False) -> None:
+    def __init__(self, engine: JudgeEngine, path: Path | None, plan: str,
+                 for_run: bool = False, server: SavedServer | None = None) -> None:
         super().__init__()
         self.engine = engine
         self.path = path
         self.plan = plan
         self.for_run = for_run
+        self.server = server
 
 
 class ReviewRequested(Message, bubble=False):

@@ -1,5 +1,6 @@
 """What the Models screen lists: catalog files and local files, each with its state on disk
-and its memory plan for this machine. Built in a worker (it reads headers and probes hardware).
+and its memory plan for this machine, then the servers the user added. Built in a worker (it
+reads headers and probes hardware; servers are not contacted).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from flowjudge_tui.errors import FlowJudgeError
+from flowjudge_tui.models.servers import SavedServer
 from flowjudge_tui.settings import Paths
 
 if TYPE_CHECKING:
     from flowjudge_tui.engine.fit import Budget
 
-ModelKind = Literal["catalog", "local"]
+ModelKind = Literal["catalog", "local", "server"]
 
 
 @dataclass(frozen=True)
@@ -28,10 +30,16 @@ class ModelRow:
     path: Path | None
     plan: str
     notes: str = ""
+    server: SavedServer | None = None
 
     @property
     def on_disk(self) -> bool:
         return self.path is not None
+
+    @property
+    def usable(self) -> bool:
+        """A file on disk, or a server: it can be the judge in use."""
+        return self.path is not None or self.server is not None
 
 
 @dataclass(frozen=True)
@@ -97,4 +105,20 @@ def scan_models(paths: Paths) -> ModelScan:
             state="registered" if present else "missing: the file is gone",
             path=local.path if present else None, plan=plan, notes=str(local.path),
         ))
+    rows.extend(server_rows(paths))
     return ModelScan(rows, machine, problems)
+
+
+def server_rows(paths: Paths) -> list[ModelRow]:
+    from flowjudge_tui.models.servers import load_servers
+
+    return [
+        ModelRow(
+            key=f"server:{server.name}", name=server.name, kind="server", quantization="-",
+            size="-", state=server.url, path=None, plan="", server=server,
+            notes="Judged on this OpenAI-compatible server (llama.cpp's server or vLLM), "
+                  "several items at once in a run; an API key comes from FLOWJUDGE_API_KEY "
+                  "or OPENAI_API_KEY. 'flowjudge doctor --server URL' checks it.",
+        )
+        for server in load_servers(paths)
+    ]

@@ -30,7 +30,7 @@ STATE_TEXT = {
 
 def next_steps(status: ModelStatus, rubric_count: int, run_count: int) -> str:
     """What to do next, as a short list (Textual markup), given how far the user has come."""
-    if status.state in ("none", "choosing") and status.path is None:
+    if status.state in ("none", "choosing") and not status.has_judge:
         return (
             "1. [b]Get a model[/b]: download Flow-Judge-v0.1 (Q4_K_M, about 2.4 GB) or point to "
             "a GGUF file you already have.\n"
@@ -134,10 +134,13 @@ class HomeScreen(FlowScreen):
         origin = f"  [dim]({source})[/dim]" if source else ""
         self.query_one("#model-name", Static).update(f"[b]{escape(status.name)}[/b]{origin}")
         self.query_one("#model-state", Static).update(STATE_TEXT[status.state])
-        plan = f"Memory plan: {status.plan}" if status.plan else ""
+        if status.server is not None:
+            plan = f"Judged on a server: {status.plan}" if status.plan else ""
+        else:
+            plan = f"Memory plan: {status.plan}" if status.plan else ""
         self.query_one("#model-plan", Static).update(Content(plan))
         self.query_one("#model-problem", Static).update(Content(status.problem))
-        has_model = status.path is not None
+        has_model = status.has_judge
         self.query_one("#load-model", Button).display = has_model and status.state == "unloaded"
         self.query_one("#download-model", Button).display = not has_model
         self.query_one("#add-local-model", Button).display = not has_model
@@ -147,7 +150,7 @@ class HomeScreen(FlowScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "load_model":
             status = self.flow.model_status
-            return status.path is not None and status.state == "unloaded"
+            return status.has_judge and status.state == "unloaded"
         return True
 
     def action_load_model(self) -> None:

@@ -14,12 +14,14 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Static
 from textual.worker import get_current_worker
 
+from flowjudge_tui.errors import FlowJudgeError, ModelError
 from flowjudge_tui.progress import Progress
 from flowjudge_tui.tui.messages import ModelsScanned, ProgressChanged, TaskFinished
 from flowjudge_tui.tui.model_choice import ModelStatus
 from flowjudge_tui.tui.model_scan import ModelRow, scan_models
 from flowjudge_tui.tui.plain import cell, escape
 from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
 
 DOWNLOAD_TASK = "download"
@@ -28,7 +30,10 @@ DOWNLOAD_TASK = "download"
 class ModelsScreen(FlowScreen):
     SECTION = "models"
     HELP = (
-        "Every Flow-Judge file flowjudge knows, and the GGUF files you added. A download "
+        "Every Flow-Judge file flowjudge knows, the GGUF files you added, and the servers you "
+        "added (**s**: a name and the base URL of an OpenAI-compatible server such as "
+        "llama.cpp's server or vLLM; **x** removes one). Any of them can be the judge in use "
+        "(**u**). A download "
         "shows its progress and can be stopped (**escape**): the part already fetched is kept "
         "and the next download resumes it. Every file is checked against the sha256 the hub "
         "gives before it is used. The plan says how the model would be loaded on this "
@@ -39,6 +44,8 @@ class ModelsScreen(FlowScreen):
         Binding("d", "download", "Download", id="models.download"),
         Binding("escape", "stop_download", "Stop download", id="models.stop"),
         Binding("a", "app.ask_for_local_model", "Add GGUF", id="models.add_local"),
+        Binding("s", "add_server", "Add server", id="models.add_server"),
+        Binding("x", "remove_server", "Remove server", id="models.remove_server"),
         Binding("r", "rescan", "Refresh", id="models.refresh"),
     ]
 
@@ -70,8 +77,14 @@ class ModelsScreen(FlowScreen):
         self.action_rescan()
 
     def _model_status_changed(self, old: ModelStatus, new: ModelStatus) -> None:
-        if old.path != new.path:
+        if old.path != new.path or old.server != new.server:
             self.action_rescan()
+
+    def in_use(self, row: ModelRow) -> bool:
+        status = self.flow.model_status
+        if row.server is not None:
+            return status.server is not None and status.server.name == row.server.name
+        return row.path is not None and row.path == status.path
 
     def on_screen_resume(self) -> None:
         self.show_selected()
@@ -91,7 +104,7 @@ class ModelsScreen(FlowScreen):
         selected = self.selected_row()
         table.clear()
         for row in scan.rows:
-            in_use = row.path is not None and row.path == self.flow.model_status.path
+            in_use = self.in_use(row)
             table.add_row(cell(row.name + (" ●" if in_use else "")), row.kind,
                           cell(row.quantization), row.size, cell(row.state), key=row.key)
         if selected is not None and selected.key in table.rows:
@@ -112,7 +125,7 @@ class ModelsScreen(FlowScreen):
         row = self.selected_row()
         text = ""
         if row is not None:
-            in_use = row.path is not None and row.path == self.flow.model_status.path
+            in_use = self.in_use(row)
             text = "\n".join(part for part in (
                 f"[b]{escape(row.name)}[/b] · {escape(row.quantization)} · {row.size}",
                 f"State: {escape(row.state)}" + (" · [b]in use[/b]" if in_use else ""),
@@ -127,7 +140,7 @@ class ModelsScreen(FlowScreen):
     def show_buttons(self) -> None:
         row = self.selected_row()
         downloading = self.downloading is not None
-        self.query_one("#use-model", Button).display = row is not None and row.on_disk
+        self.query_one("#use-model", Button).display = row is not None and row.usable
         self.query_one("#download-model", Button).display = (
             row is not None and row.kind == "catalog" and not row.on_disk and not downloading
         )
@@ -137,7 +150,9 @@ class ModelsScreen(FlowScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         row = self.selected_row()
         if action == "use_model":
-            return row is not None and row.on_disk
+            return row is not None and row.usable
+        if action == "remove_server":
+            return row is not None and row.server is not None
         if action == "download":
             return row is not None and row.kind == "catalog" and self.downloading is None
         if action == "stop_download":
@@ -146,9 +161,51 @@ class ModelsScreen(FlowScreen):
 
     def action_use_model(self) -> None:
         row = self.selected_row()
-        if row is not None and row.path is not None:
+        if row is not None and row.server is not None:
+            self.flow.use_server(row.server)
+            self.notify(f"The server {row.name} is now the judge in use.", title="Models")
+        elif row is not None and row.path is not None:
             self.flow.use_model(row.path)
             self.notify(f"{row.name} is now the model in use.", title="Models")
+
+    def action_add_server(self) -> None:
+        prompt = TextPrompt(
+            "Add a server",
+            "A name and the base URL of an OpenAI-compatible server (llama.cpp's server, "
+            "vLLM), e.g. [b]gpu-box http://gpu-box:8080/v1[/b]. Its API key, if it needs one, "
+            "comes from FLOWJUDGE_API_KEY or OPENAI_API_KEY and is never saved.",
+            placeholder="gpu-box http://gpu-box:8080/v1",
+        )
+        self.app.push_screen(prompt, self._server_answered)
+
+    def _server_answered(self, answer: str | None) -> None:
+        if answer and answer.strip():
+            self.add_server_in_background(answer.strip())
+
+    @work(thread=True, exclusive=True, group="add-server", exit_on_error=False)
+    def add_server_in_background(self, answer: str) -> None:
+        from flowjudge_tui.models.servers import add_server
+
+        name, _, url = answer.partition(" ")
+        if not url.strip():
+            raise ModelError("Give a name and a URL, e.g. gpu-box http://gpu-box:8080/v1.")
+        server = add_server(name, url.strip(), self.flow.paths)
+        self.post_message(TaskFinished("add-server", f"Added the server {server.name} "
+                                       f"({server.url}); press u to judge with it."))
+
+    def action_remove_server(self) -> None:
+        row = self.selected_row()
+        if row is None or row.server is None:
+            return
+        from flowjudge_tui.models.servers import remove_server
+
+        try:
+            remove_server(row.server.name, self.flow.paths)
+        except FlowJudgeError as exc:
+            self.notify(str(exc), title="Models", severity="error")
+            return
+        self.notify(f"Removed the server {row.name}.", title="Models")
+        self.action_rescan()
 
     def action_download(self, name: str | None = None) -> None:
         row = self.selected_row()
@@ -183,6 +240,10 @@ class ModelsScreen(FlowScreen):
         self.query_one(ProgressPanel).show_progress(message.progress)
 
     def on_task_finished(self, message: TaskFinished) -> None:
+        if message.task == "add-server":
+            self.notify(message.outcome, title="Models")
+            self.action_rescan()
+            return
         self.downloading = None
         self.notify(message.outcome, title="Models")
         if message.path is not None and self.flow.model_status.path is None:

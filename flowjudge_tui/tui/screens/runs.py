@@ -161,7 +161,8 @@ class RunsScreen(FlowScreen):
         ready = self.preview is not None and not self.running
         self.query_one("#start-run", Button).disabled = not ready
         self.query_one("#stop-run", Button).disabled = not self.running
-        hint = "" if self.flow.model_status.path else "No model yet: set one up on Models (F3)."
+        hint = ("" if self.flow.model_status.has_judge
+                else "No model yet: set one up on Models (F3).")
         self.query_one("#run-hint", Label).update(hint)
 
     def set_running(self, running: bool) -> None:
@@ -209,7 +210,7 @@ class RunsScreen(FlowScreen):
         from flowjudge_tui.runs.workflow import DatasetSource, start_run
 
         worker = get_current_worker()
-        if self.flow.model_status.path is None:
+        if not self.flow.model_status.has_judge:
             raise ModelError("No model is set up yet; choose one on the Models screen (F3).")
         store = self.flow.store
         summary = start_run(

@@ -18,6 +18,7 @@ from textual.worker import get_current_worker
 from flowjudge_tui.judging.backend import JudgmentCancelled
 from flowjudge_tui.judging.judge import DEFAULT_SAMPLING, judge_item
 from flowjudge_tui.judging.rubric import Item, Rubric
+from flowjudge_tui.runs.work import ServedModel
 from flowjudge_tui.runs.workflow import keep_verdict
 from flowjudge_tui.store import RunSettings
 from flowjudge_tui.tui.messages import (
@@ -227,14 +228,19 @@ class SpotCheckScreen(FlowScreen):
 
     def action_keep(self) -> None:
         last = self.last
-        path = self.flow.model_status.path
-        if last is None or path is None or not self.can_keep:
+        status = self.flow.model_status
+        if last is None or not self.can_keep:
+            return
+        judge: Path | ServedModel | None = status.path
+        if status.server is not None:
+            judge = ServedModel(status.server.url, last.verdict.model)
+        if judge is None:
             return
         self.query_one("#spot-keep", Button).disabled = True
-        self.keep_in_background(last, path)
+        self.keep_in_background(last, judge)
 
     @work(thread=True, exclusive=True, group="keep", exit_on_error=False)
-    def keep_in_background(self, judged: VerdictReady, model_path: Path) -> None:
+    def keep_in_background(self, judged: VerdictReady, model_path: Path | ServedModel) -> None:
         with self.flow.jobs.job():
             run = keep_verdict(self.flow.store, judged.rubric, judged.item, judged.verdict,
                                model_path, RunSettings(DEFAULT_SAMPLING, judged.load))
