@@ -75,10 +75,13 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
     DEFAULT_MODE = "home"
     COMMANDS = App.COMMANDS | {FlowJudgeCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help", id="app.help"),
+        Binding("f1", "help", "Help", priority=True, id="app.help"),
         Binding("question_mark", "help", "Help", show=False, id="app.help_alt"),
+        # Priority: the screen keys work inside a TextArea or an Input too. The section bar
+        # on top of every screen shows them, so the footer keeps room for the screen's keys.
         *(
-            Binding(key, f"switch_mode('{mode}')", label, show=False, id=f"app.go_{mode}")
+            Binding(key, f"switch_mode('{mode}')", label, show=False, priority=True,
+                    id=f"app.go_{mode}")
             for mode, label, key in SECTIONS
         ),
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
@@ -311,6 +314,24 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         ]
         verbs.append(Verb("Load the model", "Load the chosen model into memory now",
                           self.load_model))
+        verbs.append(Verb("Unload the model", "Free the memory the model takes",
+                          self.unload_model))
+        verbs.append(Verb("New rubric", "Write a rubric of your own (Rubrics, n)",
+                          partial(self.run_on_screen, "rubrics", "new_rubric")))
+        verbs.append(Verb("Start a run", "Judge the file set up on Runs (ctrl+r)",
+                          partial(self.run_on_screen, "runs", "start_run")))
+        verbs.append(Verb("Stop the run", "Stop the run in progress; it can be resumed",
+                          partial(self.run_on_screen, "runs", "cancel_run")))
+        verbs.append(Verb("Compare two runs", "Pick a run to compare with the one in Review",
+                          partial(self.run_on_screen, "review", "compare")))
+        verbs.append(Verb("Export the run in Review", "JSONL, CSV or an HTML report",
+                          partial(self.run_on_screen, "review", "export")))
+        for run in runs:
+            if run.resumable:
+                verbs.append(Verb(f"Resume run {run.id}: {run.rubric_name} on "
+                                  f"{run.dataset_name}",
+                                  f"{run.done} of {run.total_items} judged so far",
+                                  partial(self.run_on_screen, "runs", "resume_run", run.id)))
         for entry in self.library.entries():
             name = entry.rubric.name
             verbs.append(Verb(f"Spot check with {name}", entry.rubric.title,
@@ -322,6 +343,36 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         verbs.append(Verb("Add a local GGUF file", "Use a model file already on this machine",
                           self.ask_for_local_model))
         return verbs
+
+    async def run_on_screen(self, mode: str, action: str, *arguments: object) -> None:
+        """A palette verb: go to a section and run one of its screen's actions there."""
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        method = getattr(self.screen, f"action_{action}", None)
+        if method is None:
+            return
+        result = method(*arguments)
+        if hasattr(result, "__await__"):
+            await result
+
+    def unload_model(self) -> None:
+        """Free the model's memory (refused while a judgment or a run uses it)."""
+        from flowjudge_tui.engine.loader import unload_engine
+
+        if self.jobs.busy or any(w.group in ("judge", "run") for w in self.workers):
+            self.notify("The model is busy; stop the judgment or the run first.",
+                        title="Model", severity="warning")
+            return
+        if self.model_status.state != "loaded":
+            self.notify("No model is in memory.", title="Model")
+            return
+        unload_engine()
+        self.engine = None
+        status = self.model_status
+        self.model_status = ModelStatus("unloaded", status.path, status.source,
+                                        plan=status.plan)
+        self.notify("The model is unloaded; it loads again when something needs it.",
+                    title="Model")
 
     def open_spot_check(self, rubric_name: str) -> None:
         """Spot check with this rubric (the screen picks it up from the preferences)."""

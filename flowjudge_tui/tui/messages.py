@@ -26,12 +26,15 @@ if TYPE_CHECKING:
 
 
 class FeedbackStreamed(Message, bubble=False):
-    """A piece of feedback as the model writes it."""
+    """Feedback written since the last update (at most ten a second), and the token count."""
 
-    def __init__(self, text: str, job: int) -> None:
+    def __init__(self, text: str, job: int, tokens: int = 0,
+                 tokens_per_second: float = 0.0) -> None:
         super().__init__()
         self.text = text
         self.job = job
+        self.tokens = tokens
+        self.tokens_per_second = tokens_per_second
 
 
 class VerdictReady(Message, bubble=False):
@@ -177,6 +180,14 @@ class RunsListed(Message, bubble=False):
     def __init__(self, runs: list[RunRecord]) -> None:
         super().__init__()
         self.runs = runs
+
+
+class RunStarted(Message, bubble=False):
+    """A run was created (its dataset imported) and its judging begins."""
+
+    def __init__(self, run: RunRecord) -> None:
+        super().__init__()
+        self.run = run
 
 
 class RunEnded(Message, bubble=False):

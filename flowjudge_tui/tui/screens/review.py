@@ -359,6 +359,8 @@ class ReviewScreen(FlowScreen):
 
     def action_compare(self) -> None:
         if self.run is None:
+            self.notify("Open a run to compare first (a run in the list, enter).",
+                        title="Compare", severity="warning")
             return
         others = [run for run in self.runs if run.id != self.run.id]
         if not others:

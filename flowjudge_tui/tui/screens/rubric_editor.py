@@ -66,8 +66,8 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
         "version with the one before it, item by item."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Save", id="editor.save"),
-        Binding("ctrl+t", "try_draft", "Try on labels", id="editor.try"),
+        Binding("ctrl+s", "save", "Save", priority=True, id="editor.save"),
+        Binding("ctrl+t", "try_draft", "Try on labels", priority=True, id="editor.try"),
         Binding("ctrl+o", "compare_versions", "Compare versions", id="editor.compare"),
         Binding("escape", "close", "Close", id="editor.close"),
     ]

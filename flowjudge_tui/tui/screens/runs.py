@@ -9,6 +9,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
@@ -24,6 +25,7 @@ from flowjudge_tui.tui.messages import (
     ProgressChanged,
     RunEnded,
     RunsListed,
+    RunStarted,
     TaskFinished,
 )
 from flowjudge_tui.tui.plain import cell
@@ -32,12 +34,16 @@ from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
 
 
+STATE_COLUMN = 4
+DONE_COLUMN = 5
+
+
 def describe_run_end(summary_run: RunRecord, judged: int, reused: int, skipped: int,
                      stopped: bool) -> str:
     counts = f"{judged} judged, {reused} reused, {skipped} skipped"
     if stopped:
         return (f"Run {summary_run.id} stopped after {summary_run.done} of "
-                f"{summary_run.total_items} ({counts}); select it and press R to resume.")
+                f"{summary_run.total_items} ({counts}); press r to resume it.")
     return f"Run {summary_run.id} is done: {counts}."
 
 
@@ -52,7 +58,7 @@ class RunsScreen(FlowScreen):
         "a run in Review."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "start_run", "Start run", id="runs.start"),
+        Binding("ctrl+r", "start_run", "Start run", priority=True, id="runs.start"),
         Binding("escape", "cancel_run", "Stop run", id="runs.cancel"),
         Binding("r", "resume_run", "Resume", id="runs.resume"),
         Binding("p", "preview", "Preview", show=False, id="runs.preview"),
@@ -63,6 +69,8 @@ class RunsScreen(FlowScreen):
         self.preview: DatasetPreview | None = None
         self.running = False
         self.runs: list[RunRecord] = []
+        self.active_run_id: int | None = None
+        """The run being judged, or the one that last stopped: the table's cursor follows it."""
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="new-run", classes="panel") as new_run:
@@ -102,17 +110,18 @@ class RunsScreen(FlowScreen):
     def on_runs_listed(self, message: RunsListed) -> None:
         self.runs = message.runs
         table = self.query_one("#runs-table", DataTable)
-        selected = self.selected_run_id()
+        selected = self.active_run_id or self.selected_run_id()
         table.clear()
         for run in message.runs:
+            live = self.running and run.id == self.active_run_id
             table.add_row(
                 str(run.id), run.rubric_name, cell(run.dataset_name), cell(run.model_name),
-                run.state,
+                "running" if live else run.state,
                 f"{run.done}/{run.total_items}", (run.started_at or run.created_at)[:16]
                 .replace("T", " "), key=str(run.id),
             )
-        if selected is not None and str(selected) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(selected)))
+        if selected is not None:
+            self.select_run(selected)
         self.refresh_bindings()
 
     def selected_run_id(self) -> int | None:
@@ -182,7 +191,16 @@ class RunsScreen(FlowScreen):
 
     def selected_run(self) -> RunRecord | None:
         run_id = self.selected_run_id()
+        return None if run_id is None else self.find_run(run_id)
+
+    def find_run(self, run_id: int) -> RunRecord | None:
         return next((run for run in self.runs if run.id == run_id), None)
+
+    def select_run(self, run_id: int) -> None:
+        """Put the table's cursor on this run (if it is listed)."""
+        table = self.query_one("#runs-table", DataTable)
+        if str(run_id) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(run_id)))
 
     def action_start_run(self) -> None:
         rubric = self.selected_rubric()
@@ -217,13 +235,14 @@ class RunsScreen(FlowScreen):
             store, DatasetSource(path, column_map, label, id_column), rubric,
             self.flow.engine_for_worker,
             on_import_progress=self.post_progress, on_imported=self.report_import,
-            on_created=lambda run: self.post_runs(store),
+            on_created=lambda run: self.post_started(store, run),
             on_progress=self.post_progress, stop=lambda: worker.is_cancelled,
             on_hash_progress=self.post_progress,
         )
         self.post_message(RunEnded(summary))
 
-    def post_runs(self, store: Store) -> None:
+    def post_started(self, store: Store, run: RunRecord) -> None:
+        self.post_message(RunStarted(run))
         self.post_message(RunsListed(store.list_runs()))
 
     def report_import(self, imported: ImportResult) -> None:
@@ -233,11 +252,21 @@ class RunsScreen(FlowScreen):
                 f"skipped {len(imported.problems)} ({imported.problems[0]})."
             )))
 
-    def action_resume_run(self) -> None:
-        run = self.selected_run()
+    def action_resume_run(self, run_id: int | None = None) -> None:
+        if run_id is not None:
+            self.select_run(run_id)
+        if run_id is None:
+            run = self.selected_run()
+        else:
+            run = self.find_run(run_id) or self.flow.store.get_run(run_id)
+        if self.running:
+            self.notify("A run is in progress; stop it first (escape).", title="Runs")
+            return
         if run is None or not run.resumable:
             return
         self.set_running(True)
+        self.active_run_id = run.id
+        self.list_runs()
         self.resume_in_background(run.id)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
@@ -258,14 +287,36 @@ class RunsScreen(FlowScreen):
     def on_task_finished(self, message: TaskFinished) -> None:
         self.notify(message.outcome, title="Runs")
 
+    def on_run_started(self, message: RunStarted) -> None:
+        self.active_run_id = message.run.id
+
     def on_progress_changed(self, message: ProgressChanged) -> None:
-        self.query_one(ProgressPanel).show_progress(message.progress)
+        progress = message.progress
+        self.query_one(ProgressPanel).show_progress(progress)
+        if self.active_run_id is not None and progress.task == f"Run {self.active_run_id}":
+            self.show_live_row(self.active_run_id, int(progress.done), progress.total)
+
+    def show_live_row(self, run_id: int, done: int, total: float | None) -> None:
+        """The running run's row follows its progress (the store is read only at the end)."""
+        table = self.query_one("#runs-table", DataTable)
+        if str(run_id) not in table.rows:
+            return
+        row = table.get_row_index(str(run_id))
+        table.update_cell_at(Coordinate(row, STATE_COLUMN), "running")
+        if total is not None:
+            table.update_cell_at(Coordinate(row, DONE_COLUMN), f"{done}/{int(total)}")
 
     def on_run_ended(self, message: RunEnded) -> None:
         summary = message.summary
+        self.active_run_id = summary.run.id
         self.set_running(False)
         self.notify(describe_run_end(summary.run, summary.judged, summary.reused,
                                      summary.skipped, summary.stopped), title="Runs")
+        if summary.stopped:
+            self.query_one(ProgressPanel).show_hint(
+                f"Run {summary.run.id} stopped: [b]r[/b] resumes it."
+            )
+            self.query_one("#runs-table", DataTable).focus()
         self.list_runs()
 
     def action_cancel_run(self) -> None:
