@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.message import Message
-from textual.widgets import Markdown, Static
+from textual.widgets import Markdown, Static, TextArea
 
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import open_store
@@ -96,3 +96,30 @@ async def test_judging_without_a_model_reports_the_error_not_a_traceback() -> No
         await wait_for(pilot, lambda: bool(notifications(app)), what="the error")
         assert notifications(app)[0].startswith("No model is set up yet;")
         await wait_for(pilot, lambda: not screen.judging, what="the form to come back")
+
+
+async def test_global_keys_work_while_typing_in_a_field(tiny_model_path: Path) -> None:
+    app = create_app(model=str(tiny_model_path), section="spot")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SpotCheckScreen)
+        screen.select_rubric("faithfulness-context-5")
+        await wait_for(pilot, lambda: screen.rubric is not None, what="the rubric")
+        screen.fill(SPOT_INPUTS, SPOT_OUTPUT)
+        await pilot.pause()
+        area = screen.query_one("#field-2", TextArea)
+        area.focus()
+        area.move_cursor((0, 0))
+        await pilot.press("ctrl+k")  # a TextArea deletes to the line's end with ctrl+k
+        assert area.text == SPOT_OUTPUT
+        assert notifications(app)[-1].startswith("Judge an item first")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.last is not None, what="the verdict")
+        area.focus()
+        await pilot.press("ctrl+k")
+        await wait_for(pilot, lambda: screen.kept_run_id is not None, what="keeping")
+        assert area.text == SPOT_OUTPUT
+        await pilot.press("f6")
+        assert app.current_mode == "runs"
+        await pilot.press("f5")
+        assert app.screen is screen and area.text == SPOT_OUTPUT

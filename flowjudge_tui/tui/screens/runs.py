@@ -9,8 +9,8 @@ from typing import ClassVar
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.coordinate import Coordinate
 from textual.content import Content
+from textual.coordinate import Coordinate
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from textual.worker import get_current_worker
@@ -32,7 +32,6 @@ from flowjudge_tui.tui.plain import cell
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
-
 
 STATE_COLUMN = 4
 DONE_COLUMN = 5
