@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -53,5 +54,7 @@ class FlowJudgeCommands(Provider):
                 yield Hit(score, matcher.highlight(verb.title), partial(_run, verb), help=verb.help)
 
 
-def _run(verb: Verb) -> None:
-    verb.run()
+async def _run(verb: Verb) -> None:
+    result = verb.run()
+    if inspect.isawaitable(result):
+        await result
