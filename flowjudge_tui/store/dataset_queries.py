@@ -101,12 +101,6 @@ class DatasetQueries:
             with self.db.transaction() as conn:
                 conn.execute("UPDATE datasets SET item_count = ?, import_owner = NULL"
                              " WHERE id = ?", (count, dataset_id))
-                conn.execute(
-                    "INSERT INTO labels (item_id, rubric_hash, score, updated_at)"
-                    " SELECT id, ?, human_label, ? FROM items"
-                    " WHERE dataset_id = ? AND human_label IS NOT NULL",
-                    (rubric.content_hash, utc_now(), dataset_id),
-                )
         except BaseException:
             with self.db.transaction() as conn:
                 conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))

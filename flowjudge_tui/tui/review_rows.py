@@ -88,8 +88,7 @@ def describe_entry(entry: JudgedItem, rubric_output: str) -> str:
                   f"({confidence_level(confidence)})")
         if verdict.status == "reused":
             judged += " · copied from an earlier run"
-    human = entry.human_score
-    parts = [f"{where} · {judged} · human {human if human is not None else '—'}"]
+    parts = [f"{where} · {judged} · {describe_labels(entry)}"]
     if entry.label and entry.label.comment:
         parts.append(f"*{entry.label.comment}*")
     for name, value in entry.item.inputs.items():
@@ -98,6 +97,25 @@ def describe_entry(entry: JudgedItem, rubric_output: str) -> str:
     if verdict.feedback:
         parts.append(f"**Feedback**\n\n{verdict.feedback}")
     return "\n\n".join(parts)
+
+
+def human_cell(entry: JudgedItem) -> str:
+    """The Human column: the reviewer's label, then the imported one where it differs."""
+    yours, imported = entry.reviewer_score, entry.imported_label
+    if yours is None:
+        return "" if imported is None else f"{imported} imp."
+    if imported is None or imported == yours:
+        return str(yours)
+    return f"{yours} (imp. {imported})"
+
+
+def describe_labels(entry: JudgedItem) -> str:
+    yours, imported = entry.reviewer_score, entry.imported_label
+    mine = "—" if yours is None else str(yours)
+    text = f"your label {mine}"
+    if imported is not None:
+        text += f" · imported label {imported}"
+    return text
 
 
 def _quote(text: str) -> str:
