@@ -227,8 +227,11 @@ def start_runs(
     except BaseException:
         for run in runs:
             store.delete_run(run.id)
+        # No run was made: an import made just for it is not left behind (a reused dataset
+        # stays, and so does one another run uses).
         for imported in imports.values():
-            store.delete_dataset(imported.dataset.id)
+            if not imported.reused:
+                store.delete_dataset_if_unused(imported.dataset.id)
         raise
     for run in runs:
         if on_created is not None:

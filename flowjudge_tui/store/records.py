@@ -51,6 +51,8 @@ class DatasetRecord:
     """The rubric the columns were mapped for (and the imported labels belong to)."""
     item_count: int
     created_at: str
+    source_hash: str | None = None
+    """What the import was made from (file bytes, mapping, rubric fields); None before."""
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             JOIN rubrics rb ON rb.hash = l.rubric_hash
             WHERE l.score IS NOT i.human_label OR l.comment != ''
             ORDER BY l.updated_at""",
+        # What an import was made from (the file's bytes, the mapping and the rubric's
+        # fields): importing the same again reuses the dataset instead of copying it.
+        "ALTER TABLE datasets ADD COLUMN source_hash TEXT",
+        "CREATE INDEX datasets_by_source_hash ON datasets (source_hash)",
     ),
 )
 

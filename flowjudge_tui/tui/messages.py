@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from flowjudge_tui.progress import Progress
     from flowjudge_tui.reports.agreement import Comparison, RunStats
     from flowjudge_tui.runs.execute import RunSummary
-    from flowjudge_tui.store import JudgedItem, LabelRecord, RunRecord
+    from flowjudge_tui.store import DatasetRecord, JudgedItem, LabelRecord, RunRecord
     from flowjudge_tui.tui.model_choice import ModelChoice
     from flowjudge_tui.tui.model_scan import ModelScan
 
@@ -180,6 +180,14 @@ class RunsListed(Message, bubble=False):
     def __init__(self, runs: list[RunRecord]) -> None:
         super().__init__()
         self.runs = runs
+
+
+class DatasetsListed(Message, bubble=False):
+    """Datasets imported before, newest first (the Runs screen offers them again)."""
+
+    def __init__(self, datasets: list[DatasetRecord]) -> None:
+        super().__init__()
+        self.datasets = datasets
 
 
 class RunStarted(Message, bubble=False):

@@ -21,6 +21,7 @@ from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import Progress
 from flowjudge_tui.store import RunRecord, Store
 from flowjudge_tui.tui.messages import (
+    DatasetsListed,
     PreviewReady,
     ProgressChanged,
     RunEnded,
@@ -33,6 +34,7 @@ from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
 
+RECENT_FILES = 10
 STATE_COLUMN = 4
 DONE_COLUMN = 5
 
@@ -78,6 +80,7 @@ class RunsScreen(FlowScreen):
                 yield Input(placeholder="Path of a .csv, .tsv or .jsonl file, then enter",
                             id="run-path")
                 yield Select[str]([], prompt="Rubric", id="run-rubric")
+                yield Select[str]([], prompt="Recent files", id="run-recent")
             yield Static("", id="preview-problems", classes="problem")
             yield ColumnMappingForm(id="column-mapping")
             with Horizontal(classes="buttons"):
@@ -105,6 +108,19 @@ class RunsScreen(FlowScreen):
     @work(thread=True, exclusive=True, group="list-runs", exit_on_error=False)
     def list_runs(self) -> None:
         self.post_message(RunsListed(self.flow.store.list_runs()))
+        self.post_message(DatasetsListed(self.flow.store.list_datasets()))
+
+    def on_datasets_listed(self, message: DatasetsListed) -> None:
+        paths = list(dict.fromkeys(dataset.source_path for dataset in message.datasets))
+        select = self.query_one("#run-recent", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([(cell(Path(path).name), path) for path in paths[:RECENT_FILES]])
+
+    @on(Select.Changed, "#run-recent")
+    def _recent_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.query_one("#run-path", Input).value = event.value
+            self.action_preview()
 
     def on_runs_listed(self, message: RunsListed) -> None:
         self.runs = message.runs
@@ -245,7 +261,12 @@ class RunsScreen(FlowScreen):
         self.post_message(RunsListed(store.list_runs()))
 
     def report_import(self, imported: ImportResult) -> None:
-        if imported.problems:
+        if imported.reused:
+            self.post_message(TaskFinished("import", (
+                f"{Path(imported.dataset.source_path).name} is unchanged since it was "
+                f"imported; its {imported.imported} rows (and their labels) are reused."
+            )))
+        elif imported.problems:
             self.post_message(TaskFinished("import", (
                 f"Imported {imported.imported} rows of {imported.dataset.source_path}; "
                 f"skipped {len(imported.problems)} ({imported.problems[0]})."
