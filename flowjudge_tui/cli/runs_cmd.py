@@ -1,4 +1,4 @@
-"""``flowjudge run | runs list/show/resume | stats | compare | export``."""
+"""``flowjudge run | runs list/show/resume/delete | stats | compare | export``."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add_concurrency_argument(run)
     run.set_defaults(handler=_run)
 
-    runs = commands.add_parser("runs", help="list, show and resume runs")
+    runs = commands.add_parser("runs", help="list, show, resume and delete runs")
     verbs = runs.add_subparsers(dest="runs_command", metavar="VERB")
     listing = verbs.add_parser("list", help="all runs, newest first")
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -89,6 +89,14 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add_server_arguments(resume)
     add_concurrency_argument(resume)
     resume.set_defaults(handler=_resume)
+
+    delete = verbs.add_parser("delete", help="delete a run and its verdicts",
+                              description="Delete a run, its verdicts, and its imported "
+                              "dataset when no other run uses it. Your labels and comments "
+                              "are kept: they belong to the items, not to the run.")
+    delete.add_argument("run_id", type=int, metavar="ID")
+    delete.add_argument("--yes", action="store_true", help="do not ask first")
+    delete.set_defaults(handler=_delete)
 
     stats = commands.add_parser("stats", help="a run's scores and agreement with human labels")
     stats.add_argument("run_id", type=int, metavar="ID")
@@ -278,6 +286,27 @@ def _list(args: argparse.Namespace) -> int:
         [(r.id, r.state, r.done, r.total_items, r.rubric_name, r.model_name, r.dataset_name,
           r.created_at[:19].replace("T", " ")) for r in runs],
     )
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from flowjudge_tui.runs.workflow import delete_run
+
+    with _store() as store:
+        run = store.get_run(args.run_id)
+        if not args.yes:
+            what = (f"run {run.id} ({run.rubric_name} on {run.dataset_name}, {run.done} of "
+                    f"{run.total_items} judged)")
+            if not sys.stdin.isatty():
+                print(f"flowjudge: add --yes to delete {what} without a question.",
+                      file=sys.stderr)
+                return 2
+            answer = input(f"Delete {what}? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                print("Nothing deleted.")
+                return 1
+        delete_run(store, run.id)
+    print(f"Deleted run {run.id}.")
     return 0
 
 

@@ -205,3 +205,30 @@ async def test_the_app_and_the_command_line_resume_a_run_the_same_way(
         by_cli = [(v.score, v.feedback, v.distribution) for v in store.verdicts(for_cli)]
         by_app = [(v.score, v.feedback, v.distribution) for v in store.verdicts(for_app)]
     assert len(by_cli) == len(ROWS) and by_app == by_cli
+
+
+async def test_delete_asks_first_and_no_keeps_the_run(stored_runs: tuple[int, int]) -> None:
+    from flowjudge_tui.tui.screens.dialogs import Confirm
+
+    first, second = stored_runs
+    app = create_app(section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: runs.row_count == 2, what="the stored runs")
+        runs.focus()
+        screen.select_run(first)
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is screen and runs.row_count == 2
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: runs.row_count == 1, what="the deletion")
+        assert row_of(runs, second) and not row_of(runs, first)
+        assert notifications(app)[-1] == f"Deleted run {first}."
+    with open_store(app_paths().database) as store:
+        assert [run.id for run in store.list_runs()] == [second]

@@ -31,6 +31,7 @@ from flowjudge_tui.tui.messages import (
 )
 from flowjudge_tui.tui.plain import cell
 from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.screens.dialogs import Confirm
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
 
@@ -56,12 +57,13 @@ class RunsScreen(FlowScreen):
         "are wrong; a column of human scores is optional). **ctrl+r** imports the file and "
         "starts the run. Every verdict is saved as it is made, so a run that is stopped, or "
         "cut short, resumes where it left off (**r** on a run in the list). **enter** opens "
-        "a run in Review."
+        "a run in Review; **delete** deletes it (after asking)."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "start_run", "Start run", priority=True, id="runs.start"),
         Binding("escape", "cancel_run", "Stop run", id="runs.cancel"),
         Binding("r", "resume_run", "Resume", id="runs.resume"),
+        Binding("delete", "delete_run", "Delete", id="runs.delete"),
         Binding("p", "preview", "Preview", show=False, id="runs.preview"),
     ]
 
@@ -338,6 +340,31 @@ class RunsScreen(FlowScreen):
             )
             self.query_one("#runs-table", DataTable).focus()
         self.list_runs()
+
+    def action_delete_run(self) -> None:
+        run = self.selected_run()
+        if run is None:
+            return
+        if self.running and run.id == self.active_run_id:
+            self.notify("This run is in progress; stop it first (escape).", title="Runs")
+            return
+        question = (f"Delete run {run.id} ({run.rubric_name} on {run.dataset_name}) and its "
+                    f"{run.done} verdicts? Your labels and comments are kept.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.delete_in_background(run.id)
+
+        self.app.push_screen(Confirm(f"Delete run {run.id}", question), answered)
+
+    @work(thread=True, group="delete-run", exit_on_error=False)
+    def delete_in_background(self, run_id: int) -> None:
+        from flowjudge_tui.runs.workflow import delete_run
+
+        with self.flow.jobs.job():
+            delete_run(self.flow.store, run_id)
+        self.post_message(TaskFinished("delete", f"Deleted run {run_id}."))
+        self.post_message(RunsListed(self.flow.store.list_runs()))
 
     def action_cancel_run(self) -> None:
         if self.running:
