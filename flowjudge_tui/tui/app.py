@@ -190,8 +190,9 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
     def load_model(self) -> None:
         self.engine_for_worker()
 
-    def engine_for_worker(self) -> JudgeEngine:
-        """The loaded judge, loading the chosen model first if needed. Thread workers only."""
+    def engine_for_worker(self, n_ctx: int | None = None) -> JudgeEngine:
+        """The loaded judge, loading the chosen model first if needed (again, when another
+        context size is asked for). Thread workers only."""
         status = self.model_status
         if status.server is not None:
             return self._served_engine_for_worker(status.server)
@@ -204,7 +205,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
             self.post_message(EngineLoading(status.path))
         engine = load_engine(
             status.path,
-            load_settings_for(status.path),
+            load_settings_for(status.path, n_ctx=n_ctx),
             on_notice=self._post_notice,
         )
         if not get_current_worker().is_cancelled:

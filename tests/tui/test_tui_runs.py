@@ -232,3 +232,32 @@ async def test_delete_asks_first_and_no_keeps_the_run(stored_runs: tuple[int, in
         assert notifications(app)[-1] == f"Deleted run {first}."
     with open_store(app_paths().database) as store:
         assert [run.id for run in store.list_runs()] == [second]
+
+
+async def test_a_new_run_takes_the_settings_typed_beside_it(
+    tiny_model_path: Path, items_csv: Path
+) -> None:
+    app = create_app(model=str(tiny_model_path), section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
+        screen.query_one("#run-path", Input).value = str(items_csv)
+        screen.action_preview()
+        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        screen.query_one("#set-limit", Input).value = "0"
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert not screen.running
+        assert "First N rows must be from 1 up" in str(
+            screen.query_one("#settings-problem").render())
+        screen.query_one("#set-limit", Input).value = "1"
+        screen.query_one("#set-max-tokens", Input).value = "7"
+        screen.query_one("#set-seed", Input).value = "3"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: bool(notifications(app)), what="the run")
+        assert notifications(app)[-1] == "Run 1 is done: 1 judged, 0 reused, 0 skipped."
+    with open_store(app_paths().database) as store:
+        run = store.get_run(1)
+    assert run.total_items == 1
+    assert (run.settings.sampling.max_feedback_tokens, run.settings.sampling.seed) == (7, 3)

@@ -33,6 +33,7 @@ from flowjudge_tui.tui.plain import cell
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.screens.dialogs import Confirm
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
+from flowjudge_tui.tui.widgets.judge_settings import JudgeSettings, JudgeSettingsForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
 
 RECENT_FILES = 10
@@ -85,6 +86,7 @@ class RunsScreen(FlowScreen):
                 yield Select[str]([], prompt="Recent files", id="run-recent")
             yield Static("", id="preview-problems", classes="problem")
             yield ColumnMappingForm(id="column-mapping")
+            yield JudgeSettingsForm(with_limit=True, id="run-settings")
             with Horizontal(classes="buttons"):
                 yield Button("Start run", id="start-run", variant="primary", disabled=True)
                 yield Button("Stop", id="stop-run", variant="error", disabled=True)
@@ -226,20 +228,23 @@ class RunsScreen(FlowScreen):
             self.notify("Give a file and a rubric, and map every field to a column first.",
                         title="Runs", severity="warning")
             return
+        settings = self.query_one(JudgeSettingsForm).settings()
+        if settings is None:
+            return
         self.set_running(True)
-        self.start_in_background(self.preview.path, rubric, *mapping)
+        self.start_in_background(self.preview.path, rubric, settings, *mapping)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def start_in_background(
-        self, path: Path, rubric: Rubric, column_map: dict[str, str], label: str | None,
-        id_column: str | None,
+        self, path: Path, rubric: Rubric, settings: JudgeSettings, column_map: dict[str, str],
+        label: str | None, id_column: str | None,
     ) -> None:
         with self.flow.jobs.job():
-            self.import_and_run(path, rubric, column_map, label, id_column)
+            self.import_and_run(path, rubric, settings, column_map, label, id_column)
 
     def import_and_run(
-        self, path: Path, rubric: Rubric, column_map: dict[str, str], label: str | None,
-        id_column: str | None,
+        self, path: Path, rubric: Rubric, settings: JudgeSettings, column_map: dict[str, str],
+        label: str | None, id_column: str | None,
     ) -> None:
         """Import the file, load the model, create the run and judge it (worker thread)."""
         from flowjudge_tui.runs.workflow import DatasetSource, start_run
@@ -249,8 +254,8 @@ class RunsScreen(FlowScreen):
             raise ModelError("No model is set up yet; choose one on the Models screen (F3).")
         store = self.flow.store
         summary = start_run(
-            store, DatasetSource(path, column_map, label, id_column), rubric,
-            self.flow.engine_for_worker,
+            store, DatasetSource(path, column_map, label, id_column, settings.limit), rubric,
+            lambda: self.flow.engine_for_worker(settings.n_ctx), settings.sampling,
             on_import_progress=self.post_progress, on_imported=self.report_import,
             on_created=lambda run: self.post_started(store, run),
             on_progress=self.post_progress, stop=lambda: worker.is_cancelled,
