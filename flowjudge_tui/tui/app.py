@@ -7,7 +7,7 @@ in a worker after the first paint and loaded only when something needs it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -40,7 +40,7 @@ from flowjudge_tui.tui.messages import (
 )
 from flowjudge_tui.tui.model_choice import SERVER_PREFIX, ModelState, ModelStatus, choose_model
 from flowjudge_tui.tui.preferences import Preferences, load_preferences, save_preferences
-from flowjudge_tui.tui.screens.dialogs import TextPrompt
+from flowjudge_tui.tui.screens.dialogs import Notice, TextPrompt
 from flowjudge_tui.tui.screens.help import HelpScreen
 from flowjudge_tui.tui.screens.home import HomeScreen
 from flowjudge_tui.tui.screens.models import ModelsScreen
@@ -98,6 +98,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         self.start_section = section
         self.engine: JudgeEngine | None = None
         self.review_run_id: int | None = None
+        self.added_model: ModelAdded | None = None
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         self.jobs = JobTracker()
@@ -273,23 +274,34 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
             "Add a local GGUF file",
             "The path of a Flow-Judge GGUF file on this machine; it becomes the model in use.",
             placeholder="~/models/flow-judge-v0.1-Q4_K_M.gguf",
+            check=self.add_local_model,
         )
         self.push_screen(prompt, self._local_model_answered)
 
     def _local_model_answered(self, answer: str | None) -> None:
-        if answer and answer.strip():
-            self.add_local_model(answer.strip())
+        added, self.added_model = self.added_model, None
+        if answer is not None and added is not None:
+            self.on_model_added(added)
 
-    @work(thread=True, exclusive=True, group="add-model", exit_on_error=False)
-    def add_local_model(self, text: str) -> None:
+    def add_local_model(self, text: str) -> str | None:
+        """Check and register a GGUF file (in the dialog's worker thread); a sentence if it
+        cannot be used, so the dialog stays open with the path as typed."""
         from flowjudge_tui.models.catalog import register_local_model
+        from flowjudge_tui.models.gguf_file import read_gguf
 
-        model = register_local_model(Path(text).expanduser(), paths=self.paths)
-        self.post_message(ModelAdded(model.path))
+        if not text.strip():
+            return "Give the path of a .gguf file."
+        model = register_local_model(Path(text.strip()).expanduser(), paths=self.paths)
+        warning = gguf_warning(read_gguf(model.path).metadata, model.path.name)
+        self.added_model = ModelAdded(model.path, warning)  # shown once the dialog closes
+        return None
 
     def on_model_added(self, message: ModelAdded) -> None:
         self.use_model(message.path)
-        self.notify(f"{message.path.name} is now the model in use.", title="Model")
+        if message.warning:
+            self.push_screen(Notice("This may not be Flow-Judge", message.warning))
+        else:
+            self.notify(f"{message.path.name} is now the model in use.", title="Model")
 
     async def download_default_model(self) -> None:
         from flowjudge_tui.models.catalog import default_entry
@@ -382,6 +394,20 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
             self.screen.post_message(SpotCheckRequested(rubric_name))
         else:
             self.switch_mode("spot")
+
+
+def gguf_warning(metadata: Mapping[str, object], name: str) -> str:
+    """Why a model file may not judge as Flow-Judge does (empty when it looks right)."""
+    problems = []
+    architecture = str(metadata.get("general.architecture", "")) or "unknown"
+    if architecture != "phi3":
+        problems.append(f"its architecture is {architecture}, not Flow-Judge's phi3")
+    if not metadata.get("tokenizer.chat_template"):
+        problems.append("it has no chat template (Flow-Judge's Phi-3 wrapper will be used)")
+    if not problems:
+        return ""
+    return (f"{name} is now the model in use, but {' and '.join(problems)}. Its verdicts "
+            "will not be Flow-Judge's; add a Flow-Judge GGUF for those.")
 
 
 def create_app(model: str | None = None, section: str = "home") -> FlowJudgeApp:

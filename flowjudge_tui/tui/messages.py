@@ -75,11 +75,13 @@ class ModelChosen(Message, bubble=False):
 
 
 class ModelAdded(Message, bubble=False):
-    """A local model file was checked and registered."""
+    """A local model file was checked and registered; ``warning`` if it may not be
+    Flow-Judge (another architecture, no chat template)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, warning: str = "") -> None:
         super().__init__()
         self.path = path
+        self.warning = warning
 
 
 class PlanDescribed(Message, bubble=False):
