@@ -73,8 +73,7 @@ class JudgeSettingsForm(Vertical):
     JudgeSettingsForm { height: auto; }
     JudgeSettingsForm > Horizontal { height: auto; }
     JudgeSettingsForm Label { padding: 0 1 0 0; color: $text-muted; }
-    JudgeSettingsForm Input { width: 9; }
-    JudgeSettingsForm Input.-wide { width: 11; }
+    JudgeSettingsForm Input { width: 7; }
     JudgeSettingsForm .problem { height: auto; }
     """
 
@@ -85,10 +84,10 @@ class JudgeSettingsForm(Vertical):
     def compose(self) -> ComposeResult:
         defaults = SamplingSettings()
         with Horizontal():
-            yield Label("Max tokens")
+            yield Label("Tokens")
             yield Input(placeholder=str(defaults.max_feedback_tokens), id="set-max-tokens",
-                        compact=True, classes="-wide")
-            yield Label(" Temp.")
+                        compact=True, tooltip="Most tokens of feedback")
+            yield Label(" Temp")
             yield Input(placeholder=str(defaults.temperature), id="set-temperature",
                         compact=True)
             yield Label(" Seed")
@@ -96,8 +95,9 @@ class JudgeSettingsForm(Vertical):
             yield Label(" Context")
             yield Input(placeholder=str(DEFAULT_N_CTX), id="set-n-ctx", compact=True)
             if self.with_limit:
-                yield Label(" First N rows")
-                yield Input(placeholder="all", id="set-limit", compact=True)
+                yield Label(" First rows")
+                yield Input(placeholder="all", id="set-limit", compact=True,
+                            tooltip="Judge only the first N rows of the file")
         yield Static("", id="settings-problem", classes="problem")
 
     def _value(self, widget_id: str) -> str:
