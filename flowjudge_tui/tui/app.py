@@ -74,7 +74,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
     }
     DEFAULT_MODE = "home"
     # Below 100 columns the screens stack their side-by-side panels (app.tcss, "-narrow").
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     COMMANDS = App.COMMANDS | {FlowJudgeCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", priority=True, id="app.help"),

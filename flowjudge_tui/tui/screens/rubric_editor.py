@@ -26,9 +26,9 @@ from flowjudge_tui.judging.rubric import STANDARD_SCALES, Item, Rubric, parse_ru
 from flowjudge_tui.tui.messages import TokensCounted
 from flowjudge_tui.tui.plain import escape
 from flowjudge_tui.tui.screens.base import flow_app
+from flowjudge_tui.tui.screens.dialogs import Confirm
 from flowjudge_tui.tui.screens.lab_dialogs import LabCompareScreen, TrialDialog, TrialRequest
 from flowjudge_tui.tui.widgets.lab_panel import LabCompared, LabPanel
-from flowjudge_tui.tui.screens.dialogs import Confirm
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
 
 VALIDATION_DELAY = 0.25
