@@ -125,9 +125,10 @@ async def test_a_run_stopped_with_escape_resumes_with_r_at_once(
         panel = screen.query_one(ProgressPanel)
         await wait_for(pilot, lambda: judged(panel) >= 1, what="the first verdict")
         # The table follows the run live: running, with its count, and the cursor on it.
-        await wait_for(pilot, lambda: row_of(runs, 3)[4:5] == ["running"], what="live row")
-        assert row_of(runs, 3)[5] != "0/8"  # the count follows the progress, not the store
-        assert screen.selected_run_id() == 3
+        # The count follows the progress: never "queued 0/8" while it runs.
+        await wait_for(pilot, lambda: row_of(runs, 3)[4:6] not in ([], ["running", "0/8"])
+                       and row_of(runs, 3)[4] == "running", what="the live row")
+        await wait_for(pilot, lambda: screen.selected_run_id() == 3, what="the cursor")
         await pilot.press("f5")
         assert isinstance(app.screen, SpotCheckScreen)
         await pilot.press("f6")
