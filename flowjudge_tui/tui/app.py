@@ -74,7 +74,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
     }
     DEFAULT_MODE = "home"
     # Below 100 columns the screens stack their side-by-side panels (app.tcss, "-narrow").
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (App declares it)
     COMMANDS = App.COMMANDS | {FlowJudgeCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", priority=True, id="app.help"),

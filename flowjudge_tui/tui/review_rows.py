@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flowjudge_tui.judging.verdict import LOW_CONFIDENCE, confidence_level
+from flowjudge_tui.judging.verdict import LOW_CONFIDENCE, confidence_level, unreliable_reason
 from flowjudge_tui.reports.calibration import needs_review
 from flowjudge_tui.store import JudgedItem
 
@@ -88,6 +88,9 @@ def describe_entry(entry: JudgedItem, rubric_output: str) -> str:
                   f"({confidence_level(confidence)})")
         if verdict.status == "reused":
             judged += " · copied from an earlier run"
+        reason = unreliable_reason(verdict.score_mass, verdict.stop_reason)
+        if reason:
+            judged += f"\n\n**⚠ Unreliable**: {reason}."
     parts = [f"{where} · {judged} · {describe_labels(entry)}"]
     if entry.label and entry.label.comment:
         parts.append(f"*{entry.label.comment}*")
