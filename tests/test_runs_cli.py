@@ -210,3 +210,22 @@ def test_runs_delete_asks_for_yes_and_keeps_a_shared_dataset(
         assert label is not None and label.score == 1
     code, _, err = cli(capsys, "runs", "delete", "99", "--yes")
     assert code == 2 and "No run 99" in err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--limit", "0"], "argument --limit: 0 is out of range; give 1 or more"),
+    (["--temperature", "nan"], "argument --temperature: nan is not a temperature"),
+    (["--temperature", "-0.5"], "argument --temperature: -0.5 is not a temperature"),
+    (["--max-tokens", "0"], "argument --max-tokens: 0 is out of range; give 1 or more"),
+    (["--n-ctx", "12"], "argument --n-ctx: 12 is out of range; give from 512 to 131072"),
+])
+def test_bad_arguments_are_refused_before_any_import_or_model_load(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+) -> None:
+    missing = tmp_path / "no-such-model.gguf"  # never reached: no model is looked up
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--model", str(missing), "--rubric", RUBRIC, "--data",
+              str(tmp_path / "no-such.csv"), *argv])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+    assert committed_verdicts() == [] and not app_paths().database.exists()

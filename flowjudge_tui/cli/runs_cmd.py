@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from flowjudge_tui.cli import calibration_report
+from flowjudge_tui.cli import arg_types, calibration_report
 from flowjudge_tui.cli.model_args import (
     add_concurrency_argument,
     add_model_arguments,
@@ -53,11 +53,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
                      help="read a rubric field from this column (repeat; others are guessed)")
     run.add_argument("--label", metavar="COLUMN", help="a column of human scores on the scale")
     run.add_argument("--id", metavar="COLUMN", help="a column that names each row")
-    run.add_argument("--limit", type=int, help="judge only the first N rows")
-    run.add_argument("--max-tokens", type=int, default=SamplingSettings.max_feedback_tokens,
+    run.add_argument("--limit", type=arg_types.positive, help="judge only the first N rows")
+    run.add_argument("--max-tokens", type=arg_types.positive,
+                     default=SamplingSettings.max_feedback_tokens,
                      help="most tokens of feedback (default %(default)s)")
-    run.add_argument("--temperature", type=float, default=SamplingSettings.temperature)
-    run.add_argument("--seed", type=int, default=SamplingSettings.seed)
+    run.add_argument("--temperature", type=arg_types.temperature,
+                     default=SamplingSettings.temperature)
+    run.add_argument("--seed", type=arg_types.seed, default=SamplingSettings.seed)
     _parallel_argument(run)
     run.add_argument("--json", action="store_true",
                      help="end with a JSON summary on stdout (a list with several rubrics)")
@@ -76,9 +78,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     resume = verbs.add_parser("resume", help="judge the items a run has not judged yet")
     resume.add_argument("run_ids", type=int, nargs="+", metavar="ID",
                         help="one run, or several of one model file to judge together")
-    resume.add_argument("--n-ctx", type=int, default=None,
+    resume.add_argument("--n-ctx", type=arg_types.context_size, default=None,
                         help="judge with this context size instead of the run's own")
-    resume.add_argument("--gpu-layers", type=int, default=None,
+    resume.add_argument("--gpu-layers", type=arg_types.gpu_layers, default=None,
                         help="offload this many layers instead of the run's own plan")
     resume.add_argument("--force", action="store_true",
                         help="take the run over even if its owner still looks alive (e.g. a "
