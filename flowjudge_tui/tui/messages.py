@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+from flowjudge_tui.judging.backend import SamplingSettings
+
 if TYPE_CHECKING:
     from flowjudge_tui.datasets import DatasetPreview
     from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
@@ -41,7 +43,8 @@ class VerdictReady(Message, bubble=False):
     """A spot-check judgment finished."""
 
     def __init__(
-        self, rubric: Rubric, item: Item, verdict: Verdict, job: int, load: LoadSettings
+        self, rubric: Rubric, item: Item, verdict: Verdict, job: int, load: LoadSettings,
+        sampling: SamplingSettings | None = None,
     ) -> None:
         super().__init__()
         self.rubric = rubric
@@ -49,6 +52,7 @@ class VerdictReady(Message, bubble=False):
         self.verdict = verdict
         self.job = job
         self.load = load
+        self.sampling = sampling or SamplingSettings()
 
 
 class ProgressChanged(Message, bubble=False):

@@ -123,3 +123,34 @@ async def test_global_keys_work_while_typing_in_a_field(tiny_model_path: Path) -
         assert app.current_mode == "runs"
         await pilot.press("f5")
         assert app.screen is screen and area.text == SPOT_OUTPUT
+
+
+async def test_settings_beside_the_form_are_used_and_kept(tiny_model_path: Path) -> None:
+    from textual.widgets import Input
+
+    app = create_app(model=str(tiny_model_path), section="spot")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SpotCheckScreen)
+        screen.select_rubric("faithfulness-context-5")
+        await wait_for(pilot, lambda: screen.rubric is not None, what="the rubric")
+        screen.fill(SPOT_INPUTS, SPOT_OUTPUT)
+        screen.query_one("#set-temperature", Input).value = "nan"
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert not screen.judging
+        assert shown(screen.query_one("#settings-problem", Static)) == (
+            "Temperature must be a finite number.")
+        screen.query_one("#set-temperature", Input).value = "0.5"
+        screen.query_one("#set-max-tokens", Input).value = "3"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.last is not None, what="the verdict")
+        assert screen.last is not None
+        assert screen.last.verdict.completion_tokens <= 4
+        assert "Unreliable" in shown(screen.query_one("#verdict-warning", Static))
+        await pilot.press("ctrl+k")
+        await wait_for(pilot, lambda: screen.kept_run_id is not None, what="keeping")
+        with open_store(app_paths().database) as store:
+            run = store.get_run(screen.kept_run_id)
+        assert (run.settings.sampling.temperature,
+                run.settings.sampling.max_feedback_tokens) == (0.5, 3)

@@ -15,7 +15,7 @@ from textual.widgets import Button, Label, Markdown, Select, Static, TextArea
 from textual.worker import get_current_worker
 
 from flowjudge_tui.judging.backend import JudgmentCancelled
-from flowjudge_tui.judging.judge import DEFAULT_SAMPLING, judge_item
+from flowjudge_tui.judging.judge import judge_item
 from flowjudge_tui.judging.rubric import Item, Rubric
 from flowjudge_tui.runs.work import ServedModel
 from flowjudge_tui.runs.workflow import keep_verdict
@@ -28,6 +28,7 @@ from flowjudge_tui.tui.messages import (
     VerdictReady,
 )
 from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.widgets.judge_settings import JudgeSettings, JudgeSettingsForm
 from flowjudge_tui.tui.widgets.verdict_panel import VerdictPanel
 
 
@@ -62,6 +63,7 @@ class SpotCheckScreen(FlowScreen):
                 form.border_title = "Item"
                 yield Select[str]([], prompt="Choose a rubric", id="spot-rubric")
                 yield VerticalScroll(id="spot-fields")
+                yield JudgeSettingsForm(id="spot-settings")
                 with Horizontal(classes="buttons"):
                     yield Button("Judge", id="spot-judge", variant="primary")
                     yield Button("Keep in a run", id="spot-keep", disabled=True)
@@ -162,6 +164,9 @@ class SpotCheckScreen(FlowScreen):
             self.notify(f"Write the {self.rubric.output} to judge first.", title="Spot check",
                         severity="warning")
             return
+        settings = self.query_one(JudgeSettingsForm).settings()
+        if settings is None:
+            return
         self.job += 1
         self.set_judging(True)
         self.last = None
@@ -170,12 +175,13 @@ class SpotCheckScreen(FlowScreen):
         self.query_one(VerdictPanel).show_waiting(
             "Judging: reading the prompt…" if loaded else "Loading the model…"
         )
-        self.judge_in_background(self.job, self.rubric, item)
+        self.judge_in_background(self.job, self.rubric, item, settings)
 
     @work(thread=True, exclusive=True, group="judge", exit_on_error=False)
-    def judge_in_background(self, job: int, rubric: Rubric, item: Item) -> None:
+    def judge_in_background(self, job: int, rubric: Rubric, item: Item,
+                            settings: JudgeSettings) -> None:
         worker = get_current_worker()
-        engine = self.flow.engine_for_worker()
+        engine = self.flow.engine_for_worker(settings.n_ctx)
 
         def post(update: FeedbackUpdate) -> None:
             self.post_message(FeedbackStreamed(update.text, job, update.tokens,
@@ -189,12 +195,13 @@ class SpotCheckScreen(FlowScreen):
             return worker.is_cancelled
 
         try:
-            verdict = judge_item(engine, rubric, item, on_feedback=buffer.add,
-                                 should_stop=should_stop)
+            verdict = judge_item(engine, rubric, item, settings.sampling,
+                                 on_feedback=buffer.add, should_stop=should_stop)
         except JudgmentCancelled:
             return
         buffer.flush()
-        self.post_message(VerdictReady(rubric, item, verdict, job, engine.load))
+        self.post_message(VerdictReady(rubric, item, verdict, job, engine.load,
+                                       settings.sampling))
 
     async def show_streaming(self) -> None:
         """Plain text while the feedback streams: Markdown is rendered once, at the end."""
@@ -274,7 +281,7 @@ class SpotCheckScreen(FlowScreen):
     def keep_in_background(self, judged: VerdictReady, model_path: Path | ServedModel) -> None:
         with self.flow.jobs.job():
             run = keep_verdict(self.flow.store, judged.rubric, judged.item, judged.verdict,
-                               model_path, RunSettings(DEFAULT_SAMPLING, judged.load))
+                               model_path, RunSettings(judged.sampling, judged.load))
         self.post_message(VerdictKept(run))
 
     def on_verdict_kept(self, message: VerdictKept) -> None:
