@@ -33,6 +33,10 @@ def row_filters(scale: list[int], review_below: float | None = None) -> list[Row
         RowFilter("all", "All verdicts", lambda e: True),
         RowFilter("low", f"Low confidence (< {LOW_CONFIDENCE})", _low_confidence),
         RowFilter("disagree", "Disagrees with the human", _disagrees),
+        RowFilter("disagree-low", "Disagrees, and low confidence",
+                  lambda e: _disagrees(e) and _low_confidence(e)),
+        RowFilter("unreliable", "Unreliable (little score mass, or cut off)",
+                  lambda e: bool(unreliable_reason(e.verdict.score_mass, e.verdict.stop_reason))),
         RowFilter("labelled", "Labelled", lambda e: e.human_score is not None),
         RowFilter("unlabelled", "Not labelled", lambda e: e.human_score is None),
         RowFilter("skipped", "Skipped", lambda e: e.verdict.score is None),
@@ -67,6 +71,15 @@ def visible_rows(
     rows = [e for e in entries if keep(e)]
     rows.sort(key=SORT_KEYS[sort], reverse=descending)
     return rows
+
+
+def matches(entry: JudgedItem, text: str) -> bool:
+    """Whether the search text (any case) is in the item's fields, output or feedback."""
+    needle = text.casefold()
+    haystack = [*entry.item.inputs.values(), entry.item.output, entry.verdict.feedback]
+    if entry.label is not None:
+        haystack.append(entry.label.comment)
+    return any(needle in value.casefold() for value in haystack)
 
 
 def preview_text(text: str, width: int = 60) -> str:

@@ -211,3 +211,36 @@ async def test_export_from_the_command_palette(stored_runs: tuple[int, int]) -> 
         assert app.screen.run_id == second
         await pilot.press("escape")
         assert isinstance(app.screen, ReviewScreen)
+
+
+async def test_combined_filter_search_and_sorting_both_ways(
+    stored_runs: tuple[int, int],
+) -> None:
+    first, _ = stored_runs
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, app, first)
+        table = screen.query_one("#verdicts", DataTable)
+        filters = screen.query_one("#review-filter", Select)
+        filters.value = "disagree-low"  # row 3: score 2, human 1, confidence 0.30
+        await pilot.pause()
+        assert column(table, 1) == ["2"]
+        filters.value = "all"
+        await pilot.pause()
+        table.focus()
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the search")
+        app.screen.query_one(Input).value = "WHALES"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.row_count == 1, what="the search result")
+        assert column(table, 4) == ["Blue [/] whales [b]."]
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the search")
+        app.screen.query_one(Input).value = ""
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.row_count == 5, what="every row again")
+        assert column(table, 0) == ["2", "3", "4", "5", "6"]
+        await pilot.press("O")
+        await pilot.pause()
+        assert column(table, 0) == ["6", "5", "4", "3", "2"]
+        assert "↓" in shown(screen.query_one("#review-count", Static))

@@ -30,6 +30,7 @@ from flowjudge_tui.tui.review_rows import (
     RowFilter,
     describe_entry,
     human_cell,
+    matches,
     preview_text,
     row_filters,
     visible_rows,
@@ -67,6 +68,8 @@ class ReviewScreen(FlowScreen):
         Binding("c", "comment", "Comment", id="review.comment"),
         Binding("f", "next_filter", "Filter", id="review.filter"),
         Binding("o", "next_sort", "Sort", id="review.sort"),
+        Binding("O", "reverse_sort", "Reverse", show=False, id="review.reverse"),
+        Binding("slash", "search", "Search", id="review.search"),
         Binding("v", "compare", "Compare", id="review.compare"),
         Binding("x", "export", "Export", id="review.export"),
         Binding("t", "review_threshold", "Threshold", id="review.threshold"),
@@ -81,6 +84,7 @@ class ReviewScreen(FlowScreen):
         self.descending = False
         self.runs: list[RunRecord] = []
         self.label_requests: dict[int, int] = {}
+        self.search = ""
         self.undo_labels: list[tuple[int, int | None]] = []
         """(verdict id, the reviewer's score before the change), newest last."""
         self.label_lock = threading.Lock()
@@ -239,7 +243,12 @@ class ReviewScreen(FlowScreen):
         selected = self.selected_entry()
         chosen = self.query_one("#review-filter", Select).value
         active = next((f for f in self.filters() if f.key == chosen), self.filters()[0])
-        rows = visible_rows(list(self.entries.values()), active.keep, self.sort, self.descending)
+        search = self.search
+
+        def keep(entry: JudgedItem) -> bool:
+            return active.keep(entry) and (not search or matches(entry, search))
+
+        rows = visible_rows(list(self.entries.values()), keep, self.sort, self.descending)
         table.clear()
         for entry in rows:
             table.add_row(*self.cells(entry), key=str(entry.verdict.id))
@@ -247,7 +256,8 @@ class ReviewScreen(FlowScreen):
             table.move_cursor(row=table.get_row_index(str(selected.verdict.id)))
         self.query_one("#review-count", Static).update(
             f"{len(rows)} of {len(self.entries)} · by {self.sort}"
-            + (" ↓" if self.descending else "")
+            + (" ↓" if self.descending else " ↑")
+            + (f" · “{search}”" if search else "")
         )
         self.show_detail()
 
@@ -290,6 +300,21 @@ class ReviewScreen(FlowScreen):
         self.sort = order[(order.index(self.sort) + 1) % len(order)]
         self.descending = self.sort != "line"
         self.show_rows()
+
+    def action_reverse_sort(self) -> None:
+        self.descending = not self.descending
+        self.show_rows()
+
+    def action_search(self) -> None:
+        def search_for(text: str | None) -> None:
+            if text is not None:
+                self.search = text.strip()
+                self.show_rows()
+
+        self.app.push_screen(TextPrompt("Search the verdicts",
+                                        "Rows whose inputs, output, feedback or comment "
+                                        "contain this (any case); empty shows every row.",
+                                        value=self.search), search_for)
 
     def action_next_filter(self) -> None:
         if self.rubric is None:
