@@ -230,12 +230,13 @@ class SpotCheckScreen(FlowScreen):
     async def on_verdict_ready(self, message: VerdictReady) -> None:
         if message.job != self.job:
             return
-        self.last = message
+        self.query_one(VerdictPanel).show_verdict(message.verdict, message.rubric)
+        # The feedback as Markdown, rendered once now that it is complete.
         markdown = self.query_one("#feedback", Markdown)
         await markdown.update(message.verdict.feedback)
         self.query_one("#feedback-stream", Static).display = False
         markdown.display = True
-        self.query_one(VerdictPanel).show_verdict(message.verdict, message.rubric)
+        self.last = message
         self.set_judging(False)
 
     @property
