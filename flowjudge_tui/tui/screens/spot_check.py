@@ -222,10 +222,10 @@ class SpotCheckScreen(FlowScreen):
             self.query_one("#spot-feedback", VerticalScroll).scroll_end(animate=False)
         panel = self.query_one(VerdictPanel)
         if message.tokens == 0:
-            panel.show_waiting("Judging: reading the prompt…")
+            panel.show_progress("Judging: reading the prompt…")
         else:
-            panel.show_waiting(f"Judging: {message.tokens:,} tokens, "
-                               f"{message.tokens_per_second:.1f} tokens/s")
+            panel.show_progress(f"Judging: {message.tokens:,} tokens, "
+                                f"{message.tokens_per_second:.1f} tokens/s")
 
     async def on_verdict_ready(self, message: VerdictReady) -> None:
         if message.job != self.job:

@@ -60,6 +60,10 @@ class VerdictPanel(Vertical):
             f"{verdict.seconds:.1f} s · {rate:.1f} tokens/s"
         )
 
+    def show_progress(self, text: str) -> None:
+        """Only the headline changes while feedback streams (several times a second)."""
+        self.query_one("#verdict-headline", Static).update(text)
+
     def show_waiting(self, text: str) -> None:
         self.query_one("#verdict-headline", Static).update(text)
         self.query_one(ScoreBars).clear()
