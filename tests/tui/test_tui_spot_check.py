@@ -42,7 +42,7 @@ async def test_judging_streams_the_feedback_then_draws_the_score(tiny_model_path
         assert max(bars.values, key=bars.values.__getitem__) == 4
         headline = shown(screen.query_one("#verdict-headline", Static))
         assert headline.startswith("Score 4 (1-5) · confidence ")
-        assert app.model_status.state == "loaded"
+        await wait_for(pilot, lambda: app.model_status.state == "loaded", what="loaded")
 
         await pilot.press("ctrl+k")
         await wait_for(pilot, lambda: screen.kept_run_id is not None, what="keeping")
