@@ -139,3 +139,29 @@ def test_html_without_labels_says_so(store: Store, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     export_run(store, record.id, "html", out)
     assert "No human labels" in out.read_text(encoding="utf-8")
+
+
+def test_html_shows_the_item_first_folds_long_feedback_and_marks_unreliable_verdicts(
+    store: Store, tmp_path: Path
+) -> None:
+    import html
+    from dataclasses import replace
+
+    from tests.run_helpers import scored
+
+    rub = rubric("relevance-query-binary")
+    record = add_run(store, add_dataset(store, rub, ["THE OUTPUT", "short"]), rub)
+    first, second = store.items(record.dataset_id)
+    long = replace(scored(1, [0, 1], key="a"), feedback="word " * 300, stop_reason="length",
+                   score_mass=0.2)
+    store.add_verdict(record.id, first.id, long)
+    store.add_verdict(record.id, second.id, scored(0, [0, 1], key="b"))
+    out = tmp_path / "report.html"
+    export_run(store, record.id, "html", out)
+    page = out.read_text(encoding="utf-8")
+    section = page[page.index('<section class="verdict'):]
+    assert section.index("THE OUTPUT") < section.index("word word")
+    assert "<summary>feedback (1,500 characters)</summary>" in section
+    assert page.count("⚠ Unreliable") == 1
+    assert ("only 20% of the probability fell on the rubric's scores; the feedback ran out "
+            "of its token budget before the score") in html.unescape(page)

@@ -123,3 +123,18 @@ def test_rubrics_list_show_validate(capsys: pytest.CaptureFixture[str], tmp_path
     code, _, err = run(capsys, "rubrics", "validate", str(shown))
     assert code == 2
     assert "key 'title' is missing" in err
+
+
+def test_llama_cpps_own_log_stays_quiet_unless_asked(gemma_model_path: Path) -> None:
+    """Gemma 3 makes llama.cpp warn about its SWA cache while loading: not on stderr."""
+    argv = [sys.executable, "-m", "flowjudge_tui.cli.main", "judge", "--model",
+            str(gemma_model_path), "--rubric", "coherence-5", "--output", "Fine.",
+            "--max-tokens", "2"]
+    quiet = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert quiet.returncode == 0, quiet.stderr
+    assert all(line.startswith("flowjudge:") for line in quiet.stderr.splitlines())
+    import os
+
+    loud = subprocess.run(argv, capture_output=True, text=True, check=False,
+                          env={**os.environ, "FLOWJUDGE_LLAMA_LOG": "1"})
+    assert "llama_context" in loud.stderr

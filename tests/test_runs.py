@@ -235,3 +235,33 @@ def test_fingerprints_and_work_keys(tiny_model_path: Path, tmp_path: Path) -> No
                  LoadSettings(type_k="q8_0", type_v="q8_0")),
     ]
     assert base not in variants and len(set(variants)) == len(variants)
+
+
+def test_the_same_file_imported_again_reuses_its_dataset(store: Store, tmp_path: Path) -> None:
+    rub = rubric(RUBRIC)
+    path = write_csv(tmp_path / "items.csv", ["query", "response"],
+                     [("Capital of France?", "Paris."), ("Who wrote Hamlet?", "Marlowe.")])
+    first = import_dataset(store, path, rub)
+    again = import_dataset(store, path, rub)
+    assert not first.reused and again.reused and again.dataset.id == first.dataset.id
+    assert again.imported == 2
+    limited = import_dataset(store, path, rub, limit=1)  # another import: another dataset
+    assert not limited.reused and limited.dataset.id != first.dataset.id
+    write_csv(path, ["query", "response"], [("Capital of France?", "Lyon.")])
+    changed = import_dataset(store, path, rub)
+    assert not changed.reused and changed.dataset.item_count == 1
+
+
+def test_a_run_whose_model_fails_to_load_leaves_no_import_behind(
+    store: Store, tmp_path: Path
+) -> None:
+    from flowjudge_tui.runs.workflow import DatasetSource, start_run
+
+    path = write_csv(tmp_path / "items.csv", ["query", "response"], [("Q?", "A.")])
+
+    def no_model() -> JudgeEngine:
+        raise ModelError("The model file is gone.")
+
+    with pytest.raises(ModelError):
+        start_run(store, DatasetSource(path), rubric(RUBRIC), no_model)
+    assert store.list_datasets() == []

@@ -182,3 +182,50 @@ def test_ctrl_c_stops_between_items_and_says_how_to_resume(
     assert "Traceback" not in err
     assert len(committed_verdicts()) == summary["done"] < 40
     assert os.environ["FLOWJUDGE_HOME"] in str(app_paths().database)
+
+
+def test_runs_delete_asks_for_yes_and_keeps_a_shared_dataset(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flowjudge_tui.store import open_store
+    from tests.run_helpers import add_dataset, add_run, rubric
+
+    rub = rubric(RUBRIC)
+    with open_store() as store:
+        shared = add_dataset(store, rub, ["A.", "B."])
+        first, second = add_run(store, shared, rub), add_run(store, shared, rub)
+        store.set_human_score(store.items(shared)[0].id, rub.content_hash, 1)
+    code, _, err = cli(capsys, "runs", "delete", str(first.id))
+    assert code == 2 and "add --yes to delete run 1 (" in err
+    code, out, _ = cli(capsys, "runs", "delete", str(first.id), "--yes")
+    assert code == 0 and out.strip() == "Deleted run 1."
+    with open_store() as store:
+        assert [run.id for run in store.list_runs()] == [second.id]
+        assert store.get_dataset(shared).item_count == 2
+    code, _, _ = cli(capsys, "runs", "delete", str(second.id), "--yes")
+    with open_store() as store:
+        assert store.list_runs() == [] and store.list_datasets() == []
+        again = add_dataset(store, rub, ["A.", "B."])  # the label follows the content back
+        label = store.get_label(store.items(again)[0].id, rub.content_hash)
+        assert label is not None and label.score == 1
+    code, _, err = cli(capsys, "runs", "delete", "99", "--yes")
+    assert code == 2 and "No run 99" in err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--limit", "0"], "argument --limit: 0 is out of range; give 1 or more"),
+    (["--temperature", "nan"], "argument --temperature: nan is not a temperature"),
+    (["--temperature", "-0.5"], "argument --temperature: -0.5 is not a temperature"),
+    (["--max-tokens", "0"], "argument --max-tokens: 0 is out of range; give 1 or more"),
+    (["--n-ctx", "12"], "argument --n-ctx: 12 is out of range; give from 512 to 131072"),
+])
+def test_bad_arguments_are_refused_before_any_import_or_model_load(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+) -> None:
+    missing = tmp_path / "no-such-model.gguf"  # never reached: no model is looked up
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--model", str(missing), "--rubric", RUBRIC, "--data",
+              str(tmp_path / "no-such.csv"), *argv])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+    assert committed_verdicts() == [] and not app_paths().database.exists()

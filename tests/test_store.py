@@ -97,9 +97,8 @@ def test_dataset_items_keep_inputs_order_and_imported_labels(store: Store) -> No
     assert list(items[0].inputs) == rub.inputs
     assert [i.source_key for i in items] == ["a", "b", "c"]
     assert [i.human_label for i in items] == [1, None, 0]
-    label = store.get_label(items[0].id, rub.content_hash)
-    assert label is not None and label.score == 1
-    assert store.get_label(items[1].id, rub.content_hash) is None
+    # An imported label is the item's own; no reviewer has labelled anything yet.
+    assert store.get_label(items[0].id, rub.content_hash) is None
     assert store.get_item(items[2].id) == items[2]
     assert store.items(dataset_id, limit=1, offset=1) == [items[1]]
 
@@ -176,6 +175,55 @@ def test_labels_and_comments_are_saved_separately_and_checked(store: Store) -> N
         store.set_human_score(item.id, rub.content_hash, 0)
     with pytest.raises(StoreError, match="No rubric version"):
         store.set_comment(item.id, "f" * 64, "x")
+
+
+def test_a_reviewers_label_sits_beside_the_imported_one_and_follows_the_content(
+    store: Store,
+) -> None:
+    rub = rubric(BINARY)
+    first = store.items(add_dataset(store, rub, ["out 0", "out 1"], labels=[1, 0]))
+    store.set_human_score(first[0].id, rub.content_hash, 0)
+    store.set_comment(first[1].id, rub.content_hash, "unsure")
+    store.set_human_score(first[1].id, rub.content_hash, None)
+    assert [i.human_label for i in store.items(first[0].dataset_id)] == [1, 0]
+    # The same rows imported again (another file, another rubric version of the same name).
+    edited = type(rub)(**{**rub.model_dump(), "criteria": rub.criteria + " Be strict."})
+    assert edited.content_hash != rub.content_hash
+    second = store.items(add_dataset(store, edited, ["out 0", "out 1", "new"], name="again"))
+    by_output = {item.output: item for item in second}
+    label = store.get_label(by_output["out 0"].id, edited.content_hash)
+    assert label is not None and label.score == 0
+    label = store.get_label(by_output["out 1"].id, edited.content_hash)
+    assert label is not None and (label.score, label.comment) == (None, "unsure")
+    assert store.get_label(by_output["new"].id, edited.content_hash) is None
+    assert by_output["out 0"].human_label is None  # nothing imported with this file
+
+
+def test_labels_made_before_reviews_existed_move_over_without_imported_copies(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    for migration in MIGRATIONS[:2]:
+        for statement in migration:
+            conn.execute(statement)
+    conn.execute("INSERT INTO rubrics VALUES ('h', 'rub', 'toml', 'then')")
+    conn.execute("INSERT INTO datasets (id, name, source_path, format, columns, mapping,"
+                 " input_fields, output_field, rubric_hash, created_at)"
+                 " VALUES (1, 'd', '/d.csv', 'csv', '[]', '{}', '[]', 'o', 'h', 'then')")
+    for item_id, imported in ((1, 1), (2, 1), (3, None)):
+        conn.execute("INSERT INTO items VALUES (?, 1, ?, NULL, '{}', 'o', ?, ?)",
+                     (item_id, item_id, imported, f"c{item_id}"))
+    conn.executemany("INSERT INTO labels VALUES (?, 'h', ?, ?, 'then')",
+                     [(1, 1, ""), (2, 0, ""), (3, None, "a note")])
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT content_hash, rubric_name, score, comment FROM reviews"
+                        " ORDER BY content_hash").fetchall()
+    assert rows == [("c2", "rub", 0, ""), ("c3", "rub", None, "a note")]
 
 
 def test_a_run_whose_process_is_gone_shows_as_interrupted(store: Store) -> None:

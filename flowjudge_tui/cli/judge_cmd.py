@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from flowjudge_tui.cli import arg_types
 from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args
 from flowjudge_tui.cli.output import print_json
 from flowjudge_tui.errors import ItemError
@@ -37,10 +38,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
                        help="print the exact prompt and exit without loading a model")
     judge.add_argument("--stream", action="store_true",
                        help="show the feedback on stderr as it is generated")
-    judge.add_argument("--max-tokens", type=int, default=SamplingSettings.max_feedback_tokens,
+    judge.add_argument("--max-tokens", type=arg_types.positive,
+                     default=SamplingSettings.max_feedback_tokens,
                        help="most tokens of feedback (default %(default)s)")
-    judge.add_argument("--temperature", type=float, default=SamplingSettings.temperature)
-    judge.add_argument("--seed", type=int, default=SamplingSettings.seed)
+    judge.add_argument("--temperature", type=arg_types.temperature,
+                     default=SamplingSettings.temperature)
+    judge.add_argument("--seed", type=arg_types.seed, default=SamplingSettings.seed)
     judge.set_defaults(handler=_judge)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from flowjudge_tui.cli import arg_types
 from flowjudge_tui.errors import ModelError
 from flowjudge_tui.judging.backend import JudgeEngine
 from flowjudge_tui.runs.workflow import DEFAULT_SERVER_CONCURRENCY
@@ -15,9 +16,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", default=None,
         help="a catalog name (see 'flowjudge models list') or a .gguf path",
     )
-    parser.add_argument("--n-ctx", type=int, default=None,
+    parser.add_argument("--n-ctx", type=arg_types.context_size, default=None,
                         help="context size (default 4096; above 4096 Phi-3 switches RoPE factors)")
-    parser.add_argument("--gpu-layers", type=int, default=None,
+    parser.add_argument("--gpu-layers", type=arg_types.gpu_layers, default=None,
                         help="layers to offload to the GPU (default: the memory plan)")
     add_server_arguments(parser)
 

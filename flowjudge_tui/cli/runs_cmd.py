@@ -1,4 +1,4 @@
-"""``flowjudge run | runs list/show/resume | stats | compare | export``."""
+"""``flowjudge run | runs list/show/resume/delete | stats | compare | export``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from flowjudge_tui.cli import calibration_report
+from flowjudge_tui.cli import arg_types, calibration_report
 from flowjudge_tui.cli.model_args import (
     add_concurrency_argument,
     add_model_arguments,
@@ -53,18 +53,20 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
                      help="read a rubric field from this column (repeat; others are guessed)")
     run.add_argument("--label", metavar="COLUMN", help="a column of human scores on the scale")
     run.add_argument("--id", metavar="COLUMN", help="a column that names each row")
-    run.add_argument("--limit", type=int, help="judge only the first N rows")
-    run.add_argument("--max-tokens", type=int, default=SamplingSettings.max_feedback_tokens,
+    run.add_argument("--limit", type=arg_types.positive, help="judge only the first N rows")
+    run.add_argument("--max-tokens", type=arg_types.positive,
+                     default=SamplingSettings.max_feedback_tokens,
                      help="most tokens of feedback (default %(default)s)")
-    run.add_argument("--temperature", type=float, default=SamplingSettings.temperature)
-    run.add_argument("--seed", type=int, default=SamplingSettings.seed)
+    run.add_argument("--temperature", type=arg_types.temperature,
+                     default=SamplingSettings.temperature)
+    run.add_argument("--seed", type=arg_types.seed, default=SamplingSettings.seed)
     _parallel_argument(run)
     run.add_argument("--json", action="store_true",
                      help="end with a JSON summary on stdout (a list with several rubrics)")
     add_concurrency_argument(run)
     run.set_defaults(handler=_run)
 
-    runs = commands.add_parser("runs", help="list, show and resume runs")
+    runs = commands.add_parser("runs", help="list, show, resume and delete runs")
     verbs = runs.add_subparsers(dest="runs_command", metavar="VERB")
     listing = verbs.add_parser("list", help="all runs, newest first")
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -76,9 +78,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     resume = verbs.add_parser("resume", help="judge the items a run has not judged yet")
     resume.add_argument("run_ids", type=int, nargs="+", metavar="ID",
                         help="one run, or several of one model file to judge together")
-    resume.add_argument("--n-ctx", type=int, default=None,
+    resume.add_argument("--n-ctx", type=arg_types.context_size, default=None,
                         help="judge with this context size instead of the run's own")
-    resume.add_argument("--gpu-layers", type=int, default=None,
+    resume.add_argument("--gpu-layers", type=arg_types.gpu_layers, default=None,
                         help="offload this many layers instead of the run's own plan")
     resume.add_argument("--force", action="store_true",
                         help="take the run over even if its owner still looks alive (e.g. a "
@@ -89,6 +91,14 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add_server_arguments(resume)
     add_concurrency_argument(resume)
     resume.set_defaults(handler=_resume)
+
+    delete = verbs.add_parser("delete", help="delete a run and its verdicts",
+                              description="Delete a run, its verdicts, and its imported "
+                              "dataset when no other run uses it. Your labels and comments "
+                              "are kept: they belong to the items, not to the run.")
+    delete.add_argument("run_id", type=int, metavar="ID")
+    delete.add_argument("--yes", action="store_true", help="do not ask first")
+    delete.set_defaults(handler=_delete)
 
     stats = commands.add_parser("stats", help="a run's scores and agreement with human labels")
     stats.add_argument("run_id", type=int, metavar="ID")
@@ -278,6 +288,27 @@ def _list(args: argparse.Namespace) -> int:
         [(r.id, r.state, r.done, r.total_items, r.rubric_name, r.model_name, r.dataset_name,
           r.created_at[:19].replace("T", " ")) for r in runs],
     )
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from flowjudge_tui.runs.workflow import delete_run
+
+    with _store() as store:
+        run = store.get_run(args.run_id)
+        if not args.yes:
+            what = (f"run {run.id} ({run.rubric_name} on {run.dataset_name}, {run.done} of "
+                    f"{run.total_items} judged)")
+            if not sys.stdin.isatty():
+                print(f"flowjudge: add --yes to delete {what} without a question.",
+                      file=sys.stderr)
+                return 2
+            answer = input(f"Delete {what}? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                print("Nothing deleted.")
+                return 1
+        delete_run(store, run.id)
+    print(f"Deleted run {run.id}.")
     return 0
 
 

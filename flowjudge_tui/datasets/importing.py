@@ -7,6 +7,8 @@ used are reported with their line number and skipped; the rest is imported in on
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +63,24 @@ class ImportResult:
     imported: int
     problems: list[RowProblem]
     seconds: float
+    reused: bool = False
+    """True when the same file was imported the same way before and that dataset is used."""
+
+
+def source_hash(
+    path: Path, fmt: str, fields: Mapping[str, str], label: str | None, id_column: str | None,
+    limit: int | None, rubric: Rubric,
+) -> str:
+    """Everything an import's items depend on: the file's bytes, how its columns map to the
+    rubric's fields, the label and id columns, the row limit, and the rubric's scale."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    settings = [fmt, sorted(fields.items()), label, id_column, limit, list(rubric.inputs),
+                rubric.output, list(rubric.score_values)]
+    digest.update(json.dumps(settings, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def preview_dataset(
@@ -123,6 +143,11 @@ def import_dataset(
 
     columns, rows = read_rows(path, fmt, count_bytes)
     mapping = resolve_mapping(columns, rubric, column_map, label, id_column, str(path))
+    source = source_hash(path, fmt, mapping.fields, mapping.label, mapping.id, limit, rubric)
+    earlier = store.find_dataset(source)
+    if earlier is not None:
+        return ImportResult(earlier, earlier.item_count, [], time.monotonic() - started,
+                            reused=True)
     problems: list[RowProblem] = []
     task = f"Importing {path.name}"
 
@@ -153,6 +178,7 @@ def import_dataset(
         items=items(),
         label_column=mapping.label,
         id_column=mapping.id,
+        source_hash=source,
     )
     if on_progress is not None:
         end = total_bytes if limit is None else read[0]

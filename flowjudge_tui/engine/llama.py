@@ -8,6 +8,7 @@ distribution is read from the raw logits of that one position.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -50,6 +51,37 @@ IDLE_CONTEXT = 256
 SAMPLER_EXTRAS: dict[str, Any] = {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0}
 
 
+LLAMA_LOG_ENV = "FLOWJUDGE_LLAMA_LOG"
+"""Set to 1 to see llama.cpp's own log lines (model loading, warnings) on stderr."""
+_GGML_LOG_ERROR = 4  # ggml's levels here: 1 debug, 2 info, 3 warn, 4 error, 5 continuation
+_log_state: dict[str, Any] = {}
+
+
+def quiet_llama_logs() -> None:
+    """Keep llama.cpp's own logging off stderr except real errors, unless asked for with
+    FLOWJUDGE_LLAMA_LOG=1. (llama-cpp-python's level table is one off for this llama.cpp, so
+    its warnings, such as the SWA cache notice, would otherwise be printed as errors.)"""
+    if "callback" in _log_state:
+        return
+    import ctypes
+    import sys
+
+    import llama_cpp
+
+    loud = os.environ.get(LLAMA_LOG_ENV, "") not in ("", "0")
+    _log_state["last"] = 0
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        effective = _log_state["last"] if level == 5 else level
+        _log_state["last"] = effective
+        if loud or effective >= _GGML_LOG_ERROR:
+            sys.stderr.write(text.decode("utf-8", "replace"))
+
+    _log_state["callback"] = log  # kept alive: llama.cpp holds a raw pointer to it
+    llama_cpp.llama_log_set(log, ctypes.c_void_p(0))
+
+
 class LlamaEngine:
     """One GGUF model loaded in this process. Calls are serialised by a lock.
 
@@ -59,6 +91,8 @@ class LlamaEngine:
 
     def __init__(self, path: Path, load: LoadSettings | None = None) -> None:
         from llama_cpp import Llama
+
+        quiet_llama_logs()
 
         self.path = Path(path)
         self.load = load or LoadSettings()

@@ -15,6 +15,22 @@ HIGH_CONFIDENCE = 0.8
 """At or above this confidence a verdict is 'high'."""
 
 
+LOW_SCORE_MASS = 0.5
+"""Below this share of the next-token probability on the rubric's scores, the model was not
+really writing a score where it was asked to: the distribution is read from little."""
+
+
+def unreliable_reason(score_mass: float | None, stop_reason: str) -> str:
+    """Why a verdict should not be taken as it stands ('' when nothing is wrong): too little
+    probability on the scale's scores, or feedback cut off by its token budget."""
+    reasons = []
+    if score_mass is not None and score_mass < LOW_SCORE_MASS:
+        reasons.append(f"only {score_mass:.0%} of the probability fell on the rubric's scores")
+    if stop_reason == "length":
+        reasons.append("the feedback ran out of its token budget before the score")
+    return "; ".join(reasons)
+
+
 def confidence_level(confidence: float) -> ConfidenceLevel:
     """The one word for a confidence, the same in Spot check, Review, stats and reports."""
     if confidence < LOW_CONFIDENCE:

@@ -11,12 +11,14 @@ from html import escape
 
 from flowjudge_tui.format import format_figure
 from flowjudge_tui.judging.rubric import Rubric
-from flowjudge_tui.judging.verdict import confidence_level
+from flowjudge_tui.judging.verdict import confidence_level, unreliable_reason
 from flowjudge_tui.reports.agreement import FIGURE_LABELS, Agreement, RunStats
 from flowjudge_tui.reports.calibration import run_calibration
 from flowjudge_tui.reports.calibration_plot import calibration_html
 from flowjudge_tui.store import JudgedItem, RunRecord
 
+FOLD_FEEDBACK_CHARS = 600
+"""Longer feedback is folded (one click opens it) so the report stays scannable."""
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;
 color:#1d1d1f;background:#fff}
@@ -32,6 +34,7 @@ background:#1f6feb;color:#fff;padding:0 .3rem}.skipped .score{background:#999}
 padding:.3rem .5rem;border-radius:4px;margin:.2rem 0 .5rem}.muted{color:#666;font-weight:400}
 .dist{display:inline-flex;gap:2px;align-items:flex-end;height:1.1rem;vertical-align:middle}
 .dist span{display:inline-block;width:.6rem;background:#1f6feb}
+.unreliable{color:#b3261e;font-weight:600;margin:.3rem 0}
 """
 
 
@@ -107,6 +110,9 @@ def _verdict(entry: JudgedItem, rubric: Rubric) -> str:
             f"{' · reused' if verdict.status == 'reused' else ''}</span>"
             f"{_distribution(verdict.distribution, rubric.score_values)}</header>"
         )
+    reason = unreliable_reason(verdict.score_mass, verdict.stop_reason)
+    if reason and verdict.status != "skipped":
+        header += f'<p class="unreliable">⚠ Unreliable: {_e(reason)}.</p>'
     fields = "".join(
         f'<div class="muted">{_e(name)}</div><div class="field">{_e(value)}</div>'
         for name, value in [*item.inputs.items(), (rubric.output, item.output)]
@@ -115,10 +121,13 @@ def _verdict(entry: JudgedItem, rubric: Rubric) -> str:
     if entry.label is not None and entry.label.comment:
         comment = f'<p class="muted">comment: {_e(entry.label.comment)}</p>'
     css = "verdict skipped" if verdict.status == "skipped" else "verdict"
-    return (
-        f'<section class="{css}">{header}<div class="feedback">{_e(verdict.feedback)}</div>'
-        f"{comment}<details><summary>item</summary>{fields}</details></section>"
-    )
+    feedback = f'<div class="feedback">{_e(verdict.feedback)}</div>'
+    if len(verdict.feedback) > FOLD_FEEDBACK_CHARS:
+        feedback = (f"<details><summary>feedback ({len(verdict.feedback):,} characters)"
+                    f"</summary>{feedback}</details>")
+    # The judged item first: the feedback is read against it.
+    return f'<section class="{css}">{header}{fields}{feedback}{comment}</section>'
+
 
 
 def render_html(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flowjudge_tui.datasets import ImportResult, import_dataset
-from flowjudge_tui.errors import DatasetError, ModelError
+from flowjudge_tui.errors import DatasetError, ModelError, StoreError
 from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings, SamplingSettings
 from flowjudge_tui.judging.rubric import Item, Rubric
 from flowjudge_tui.judging.verdict import Verdict
@@ -227,8 +227,11 @@ def start_runs(
     except BaseException:
         for run in runs:
             store.delete_run(run.id)
+        # No run was made: an import made just for it is not left behind (a reused dataset
+        # stays, and so does one another run uses).
         for imported in imports.values():
-            store.delete_dataset(imported.dataset.id)
+            if not imported.reused:
+                store.delete_dataset_if_unused(imported.dataset.id)
         raise
     for run in runs:
         if on_created is not None:
@@ -399,3 +402,18 @@ def keep_verdict(
                    settings.sampling, settings.load)
     store.add_verdict(run.id, stored.id, verdict_to_store(verdict, key))
     return store.finish_run(run.id, "done")
+
+
+def delete_run(store: Store, run_id: int) -> RunRecord:
+    """Delete a run with its verdicts, and its dataset when no other run uses it. Reviewers'
+    labels and comments stay (they belong to the items' content, not to a run)."""
+    run = store.get_run(run_id)
+    if run.state == "running":
+        raise StoreError(
+            f"Run {run.id} is running; stop it first (escape in the app, Ctrl-C in the "
+            "terminal that runs it), then delete it."
+        )
+    store.delete_run(run.id)
+    store.delete_dataset_if_unused(run.dataset_id)
+    return run
+

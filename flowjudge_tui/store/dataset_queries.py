@@ -31,6 +31,7 @@ def _dataset_from_row(row: sqlite3.Row) -> DatasetRecord:
         rubric_hash=row["rubric_hash"],
         item_count=row["item_count"],
         created_at=row["created_at"],
+        source_hash=row["source_hash"],
     )
 
 
@@ -63,6 +64,7 @@ class DatasetQueries:
         items: Iterable[NewItem],
         label_column: str | None = None,
         id_column: str | None = None,
+        source_hash: str | None = None,
     ) -> DatasetRecord:
         """Store a dataset and all its items: all or nothing, in short transactions.
 
@@ -76,13 +78,14 @@ class DatasetQueries:
             save_rubric_version(conn, rubric)
             cursor = conn.execute(
                 "INSERT INTO datasets (name, source_path, format, columns, mapping, label_column,"
-                " id_column, input_fields, output_field, rubric_hash, created_at, import_owner)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " id_column, input_fields, output_field, rubric_hash, created_at, import_owner,"
+                " source_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name, source_path, format, json.dumps(list(columns), ensure_ascii=False),
                     json.dumps(mapping, ensure_ascii=False), label_column, id_column,
                     json.dumps(list(rubric.inputs), ensure_ascii=False), rubric.output,
-                    rubric.content_hash, utc_now(), _import_owner(),
+                    rubric.content_hash, utc_now(), _import_owner(), source_hash,
                 ),
             )
         dataset_id = int(cursor.lastrowid or 0)
@@ -101,12 +104,6 @@ class DatasetQueries:
             with self.db.transaction() as conn:
                 conn.execute("UPDATE datasets SET item_count = ?, import_owner = NULL"
                              " WHERE id = ?", (count, dataset_id))
-                conn.execute(
-                    "INSERT INTO labels (item_id, rubric_hash, score, updated_at)"
-                    " SELECT id, ?, human_label, ? FROM items"
-                    " WHERE dataset_id = ? AND human_label IS NOT NULL",
-                    (rubric.content_hash, utc_now(), dataset_id),
-                )
         except BaseException:
             with self.db.transaction() as conn:
                 conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
@@ -126,6 +123,25 @@ class DatasetQueries:
             "SELECT * FROM datasets WHERE import_owner IS NULL ORDER BY id DESC"
         ).fetchall()
         return [_dataset_from_row(row) for row in rows]
+
+    def find_dataset(self, source_hash: str) -> DatasetRecord | None:
+        """The newest dataset imported from exactly this source (see ``source_hash``)."""
+        row = self.db.conn().execute(
+            "SELECT * FROM datasets WHERE source_hash = ? AND item_count > 0"
+            " AND import_owner IS NULL"
+            " ORDER BY id DESC LIMIT 1", (source_hash,)
+        ).fetchone()
+        return None if row is None else _dataset_from_row(row)
+
+    def delete_dataset_if_unused(self, dataset_id: int) -> bool:
+        """Delete a dataset no run refers to (an import whose run never started)."""
+        with self.db.transaction() as conn:
+            used = conn.execute("SELECT 1 FROM runs WHERE dataset_id = ? LIMIT 1",
+                                (dataset_id,)).fetchone()
+            if used is not None:
+                return False
+            conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
+        return True
 
     def delete_dataset(self, dataset_id: int) -> None:
         """Delete a dataset with its items, runs, verdicts and labels."""

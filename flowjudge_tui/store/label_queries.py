@@ -1,4 +1,4 @@
-"""Human labels and comments: one per (item, rubric version), saved the moment they change."""
+"""Reviewers' labels and comments: one per (item content, rubric name), saved at once."""
 
 from __future__ import annotations
 
@@ -14,41 +14,46 @@ class LabelQueries:
     db: Database
 
     def set_human_score(self, item_id: int, rubric_hash: str, score: int | None) -> LabelRecord:
-        """Record (or clear, with None) a person's score; the comment is kept."""
+        """Record (or clear, with None) a reviewer's score; the comment is kept, and so is
+        the label imported with the dataset (which this never touches)."""
         with self.db.transaction() as conn:
+            name = _rubric_name(conn, rubric_hash)
             if score is not None:
                 _check_scale(conn, rubric_hash, score)
             conn.execute(
-                "INSERT INTO labels (item_id, rubric_hash, score, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (item_id, rubric_hash)"
+                "INSERT INTO reviews (content_hash, rubric_name, score, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (content_hash, rubric_name)"
                 " DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at",
-                (item_id, rubric_hash, score, utc_now()),
+                (_content_hash(conn, item_id), name, score, utc_now()),
             )
         return self._label_or_raise(item_id, rubric_hash)
 
     def set_comment(self, item_id: int, rubric_hash: str, comment: str) -> LabelRecord:
-        """Record a person's comment; the score is kept."""
+        """Record a reviewer's comment; the score is kept."""
         with self.db.transaction() as conn:
-            _check_rubric(conn, rubric_hash)
+            name = _rubric_name(conn, rubric_hash)
             conn.execute(
-                "INSERT INTO labels (item_id, rubric_hash, comment, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (item_id, rubric_hash)"
+                "INSERT INTO reviews (content_hash, rubric_name, comment, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (content_hash, rubric_name)"
                 " DO UPDATE SET comment = excluded.comment, updated_at = excluded.updated_at",
-                (item_id, rubric_hash, comment, utc_now()),
+                (_content_hash(conn, item_id), name, comment, utc_now()),
             )
         return self._label_or_raise(item_id, rubric_hash)
 
     def get_label(self, item_id: int, rubric_hash: str) -> LabelRecord | None:
+        """The reviewer's label and comment for this item's content under this rubric."""
         row = self.db.conn().execute(
-            "SELECT item_id, rubric_hash, score, comment, updated_at FROM labels"
-            " WHERE item_id = ? AND rubric_hash = ?",
+            "SELECT rv.score, rv.comment, rv.updated_at FROM reviews rv"
+            " JOIN items i ON i.content_hash = rv.content_hash"
+            " JOIN rubrics rb ON rb.name = rv.rubric_name"
+            " WHERE i.id = ? AND rb.hash = ?",
             (item_id, rubric_hash),
         ).fetchone()
         if row is None:
             return None
         return LabelRecord(
-            item_id=row["item_id"],
-            rubric_hash=row["rubric_hash"],
+            item_id=item_id,
+            rubric_hash=rubric_hash,
             score=row["score"],
             comment=row["comment"],
             updated_at=row["updated_at"],
@@ -59,6 +64,19 @@ class LabelQueries:
         if label is None:
             raise StoreError(f"The label for item {item_id} was not saved.")
         return label
+
+
+def _content_hash(conn: sqlite3.Connection, item_id: int) -> str:
+    row = conn.execute("SELECT content_hash FROM items WHERE id = ?", (item_id,)).fetchone()
+    if row is None:
+        raise StoreError(f"No item {item_id} in the database.")
+    return str(row["content_hash"])
+
+
+def _rubric_name(conn: sqlite3.Connection, rubric_hash: str) -> str:
+    _check_rubric(conn, rubric_hash)
+    row = conn.execute("SELECT name FROM rubrics WHERE hash = ?", (rubric_hash,)).fetchone()
+    return str(row["name"])
 
 
 def _check_rubric(conn: sqlite3.Connection, rubric_hash: str) -> str:

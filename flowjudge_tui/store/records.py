@@ -51,6 +51,8 @@ class DatasetRecord:
     """The rubric the columns were mapped for (and the imported labels belong to)."""
     item_count: int
     created_at: str
+    source_hash: str | None = None
+    """What the import was made from (file bytes, mapping, rubric fields); None before."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,10 @@ class VerdictRecord(NewVerdict):
 
 @dataclass(frozen=True)
 class LabelRecord:
-    """A person's judgment of an item under one rubric version; either part may be empty."""
+    """A reviewer's judgment of an item, as seen from one rubric version; either part may be
+    empty. It is stored against the item's content and the rubric's name, so the same row
+    in another import, run or version of the rubric shows it too. The label imported with
+    the dataset is not here: it is ``ItemRecord.human_label``, never changed."""
 
     item_id: int
     rubric_hash: str
@@ -192,5 +197,15 @@ class JudgedItem:
     label: LabelRecord | None
 
     @property
-    def human_score(self) -> int | None:
+    def reviewer_score(self) -> int | None:
         return self.label.score if self.label is not None else None
+
+    @property
+    def imported_label(self) -> int | None:
+        return self.item.human_label
+
+    @property
+    def human_score(self) -> int | None:
+        """The label metrics and exports use: the reviewer's where given, else the imported."""
+        reviewer = self.reviewer_score
+        return reviewer if reviewer is not None else self.item.human_label

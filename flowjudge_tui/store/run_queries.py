@@ -376,7 +376,8 @@ class RunQueries:
             f"SELECT {item_cols}, {verdict_cols}, l.score AS l_score, l.comment AS l_comment,"
             " l.updated_at AS l_updated_at, r.rubric_hash AS r_rubric_hash"
             " FROM verdicts v JOIN items i ON i.id = v.item_id JOIN runs r ON r.id = v.run_id"
-            " LEFT JOIN labels l ON l.item_id = i.id AND l.rubric_hash = r.rubric_hash"
+            " JOIN rubrics rb ON rb.hash = r.rubric_hash"
+            " LEFT JOIN reviews l ON l.content_hash = i.content_hash AND l.rubric_name = rb.name"
             " WHERE v.run_id = ? ORDER BY i.row_number",
             (run_id,),
         ).fetchall()

@@ -137,6 +137,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # The base URL of the server that judges the run (NULL: in-process, from model_path).
     ("ALTER TABLE runs ADD COLUMN server_url TEXT",),
+    # Reviews: a reviewer's own label and comment, kept apart from the label imported with
+    # the dataset (items.human_label), and attached to the item's content and the rubric's
+    # name so they follow a row across imports, runs and rubric versions. Labels recorded
+    # before this (the `labels` table, which also held copies of imported labels) move over
+    # where they are a reviewer's: a score other than the imported one, or a comment.
+    (
+        """CREATE TABLE reviews (
+            content_hash TEXT NOT NULL,
+            rubric_name TEXT NOT NULL,
+            score INTEGER,
+            comment TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (content_hash, rubric_name)
+        )""",
+        """INSERT OR REPLACE INTO reviews (content_hash, rubric_name, score, comment, updated_at)
+            SELECT i.content_hash, rb.name,
+                   CASE WHEN l.score IS i.human_label THEN NULL ELSE l.score END,
+                   l.comment, l.updated_at
+            FROM labels l JOIN items i ON i.id = l.item_id
+            JOIN rubrics rb ON rb.hash = l.rubric_hash
+            WHERE l.score IS NOT i.human_label OR l.comment != ''
+            ORDER BY l.updated_at""",
+        # What an import was made from (the file's bytes, the mapping and the rubric's
+        # fields): importing the same again reuses the dataset instead of copying it.
+        "ALTER TABLE datasets ADD COLUMN source_hash TEXT",
+        "CREATE INDEX datasets_by_source_hash ON datasets (source_hash)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

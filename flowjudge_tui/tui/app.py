@@ -7,7 +7,7 @@ in a worker after the first paint and loaded only when something needs it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -40,7 +40,7 @@ from flowjudge_tui.tui.messages import (
 )
 from flowjudge_tui.tui.model_choice import SERVER_PREFIX, ModelState, ModelStatus, choose_model
 from flowjudge_tui.tui.preferences import Preferences, load_preferences, save_preferences
-from flowjudge_tui.tui.screens.dialogs import TextPrompt
+from flowjudge_tui.tui.screens.dialogs import Notice, TextPrompt
 from flowjudge_tui.tui.screens.help import HelpScreen
 from flowjudge_tui.tui.screens.home import HomeScreen
 from flowjudge_tui.tui.screens.models import ModelsScreen
@@ -73,12 +73,17 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         "review": ReviewScreen,
     }
     DEFAULT_MODE = "home"
+    # Below 100 columns the screens stack their side-by-side panels (app.tcss, "-narrow").
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (App declares it)
     COMMANDS = App.COMMANDS | {FlowJudgeCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help", id="app.help"),
+        Binding("f1", "help", "Help", priority=True, id="app.help"),
         Binding("question_mark", "help", "Help", show=False, id="app.help_alt"),
+        # Priority: the screen keys work inside a TextArea or an Input too. The section bar
+        # on top of every screen shows them, so the footer keeps room for the screen's keys.
         *(
-            Binding(key, f"switch_mode('{mode}')", label, show=False, id=f"app.go_{mode}")
+            Binding(key, f"switch_mode('{mode}')", label, show=False, priority=True,
+                    id=f"app.go_{mode}")
             for mode, label, key in SECTIONS
         ),
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
@@ -95,6 +100,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         self.start_section = section
         self.engine: JudgeEngine | None = None
         self.review_run_id: int | None = None
+        self.added_model: ModelAdded | None = None
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         self.jobs = JobTracker()
@@ -187,8 +193,9 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
     def load_model(self) -> None:
         self.engine_for_worker()
 
-    def engine_for_worker(self) -> JudgeEngine:
-        """The loaded judge, loading the chosen model first if needed. Thread workers only."""
+    def engine_for_worker(self, n_ctx: int | None = None) -> JudgeEngine:
+        """The loaded judge, loading the chosen model first if needed (again, when another
+        context size is asked for). Thread workers only."""
         status = self.model_status
         if status.server is not None:
             return self._served_engine_for_worker(status.server)
@@ -201,7 +208,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
             self.post_message(EngineLoading(status.path))
         engine = load_engine(
             status.path,
-            load_settings_for(status.path),
+            load_settings_for(status.path, n_ctx=n_ctx),
             on_notice=self._post_notice,
         )
         if not get_current_worker().is_cancelled:
@@ -269,23 +276,34 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
             "Add a local GGUF file",
             "The path of a Flow-Judge GGUF file on this machine; it becomes the model in use.",
             placeholder="~/models/flow-judge-v0.1-Q4_K_M.gguf",
+            check=self.add_local_model,
         )
         self.push_screen(prompt, self._local_model_answered)
 
     def _local_model_answered(self, answer: str | None) -> None:
-        if answer and answer.strip():
-            self.add_local_model(answer.strip())
+        added, self.added_model = self.added_model, None
+        if answer is not None and added is not None:
+            self.on_model_added(added)
 
-    @work(thread=True, exclusive=True, group="add-model", exit_on_error=False)
-    def add_local_model(self, text: str) -> None:
+    def add_local_model(self, text: str) -> str | None:
+        """Check and register a GGUF file (in the dialog's worker thread); a sentence if it
+        cannot be used, so the dialog stays open with the path as typed."""
         from flowjudge_tui.models.catalog import register_local_model
+        from flowjudge_tui.models.gguf_file import read_gguf
 
-        model = register_local_model(Path(text).expanduser(), paths=self.paths)
-        self.post_message(ModelAdded(model.path))
+        if not text.strip():
+            return "Give the path of a .gguf file."
+        model = register_local_model(Path(text.strip()).expanduser(), paths=self.paths)
+        warning = gguf_warning(read_gguf(model.path).metadata, model.path.name)
+        self.added_model = ModelAdded(model.path, warning)  # shown once the dialog closes
+        return None
 
     def on_model_added(self, message: ModelAdded) -> None:
         self.use_model(message.path)
-        self.notify(f"{message.path.name} is now the model in use.", title="Model")
+        if message.warning:
+            self.push_screen(Notice("This may not be Flow-Judge", message.warning))
+        else:
+            self.notify(f"{message.path.name} is now the model in use.", title="Model")
 
     async def download_default_model(self) -> None:
         from flowjudge_tui.models.catalog import default_entry
@@ -311,6 +329,24 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         ]
         verbs.append(Verb("Load the model", "Load the chosen model into memory now",
                           self.load_model))
+        verbs.append(Verb("Unload the model", "Free the memory the model takes",
+                          self.unload_model))
+        verbs.append(Verb("New rubric", "Write a rubric of your own (Rubrics, n)",
+                          partial(self.run_on_screen, "rubrics", "new_rubric")))
+        verbs.append(Verb("Start a run", "Judge the file set up on Runs (ctrl+r)",
+                          partial(self.run_on_screen, "runs", "start_run")))
+        verbs.append(Verb("Stop the run", "Stop the run in progress; it can be resumed",
+                          partial(self.run_on_screen, "runs", "cancel_run")))
+        verbs.append(Verb("Compare two runs", "Pick a run to compare with the one in Review",
+                          partial(self.run_on_screen, "review", "compare")))
+        verbs.append(Verb("Export the run in Review", "JSONL, CSV or an HTML report",
+                          partial(self.run_on_screen, "review", "export")))
+        for run in runs:
+            if run.resumable:
+                verbs.append(Verb(f"Resume run {run.id}: {run.rubric_name} on "
+                                  f"{run.dataset_name}",
+                                  f"{run.done} of {run.total_items} judged so far",
+                                  partial(self.run_on_screen, "runs", "resume_run", run.id)))
         for entry in self.library.entries():
             name = entry.rubric.name
             verbs.append(Verb(f"Spot check with {name}", entry.rubric.title,
@@ -323,6 +359,36 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
                           self.ask_for_local_model))
         return verbs
 
+    async def run_on_screen(self, mode: str, action: str, *arguments: object) -> None:
+        """A palette verb: go to a section and run one of its screen's actions there."""
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        method = getattr(self.screen, f"action_{action}", None)
+        if method is None:
+            return
+        result = method(*arguments)
+        if hasattr(result, "__await__"):
+            await result
+
+    def unload_model(self) -> None:
+        """Free the model's memory (refused while a judgment or a run uses it)."""
+        from flowjudge_tui.engine.loader import unload_engine
+
+        if self.jobs.busy or any(w.group in ("judge", "run") for w in self.workers):
+            self.notify("The model is busy; stop the judgment or the run first.",
+                        title="Model", severity="warning")
+            return
+        if self.model_status.state != "loaded":
+            self.notify("No model is in memory.", title="Model")
+            return
+        unload_engine()
+        self.engine = None
+        status = self.model_status
+        self.model_status = ModelStatus("unloaded", status.path, status.source,
+                                        plan=status.plan)
+        self.notify("The model is unloaded; it loads again when something needs it.",
+                    title="Model")
+
     def open_spot_check(self, rubric_name: str) -> None:
         """Spot check with this rubric (the screen picks it up from the preferences)."""
         self.remember(self.preferences.with_rubric(rubric_name))
@@ -330,6 +396,20 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
             self.screen.post_message(SpotCheckRequested(rubric_name))
         else:
             self.switch_mode("spot")
+
+
+def gguf_warning(metadata: Mapping[str, object], name: str) -> str:
+    """Why a model file may not judge as Flow-Judge does (empty when it looks right)."""
+    problems = []
+    architecture = str(metadata.get("general.architecture", "")) or "unknown"
+    if architecture != "phi3":
+        problems.append(f"its architecture is {architecture}, not Flow-Judge's phi3")
+    if not metadata.get("tokenizer.chat_template"):
+        problems.append("it has no chat template (Flow-Judge's Phi-3 wrapper will be used)")
+    if not problems:
+        return ""
+    return (f"{name} is now the model in use, but {' and '.join(problems)}. Its verdicts "
+            "will not be Flow-Judge's; add a Flow-Judge GGUF for those.")
 
 
 def create_app(model: str | None = None, section: str = "home") -> FlowJudgeApp:

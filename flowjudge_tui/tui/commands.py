@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -11,7 +12,6 @@ from typing import TYPE_CHECKING, Any, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from flowjudge_tui.errors import FlowJudgeError
-from flowjudge_tui.tui.screens.review import ReviewScreen
 
 if TYPE_CHECKING:
     from flowjudge_tui.tui.app import FlowJudgeApp
@@ -28,8 +28,8 @@ class Verb:
 
 
 class FlowJudgeCommands(Provider):
-    """Section changes, model loading, rubrics to spot-check with, runs to review, and on
-    Review, exporting the run shown."""
+    """Section changes, model loading and unloading, rubrics to spot-check with, runs to
+    start, stop, resume, review, compare and export."""
 
     async def startup(self) -> None:
         app = cast("FlowJudgeApp", self.app)
@@ -38,11 +38,6 @@ class FlowJudgeCommands(Provider):
         except FlowJudgeError:
             runs = []
         self.verbs = app.palette_verbs(runs)
-        screen = self.screen
-        if isinstance(screen, ReviewScreen) and screen.run is not None:
-            self.verbs.insert(0, Verb(f"Export run {screen.run.id}",
-                                      "Write it as JSONL, CSV or an HTML report (x)",
-                                      screen.action_export))
 
     def _verbs(self) -> list[Verb]:
         return self.verbs
@@ -59,5 +54,7 @@ class FlowJudgeCommands(Provider):
                 yield Hit(score, matcher.highlight(verb.title), partial(_run, verb), help=verb.help)
 
 
-def _run(verb: Verb) -> None:
-    verb.run()
+async def _run(verb: Verb) -> None:
+    result = verb.run()
+    if inspect.isawaitable(result):
+        await result

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+from flowjudge_tui.judging.backend import SamplingSettings
+
 if TYPE_CHECKING:
     from flowjudge_tui.datasets import DatasetPreview
     from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
@@ -20,25 +22,29 @@ if TYPE_CHECKING:
     from flowjudge_tui.progress import Progress
     from flowjudge_tui.reports.agreement import Comparison, RunStats
     from flowjudge_tui.runs.execute import RunSummary
-    from flowjudge_tui.store import JudgedItem, LabelRecord, RunRecord
+    from flowjudge_tui.store import DatasetRecord, JudgedItem, LabelRecord, RunRecord
     from flowjudge_tui.tui.model_choice import ModelChoice
     from flowjudge_tui.tui.model_scan import ModelScan
 
 
 class FeedbackStreamed(Message, bubble=False):
-    """A piece of feedback as the model writes it."""
+    """Feedback written since the last update (at most ten a second), and the token count."""
 
-    def __init__(self, text: str, job: int) -> None:
+    def __init__(self, text: str, job: int, tokens: int = 0,
+                 tokens_per_second: float = 0.0) -> None:
         super().__init__()
         self.text = text
         self.job = job
+        self.tokens = tokens
+        self.tokens_per_second = tokens_per_second
 
 
 class VerdictReady(Message, bubble=False):
     """A spot-check judgment finished."""
 
     def __init__(
-        self, rubric: Rubric, item: Item, verdict: Verdict, job: int, load: LoadSettings
+        self, rubric: Rubric, item: Item, verdict: Verdict, job: int, load: LoadSettings,
+        sampling: SamplingSettings | None = None,
     ) -> None:
         super().__init__()
         self.rubric = rubric
@@ -46,6 +52,7 @@ class VerdictReady(Message, bubble=False):
         self.verdict = verdict
         self.job = job
         self.load = load
+        self.sampling = sampling or SamplingSettings()
 
 
 class ProgressChanged(Message, bubble=False):
@@ -72,11 +79,13 @@ class ModelChosen(Message, bubble=False):
 
 
 class ModelAdded(Message, bubble=False):
-    """A local model file was checked and registered."""
+    """A local model file was checked and registered; ``warning`` if it may not be
+    Flow-Judge (another architecture, no chat template)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, warning: str = "") -> None:
         super().__init__()
         self.path = path
+        self.warning = warning
 
 
 class PlanDescribed(Message, bubble=False):
@@ -177,6 +186,22 @@ class RunsListed(Message, bubble=False):
     def __init__(self, runs: list[RunRecord]) -> None:
         super().__init__()
         self.runs = runs
+
+
+class DatasetsListed(Message, bubble=False):
+    """Datasets imported before, newest first (the Runs screen offers them again)."""
+
+    def __init__(self, datasets: list[DatasetRecord]) -> None:
+        super().__init__()
+        self.datasets = datasets
+
+
+class RunStarted(Message, bubble=False):
+    """A run was created (its dataset imported) and its judging begins."""
+
+    def __init__(self, run: RunRecord) -> None:
+        super().__init__()
+        self.run = run
 
 
 class RunEnded(Message, bubble=False):

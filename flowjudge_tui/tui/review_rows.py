@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flowjudge_tui.judging.verdict import LOW_CONFIDENCE, confidence_level
+from flowjudge_tui.judging.verdict import LOW_CONFIDENCE, confidence_level, unreliable_reason
 from flowjudge_tui.reports.calibration import needs_review
 from flowjudge_tui.store import JudgedItem
 
@@ -33,6 +33,10 @@ def row_filters(scale: list[int], review_below: float | None = None) -> list[Row
         RowFilter("all", "All verdicts", lambda e: True),
         RowFilter("low", f"Low confidence (< {LOW_CONFIDENCE})", _low_confidence),
         RowFilter("disagree", "Disagrees with the human", _disagrees),
+        RowFilter("disagree-low", "Disagrees, and low confidence",
+                  lambda e: _disagrees(e) and _low_confidence(e)),
+        RowFilter("unreliable", "Unreliable (little score mass, or cut off)",
+                  lambda e: bool(unreliable_reason(e.verdict.score_mass, e.verdict.stop_reason))),
         RowFilter("labelled", "Labelled", lambda e: e.human_score is not None),
         RowFilter("unlabelled", "Not labelled", lambda e: e.human_score is None),
         RowFilter("skipped", "Skipped", lambda e: e.verdict.score is None),
@@ -69,6 +73,15 @@ def visible_rows(
     return rows
 
 
+def matches(entry: JudgedItem, text: str) -> bool:
+    """Whether the search text (any case) is in the item's fields, output or feedback."""
+    needle = text.casefold()
+    haystack = [*entry.item.inputs.values(), entry.item.output, entry.verdict.feedback]
+    if entry.label is not None:
+        haystack.append(entry.label.comment)
+    return any(needle in value.casefold() for value in haystack)
+
+
 def preview_text(text: str, width: int = 60) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -88,8 +101,10 @@ def describe_entry(entry: JudgedItem, rubric_output: str) -> str:
                   f"({confidence_level(confidence)})")
         if verdict.status == "reused":
             judged += " · copied from an earlier run"
-    human = entry.human_score
-    parts = [f"{where} · {judged} · human {human if human is not None else '—'}"]
+        reason = unreliable_reason(verdict.score_mass, verdict.stop_reason)
+        if reason:
+            judged += f"\n\n**⚠ Unreliable**: {reason}."
+    parts = [f"{where} · {judged} · {describe_labels(entry)}"]
     if entry.label and entry.label.comment:
         parts.append(f"*{entry.label.comment}*")
     for name, value in entry.item.inputs.items():
@@ -98,6 +113,25 @@ def describe_entry(entry: JudgedItem, rubric_output: str) -> str:
     if verdict.feedback:
         parts.append(f"**Feedback**\n\n{verdict.feedback}")
     return "\n\n".join(parts)
+
+
+def human_cell(entry: JudgedItem) -> str:
+    """The Human column: the reviewer's label, then the imported one where it differs."""
+    yours, imported = entry.reviewer_score, entry.imported_label
+    if yours is None:
+        return "" if imported is None else f"{imported} imp."
+    if imported is None or imported == yours:
+        return str(yours)
+    return f"{yours} (imp. {imported})"
+
+
+def describe_labels(entry: JudgedItem) -> str:
+    yours, imported = entry.reviewer_score, entry.imported_label
+    mine = "—" if yours is None else str(yours)
+    text = f"your label {mine}"
+    if imported is not None:
+        text += f" · imported label {imported}"
+    return text
 
 
 def _quote(text: str) -> str:

@@ -84,6 +84,27 @@ async def test_the_palette_offers_the_apps_verbs() -> None:
         assert app.screen.rubric is not None and app.screen.rubric.name == "coherence-5"
 
 
+async def test_the_palette_has_every_verb_and_new_rubric_opens_the_editor(
+    stored_runs: tuple[int, int],
+) -> None:
+    from flowjudge_tui.tui.screens.rubric_editor import RubricEditorScreen
+
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        titles = [verb.title for verb in app.palette_verbs(app.store.list_runs())]
+        for wanted in ("Load the model", "Unload the model", "New rubric", "Start a run",
+                       "Stop the run", "Compare two runs", "Export the run in Review",
+                       f"Review run {stored_runs[0]}: faithfulness-context-5 on "):
+            assert any(title.startswith(wanted) for title in titles), wanted
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"new rubric")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RubricEditorScreen),
+                       what="the editor")
+
+
 async def test_loading_without_a_model_says_what_to_do() -> None:
     app = create_app()
     async with app.run_test(size=SIZE) as pilot:

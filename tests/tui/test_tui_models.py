@@ -98,11 +98,31 @@ async def test_a_local_gguf_becomes_the_model_in_use(tiny_model_path: Path) -> N
         assert again.model_status.source == "remembered"
 
 
-async def test_a_missing_local_file_is_refused(tmp_path: Path) -> None:
+async def test_a_typo_keeps_the_dialog_open_and_another_architecture_is_a_clear_warning(
+    tmp_path: Path,
+) -> None:
+    from flowjudge_tui.tui.screens.dialogs import Notice
+    from tests.model_files import write_small_gguf
+
+    llama = write_small_gguf(tmp_path / "other.gguf", arch="llama")
     app = create_app()
     async with app.run_test(size=SIZE) as pilot:
-        app.add_local_model(str(tmp_path / "nothing.gguf"))
-        await wait_for(pilot, lambda: bool(notifications(app)), what="the error")
-        assert "nothing.gguf" in notifications(app)[0]
+        await wait_for(pilot, lambda: app.model_status.state == "none", what="model choice")
+        app.ask_for_local_model()
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the dialog")
+        dialog = app.screen
+        typo = str(tmp_path / "nothing.gguf")
+        dialog.query_one(Input).value = typo
+        await pilot.press("enter")
+        error = dialog.query_one("#dialog-error", Static)
+        await wait_for(pilot, lambda: "nothing.gguf" in shown(error), what="the problem")
+        assert app.screen is dialog and dialog.query_one(Input).value == typo
         assert app.model_status.path is None
-
+        dialog.query_one(Input).value = str(llama)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, Notice), what="the warning")
+        text = shown(app.screen.query_one("#notice-text", Static))
+        assert "its architecture is llama, not Flow-Judge's phi3" in text
+        assert app.model_status.path == llama.resolve()
+        await pilot.press("enter")
+        assert not isinstance(app.screen, Notice | TextPrompt)

@@ -39,7 +39,7 @@ async def test_filters_and_sorting(stored_runs: tuple[int, int]) -> None:
         screen = await open_review(pilot, app, first)
         table = screen.query_one("#verdicts", DataTable)
         assert column(table, 1) == ["5", "2", "4", "3", "skip"]
-        assert column(table, 3) == ["5", "1", "4", "", ""]
+        assert column(table, 3) == ["5 imp.", "1 imp.", "4 imp.", "", ""]
         assert column(table, 4)[4] == "Blue [/] whales [b]."
         filters = screen.query_one("#review-filter", Select)
         filters.value = "low"
@@ -82,6 +82,37 @@ async def test_digits_and_comments_are_saved_at_once(stored_runs: tuple[int, int
         assert entry.label is not None
         assert (entry.label.score, entry.label.comment) == (3, "Water is right but terse.")
         assert "Water is right but terse." in screen.query_one("#verdict-detail").source
+
+
+async def test_a_label_sits_beside_the_imported_one_and_undo_puts_it_back(
+    stored_runs: tuple[int, int],
+) -> None:
+    first, second = stored_runs
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, app, first)
+        table = screen.query_one("#verdicts", DataTable)
+        table.focus()
+        table.move_cursor(row=1)  # imported label 1
+        await pilot.press("2")
+        await wait_for(pilot, lambda: column(table, 3)[1] == "2 (imp. 1)", what="the label")
+        assert "your label 2 · imported label 1" in screen.query_one("#verdict-detail").source
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: column(table, 3)[1] == "1 imp.", what="the clear")
+        assert notifications(app)[-1].startswith("Your label is cleared; the imported label 1")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: column(table, 3)[1] == "2 (imp. 1)", what="the undo")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: column(table, 3)[1] == "1 imp.", what="the second undo")
+        await pilot.press("4")
+        await wait_for(pilot, lambda: column(table, 3)[1] == "4 (imp. 1)", what="the label")
+        # The same item in another run (another model) shows the reviewer's label too.
+        screen = await open_review(pilot, app, second)
+        await wait_for(pilot, lambda: column(table, 3)[1:2] == ["4 (imp. 1)"], what="run 2")
+    with open_store(app_paths().database) as store:
+        items = store.judged_items(first)
+        assert [entry.item.human_label for entry in items] == [5, 1, 4, None, None]
+        assert items[1].reviewer_score == 4 and items[1].human_score == 4
 
 
 async def test_two_runs_side_by_side(stored_runs: tuple[int, int]) -> None:
@@ -180,3 +211,36 @@ async def test_export_from_the_command_palette(stored_runs: tuple[int, int]) -> 
         assert app.screen.run_id == second
         await pilot.press("escape")
         assert isinstance(app.screen, ReviewScreen)
+
+
+async def test_combined_filter_search_and_sorting_both_ways(
+    stored_runs: tuple[int, int],
+) -> None:
+    first, _ = stored_runs
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, app, first)
+        table = screen.query_one("#verdicts", DataTable)
+        filters = screen.query_one("#review-filter", Select)
+        filters.value = "disagree-low"  # row 3: score 2, human 1, confidence 0.30
+        await pilot.pause()
+        assert column(table, 1) == ["2"]
+        filters.value = "all"
+        await pilot.pause()
+        table.focus()
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the search")
+        app.screen.query_one(Input).value = "WHALES"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.row_count == 1, what="the search result")
+        assert column(table, 4) == ["Blue [/] whales [b]."]
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the search")
+        app.screen.query_one(Input).value = ""
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.row_count == 5, what="every row again")
+        assert column(table, 0) == ["2", "3", "4", "5", "6"]
+        await pilot.press("O")
+        await pilot.pause()
+        assert column(table, 0) == ["6", "5", "4", "3", "2"]
+        assert "↓" in shown(screen.query_one("#review-count", Static))

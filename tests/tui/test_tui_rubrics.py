@@ -84,6 +84,29 @@ async def test_escape_leaves_the_editor_without_saving() -> None:
         assert not list(app_paths().rubrics_dir.glob("*.toml"))
 
 
+async def test_escape_asks_before_discarding_edits() -> None:
+    from textual.widgets import Input
+
+    from flowjudge_tui.tui.screens.dialogs import Confirm
+
+    app = create_app(section="rubrics")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, RubricEditorScreen), what="editor")
+        editor = app.screen
+        await pilot.press(*"my-rubric")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is editor
+        assert editor.query_one("#field-name", Input).value == "my-rubric"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, RubricsScreen), what="rubrics")
+
+
 async def test_token_count_uses_the_loaded_models_tokenizer(tiny_model_path: Path) -> None:
     app = create_app(model=str(tiny_model_path), section="rubrics")
     async with app.run_test(size=SIZE) as pilot:

@@ -101,8 +101,12 @@ async def test_a_bad_file_is_reported_in_one_sentence(tmp_path: Path) -> None:
         assert "Traceback" not in notifications(app)[0]
 
 
-async def test_a_run_stopped_with_escape_resumes_from_the_list(
-    tiny_model_path: Path, tmp_path: Path, slow_judge: None
+def row_of(table: DataTable[Any], run_id: int) -> list[Any]:
+    return list(table.get_row(str(run_id))) if str(run_id) in table.rows else []
+
+
+async def test_a_run_stopped_with_escape_resumes_with_r_at_once(
+    tiny_model_path: Path, tmp_path: Path, slow_judge: None, stored_runs: tuple[int, int]
 ) -> None:
     rows = [(f"Question {n}?", f"Context {n}.", f"Answer {n}.", "") for n in range(8)]
     items = write_csv(tmp_path / "many.csv", ["question", "context", "answer", "label"], rows)
@@ -110,6 +114,9 @@ async def test_a_run_stopped_with_escape_resumes_from_the_list(
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, RunsScreen)
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: runs.row_count == 2, what="the stored runs")
+        screen.select_run(stored_runs[0])  # the cursor starts on another run
         screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
         screen.query_one("#run-path", Input).value = str(items)
         screen.action_preview()
@@ -117,23 +124,27 @@ async def test_a_run_stopped_with_escape_resumes_from_the_list(
         await pilot.press("ctrl+r")
         panel = screen.query_one(ProgressPanel)
         await wait_for(pilot, lambda: judged(panel) >= 1, what="the first verdict")
+        # The table follows the run live: running, with its count, and the cursor on it.
+        # The count follows the progress: never "queued 0/8" while it runs.
+        await wait_for(pilot, lambda: row_of(runs, 3)[4:6] not in ([], ["running", "0/8"])
+                       and row_of(runs, 3)[4] == "running", what="the live row")
+        await wait_for(pilot, lambda: screen.selected_run_id() == 3, what="the cursor")
         await pilot.press("f5")
         assert isinstance(app.screen, SpotCheckScreen)
         await pilot.press("f6")
         assert app.screen is screen and screen.running
         await pilot.press("escape")
         await wait_for(pilot, lambda: bool(notifications(app)), what="the stop")
-        assert notifications(app)[-1].startswith("Run 1 stopped after ")
-        assert notifications(app)[-1].endswith("select it and press R to resume.")
-        runs = screen.query_one("#runs-table", DataTable)
-        await wait_for(pilot, lambda: runs.row_count == 1 and runs.get_row_at(0)[4]
-                       == "cancelled", what="the list")
-        runs.focus()
-        await pilot.press("r")
-        await wait_for(pilot, lambda: runs.get_row_at(0)[4] == "done", what="the resumed run")
-        assert runs.get_row_at(0)[5] == "8/8"
+        assert notifications(app)[-1].startswith("Run 3 stopped after ")
+        assert notifications(app)[-1].endswith("press r to resume it.")
+        assert "r resumes it" in str(panel.query_one(".progress-hint").render())
+        await wait_for(pilot, lambda: row_of(runs, 3)[4:5] == ["cancelled"], what="the list")
+        assert screen.selected_run_id() == 3
+        await pilot.press("r")  # no click, no selecting: r resumes the run just stopped
+        await wait_for(pilot, lambda: row_of(runs, 3)[4:5] == ["done"], what="resumed run")
+        assert row_of(runs, 3)[5] == "8/8"
         with open_store(app_paths().database) as store:
-            assert len(store.verdicts(1)) == 8
+            assert len(store.verdicts(3)) == 8
 
 
 async def test_quitting_during_a_run_leaves_it_resumable(
@@ -195,3 +206,59 @@ async def test_the_app_and_the_command_line_resume_a_run_the_same_way(
         by_cli = [(v.score, v.feedback, v.distribution) for v in store.verdicts(for_cli)]
         by_app = [(v.score, v.feedback, v.distribution) for v in store.verdicts(for_app)]
     assert len(by_cli) == len(ROWS) and by_app == by_cli
+
+
+async def test_delete_asks_first_and_no_keeps_the_run(stored_runs: tuple[int, int]) -> None:
+    from flowjudge_tui.tui.screens.dialogs import Confirm
+
+    first, second = stored_runs
+    app = create_app(section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: runs.row_count == 2, what="the stored runs")
+        runs.focus()
+        screen.select_run(first)
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is screen and runs.row_count == 2
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: runs.row_count == 1, what="the deletion")
+        assert row_of(runs, second) and not row_of(runs, first)
+        assert notifications(app)[-1] == f"Deleted run {first}."
+    with open_store(app_paths().database) as store:
+        assert [run.id for run in store.list_runs()] == [second]
+
+
+async def test_a_new_run_takes_the_settings_typed_beside_it(
+    tiny_model_path: Path, items_csv: Path
+) -> None:
+    app = create_app(model=str(tiny_model_path), section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
+        screen.query_one("#run-path", Input).value = str(items_csv)
+        screen.action_preview()
+        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        screen.query_one("#set-limit", Input).value = "0"
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert not screen.running
+        assert "First N rows must be from 1 up" in str(
+            screen.query_one("#settings-problem").render())
+        screen.query_one("#set-limit", Input).value = "1"
+        screen.query_one("#set-max-tokens", Input).value = "7"
+        screen.query_one("#set-seed", Input).value = "3"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: bool(notifications(app)), what="the run")
+        assert notifications(app)[-1] == "Run 1 is done: 1 judged, 0 reused, 0 skipped."
+    with open_store(app_paths().database) as store:
+        run = store.get_run(1)
+    assert run.total_items == 1
+    assert (run.settings.sampling.max_feedback_tokens, run.settings.sampling.seed) == (7, 3)

@@ -104,3 +104,33 @@ def test_review_of_a_run(snap_compare: Snap, stored_runs: tuple[int, int]) -> No
         await pilot.pause(0.3)
 
     assert snap_compare(create_app(), terminal_size=SIZE, run_before=steady(review))
+
+
+def test_runs_at_80_columns_keep_the_list_on_screen(
+    snap_compare: Snap, stored_runs: tuple[int, int]
+) -> None:
+    async def runs_listed(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        table = pilot.app.screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2, what="the runs")
+        assert table.region.bottom <= 24 and table.region.height >= 6
+        await pilot.pause(0.2)
+
+    assert snap_compare(create_app(section="runs"), terminal_size=(80, 24),
+                        run_before=steady(runs_listed))
+
+
+def test_review_at_80_columns_stacks_the_table_and_the_verdict(
+    snap_compare: Snap, stored_runs: tuple[int, int]
+) -> None:
+    async def review(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        app_of(pilot).open_review(stored_runs[0])
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen)
+                       and pilot.app.screen.run is not None, what="the run")
+        table = pilot.app.screen.query_one("#verdicts", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 5, what="the verdicts")
+        assert table.region.width >= 70 and table.region.height >= 6
+        await pilot.pause(0.2)
+
+    assert snap_compare(create_app(), terminal_size=(80, 30), run_before=steady(review))

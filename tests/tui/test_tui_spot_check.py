@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.message import Message
-from textual.widgets import Markdown, Static
+from textual.widgets import Markdown, Static, TextArea
 
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import open_store
@@ -29,9 +29,11 @@ async def test_judging_streams_the_feedback_then_draws_the_score(tiny_model_path
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: screen.last is not None, what="the verdict")
 
-        streamed = "".join(m.text for m in seen if isinstance(m, FeedbackStreamed))
-        assert streamed.strip() == "The response is supported."
-        assert sum(isinstance(m, FeedbackStreamed) for m in seen) > 1
+        updates = [m for m in seen if isinstance(m, FeedbackStreamed)]
+        assert "".join(m.text for m in updates).strip() == "The response is supported."
+        # The first update says the model is loaded; the last counts every generated token.
+        assert updates[0].tokens == 0 and updates[-1].tokens > 0
+        assert [m.tokens for m in updates] == sorted(m.tokens for m in updates)
         verdict = next(m for m in seen if isinstance(m, VerdictReady)).verdict
         assert verdict.score == 4
         assert screen.query_one("#feedback", Markdown).source == "The response is supported."
@@ -40,7 +42,7 @@ async def test_judging_streams_the_feedback_then_draws_the_score(tiny_model_path
         assert max(bars.values, key=bars.values.__getitem__) == 4
         headline = shown(screen.query_one("#verdict-headline", Static))
         assert headline.startswith("Score 4 (1-5) · confidence ")
-        assert app.model_status.state == "loaded"
+        await wait_for(pilot, lambda: app.model_status.state == "loaded", what="loaded")
 
         await pilot.press("ctrl+k")
         await wait_for(pilot, lambda: screen.kept_run_id is not None, what="keeping")
@@ -94,3 +96,61 @@ async def test_judging_without_a_model_reports_the_error_not_a_traceback() -> No
         await wait_for(pilot, lambda: bool(notifications(app)), what="the error")
         assert notifications(app)[0].startswith("No model is set up yet;")
         await wait_for(pilot, lambda: not screen.judging, what="the form to come back")
+
+
+async def test_global_keys_work_while_typing_in_a_field(tiny_model_path: Path) -> None:
+    app = create_app(model=str(tiny_model_path), section="spot")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SpotCheckScreen)
+        screen.select_rubric("faithfulness-context-5")
+        await wait_for(pilot, lambda: screen.rubric is not None, what="the rubric")
+        screen.fill(SPOT_INPUTS, SPOT_OUTPUT)
+        await pilot.pause()
+        area = screen.query_one("#field-2", TextArea)
+        area.focus()
+        area.move_cursor((0, 0))
+        await pilot.press("ctrl+k")  # a TextArea deletes to the line's end with ctrl+k
+        assert area.text == SPOT_OUTPUT
+        assert notifications(app)[-1].startswith("Judge an item first")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.last is not None, what="the verdict")
+        area.focus()
+        await pilot.press("ctrl+k")
+        await wait_for(pilot, lambda: screen.kept_run_id is not None, what="keeping")
+        assert area.text == SPOT_OUTPUT
+        await pilot.press("f6")
+        assert app.current_mode == "runs"
+        await pilot.press("f5")
+        assert app.screen is screen and area.text == SPOT_OUTPUT
+
+
+async def test_settings_beside_the_form_are_used_and_kept(tiny_model_path: Path) -> None:
+    from textual.widgets import Input
+
+    app = create_app(model=str(tiny_model_path), section="spot")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SpotCheckScreen)
+        screen.select_rubric("faithfulness-context-5")
+        await wait_for(pilot, lambda: screen.rubric is not None, what="the rubric")
+        screen.fill(SPOT_INPUTS, SPOT_OUTPUT)
+        screen.query_one("#set-temperature", Input).value = "nan"
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert not screen.judging
+        assert shown(screen.query_one("#settings-problem", Static)) == (
+            "Temperature must be a finite number.")
+        screen.query_one("#set-temperature", Input).value = "0.5"
+        screen.query_one("#set-max-tokens", Input).value = "3"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.last is not None, what="the verdict")
+        assert screen.last is not None
+        assert screen.last.verdict.completion_tokens <= 4
+        assert "Unreliable" in shown(screen.query_one("#verdict-warning", Static))
+        await pilot.press("ctrl+k")
+        await wait_for(pilot, lambda: screen.kept_run_id is not None, what="keeping")
+        with open_store(app_paths().database) as store:
+            run = store.get_run(screen.kept_run_id)
+        assert (run.settings.sampling.temperature,
+                run.settings.sampling.max_feedback_tokens) == (0.5, 3)

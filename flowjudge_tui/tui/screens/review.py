@@ -29,6 +29,8 @@ from flowjudge_tui.tui.review_rows import (
     SORT_COLUMNS,
     RowFilter,
     describe_entry,
+    human_cell,
+    matches,
     preview_text,
     row_filters,
     visible_rows,
@@ -50,8 +52,10 @@ class ReviewScreen(FlowScreen):
         "A run's verdicts. Choose the run at the top; filter to the low-confidence ones or to "
         "those that disagree with a person; click a column title (or press **o**) to sort. "
         "On a verdict, a **digit** records your own score and **c** a comment: both are "
-        "saved at once, and the agreement figures update. **v** compares this run with "
-        "another one, side by side, and **x** exports it as JSONL, CSV or an HTML report. "
+        "saved at once, and the agreement figures update. A label imported with the dataset "
+        "is kept beside yours (the Human column shows yours, then the imported one); "
+        "**backspace** clears yours and **u** undoes your last label. **v** compares this run "
+        "with another one, side by side, and **x** exports it as JSONL, CSV or an HTML report. "
         "The plot shows whether the judge's probability of its score predicts agreement (ECE, "
         "the expected calibration error, is the average gap between the two); **t** sets the "
         "probability below which verdicts need review (a filter)."
@@ -60,9 +64,12 @@ class ReviewScreen(FlowScreen):
         *(Binding(d, f"label({d})", "Label", show=d == "0", key_display="0-9",
                   id=f"review.label_{d}") for d in DIGITS),
         Binding("backspace", "label(-1)", "Clear label", show=False, id="review.clear_label"),
+        Binding("u", "undo_label", "Undo label", id="review.undo_label"),
         Binding("c", "comment", "Comment", id="review.comment"),
         Binding("f", "next_filter", "Filter", id="review.filter"),
         Binding("o", "next_sort", "Sort", id="review.sort"),
+        Binding("O", "reverse_sort", "Reverse", show=False, id="review.reverse"),
+        Binding("slash", "search", "Search", id="review.search"),
         Binding("v", "compare", "Compare", id="review.compare"),
         Binding("x", "export", "Export", id="review.export"),
         Binding("t", "review_threshold", "Threshold", id="review.threshold"),
@@ -77,6 +84,9 @@ class ReviewScreen(FlowScreen):
         self.descending = False
         self.runs: list[RunRecord] = []
         self.label_requests: dict[int, int] = {}
+        self.search = ""
+        self.undo_labels: list[tuple[int, int | None]] = []
+        """(verdict id, the reviewer's score before the change), newest last."""
         self.label_lock = threading.Lock()
         self.review_below: float | None = None
 
@@ -233,7 +243,12 @@ class ReviewScreen(FlowScreen):
         selected = self.selected_entry()
         chosen = self.query_one("#review-filter", Select).value
         active = next((f for f in self.filters() if f.key == chosen), self.filters()[0])
-        rows = visible_rows(list(self.entries.values()), active.keep, self.sort, self.descending)
+        search = self.search
+
+        def keep(entry: JudgedItem) -> bool:
+            return active.keep(entry) and (not search or matches(entry, search))
+
+        rows = visible_rows(list(self.entries.values()), keep, self.sort, self.descending)
         table.clear()
         for entry in rows:
             table.add_row(*self.cells(entry), key=str(entry.verdict.id))
@@ -241,7 +256,8 @@ class ReviewScreen(FlowScreen):
             table.move_cursor(row=table.get_row_index(str(selected.verdict.id)))
         self.query_one("#review-count", Static).update(
             f"{len(rows)} of {len(self.entries)} · by {self.sort}"
-            + (" ↓" if self.descending else "")
+            + (" ↓" if self.descending else " ↑")
+            + (f" · “{search}”" if search else "")
         )
         self.show_detail()
 
@@ -252,7 +268,7 @@ class ReviewScreen(FlowScreen):
             str(entry.item.row_number),
             "skip" if verdict.score is None else str(verdict.score),
             "" if verdict.confidence is None else f"{verdict.confidence:.2f}",
-            "" if entry.human_score is None else str(entry.human_score),
+            human_cell(entry),
             cell(preview_text(entry.item.output)),
         )
 
@@ -285,6 +301,21 @@ class ReviewScreen(FlowScreen):
         self.descending = self.sort != "line"
         self.show_rows()
 
+    def action_reverse_sort(self) -> None:
+        self.descending = not self.descending
+        self.show_rows()
+
+    def action_search(self) -> None:
+        def search_for(text: str | None) -> None:
+            if text is not None:
+                self.search = text.strip()
+                self.show_rows()
+
+        self.app.push_screen(TextPrompt("Search the verdicts",
+                                        "Rows whose inputs, output, feedback or comment "
+                                        "contain this (any case); empty shows every row.",
+                                        value=self.search), search_for)
+
     def action_next_filter(self) -> None:
         if self.rubric is None:
             return
@@ -302,9 +333,34 @@ class ReviewScreen(FlowScreen):
             self.notify(f"{score} is not on this rubric's scale ({scale[0]}-{scale[-1]}).",
                         title="Label", severity="warning")
             return
+        wanted = None if score < 0 else score
+        if wanted == entry.reviewer_score:
+            return
+        self.undo_labels.append((entry.verdict.id, entry.reviewer_score))
+        self.write_label(entry, wanted)
+        if wanted is None and entry.imported_label is not None:
+            self.notify(f"Your label is cleared; the imported label {entry.imported_label} "
+                        "stays. u undoes this.", title="Label")
+
+    def write_label(self, entry: JudgedItem, score: int | None) -> None:
+        if self.rubric is None:
+            return
         self.label_requests[entry.item.id] = self.label_requests.get(entry.item.id, 0) + 1
-        self.save_label(entry, self.rubric.content_hash, None if score < 0 else score,
+        self.save_label(entry, self.rubric.content_hash, score,
                         self.label_requests[entry.item.id])
+
+    def action_undo_label(self) -> None:
+        """Put back the reviewer's label as it was before the last digit or backspace."""
+        if not self.undo_labels:
+            self.notify("No label to undo.", title="Label")
+            return
+        verdict_id, previous = self.undo_labels.pop()
+        entry = self.entries.get(verdict_id)
+        if entry is None:
+            return
+        self.write_label(entry, previous)
+        shown = "no label of yours" if previous is None else f"your label {previous}"
+        self.notify(f"Row {entry.item.row_number} is back to {shown}.", title="Label")
 
     @work(thread=True, group="labels", exit_on_error=False)
     def save_label(self, entry: JudgedItem, rubric_hash: str, score: int | None,
@@ -359,6 +415,8 @@ class ReviewScreen(FlowScreen):
 
     def action_compare(self) -> None:
         if self.run is None:
+            self.notify("Open a run to compare first (a run in the list, enter).",
+                        title="Compare", severity="warning")
             return
         others = [run for run in self.runs if run.id != self.run.id]
         if not others:

@@ -26,6 +26,7 @@ from flowjudge_tui.judging.rubric import STANDARD_SCALES, Item, Rubric, parse_ru
 from flowjudge_tui.tui.messages import TokensCounted
 from flowjudge_tui.tui.plain import escape
 from flowjudge_tui.tui.screens.base import flow_app
+from flowjudge_tui.tui.screens.dialogs import Confirm
 from flowjudge_tui.tui.screens.lab_dialogs import LabCompareScreen, TrialDialog, TrialRequest
 from flowjudge_tui.tui.widgets.lab_panel import LabCompared, LabPanel
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
@@ -66,8 +67,8 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
         "version with the one before it, item by item."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Save", id="editor.save"),
-        Binding("ctrl+t", "try_draft", "Try on labels", id="editor.try"),
+        Binding("ctrl+s", "save", "Save", priority=True, id="editor.save"),
+        Binding("ctrl+t", "try_draft", "Try on labels", priority=True, id="editor.try"),
         Binding("ctrl+o", "compare_versions", "Compare versions", id="editor.compare"),
         Binding("escape", "close", "Close", id="editor.close"),
     ]
@@ -84,6 +85,7 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
         self.problem = ""
         self.validation_timer: Timer | None = None
         self.last_request: TrialRequest | None = None
+        self.saved_values: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         rubric = self.initial
@@ -138,6 +140,7 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
         await self.show_score_fields()
         self.query_one("#field-name", Input).focus()
         self.validate_form()
+        self.saved_values = self.form_values()
 
     async def show_score_fields(self) -> None:
         container = self.query_one("#score-fields", Vertical)
@@ -262,9 +265,27 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
         self.notify(f"Saved '{rubric.name}' to your rubrics ({path.name}).", title="Rubrics")
         self.dismiss(rubric)
 
+    def form_values(self) -> tuple[object, ...]:
+        """Everything the user can change, to tell whether anything was changed."""
+        fields = [(f.id, f.value) for f in self.query("#editor-form Input").results(Input)]
+        texts = [(a.id, a.text) for a in self.query("#editor-form TextArea").results(TextArea)]
+        return (tuple(fields), tuple(texts), self.scale)
+
     def action_close(self) -> None:
-        if not self.query_one(LabPanel).stop_trial():
+        if self.query_one(LabPanel).stop_trial():
+            return
+        if self.saved_values is None or self.form_values() == self.saved_values:
             self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(Confirm("Discard your changes?",
+                                     "This rubric has changes that are not saved. Discard "
+                                     "them (y), or go back to the editor (n) and save with "
+                                     "ctrl+s?", yes="Discard"), answered)
 
     def action_try_draft(self) -> None:
         rubric = self.validate_form()

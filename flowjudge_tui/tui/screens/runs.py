@@ -10,6 +10,7 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.coordinate import Coordinate
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from textual.worker import get_current_worker
@@ -20,16 +21,24 @@ from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import Progress
 from flowjudge_tui.store import RunRecord, Store
 from flowjudge_tui.tui.messages import (
+    DatasetsListed,
     PreviewReady,
     ProgressChanged,
     RunEnded,
     RunsListed,
+    RunStarted,
     TaskFinished,
 )
 from flowjudge_tui.tui.plain import cell
 from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.screens.dialogs import Confirm
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
+from flowjudge_tui.tui.widgets.judge_settings import JudgeSettings, JudgeSettingsForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+
+RECENT_FILES = 10
+STATE_COLUMN = 4
+DONE_COLUMN = 5
 
 
 def describe_run_end(summary_run: RunRecord, judged: int, reused: int, skipped: int,
@@ -37,7 +46,7 @@ def describe_run_end(summary_run: RunRecord, judged: int, reused: int, skipped: 
     counts = f"{judged} judged, {reused} reused, {skipped} skipped"
     if stopped:
         return (f"Run {summary_run.id} stopped after {summary_run.done} of "
-                f"{summary_run.total_items} ({counts}); select it and press R to resume.")
+                f"{summary_run.total_items} ({counts}); press r to resume it.")
     return f"Run {summary_run.id} is done: {counts}."
 
 
@@ -49,12 +58,13 @@ class RunsScreen(FlowScreen):
         "are wrong; a column of human scores is optional). **ctrl+r** imports the file and "
         "starts the run. Every verdict is saved as it is made, so a run that is stopped, or "
         "cut short, resumes where it left off (**r** on a run in the list). **enter** opens "
-        "a run in Review."
+        "a run in Review; **delete** deletes it (after asking)."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "start_run", "Start run", id="runs.start"),
+        Binding("ctrl+r", "start_run", "Start run", priority=True, id="runs.start"),
         Binding("escape", "cancel_run", "Stop run", id="runs.cancel"),
         Binding("r", "resume_run", "Resume", id="runs.resume"),
+        Binding("delete", "delete_run", "Delete", id="runs.delete"),
         Binding("p", "preview", "Preview", show=False, id="runs.preview"),
     ]
 
@@ -63,6 +73,8 @@ class RunsScreen(FlowScreen):
         self.preview: DatasetPreview | None = None
         self.running = False
         self.runs: list[RunRecord] = []
+        self.active_run_id: int | None = None
+        """The run being judged, or the one that last stopped: the table's cursor follows it."""
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="new-run", classes="panel") as new_run:
@@ -71,8 +83,10 @@ class RunsScreen(FlowScreen):
                 yield Input(placeholder="Path of a .csv, .tsv or .jsonl file, then enter",
                             id="run-path")
                 yield Select[str]([], prompt="Rubric", id="run-rubric")
+                yield Select[str]([], prompt="Recent files", id="run-recent")
             yield Static("", id="preview-problems", classes="problem")
             yield ColumnMappingForm(id="column-mapping")
+            yield JudgeSettingsForm(with_limit=True, id="run-settings")
             with Horizontal(classes="buttons"):
                 yield Button("Start run", id="start-run", variant="primary", disabled=True)
                 yield Button("Stop", id="stop-run", variant="error", disabled=True)
@@ -98,21 +112,35 @@ class RunsScreen(FlowScreen):
     @work(thread=True, exclusive=True, group="list-runs", exit_on_error=False)
     def list_runs(self) -> None:
         self.post_message(RunsListed(self.flow.store.list_runs()))
+        self.post_message(DatasetsListed(self.flow.store.list_datasets()))
+
+    def on_datasets_listed(self, message: DatasetsListed) -> None:
+        paths = list(dict.fromkeys(dataset.source_path for dataset in message.datasets))
+        select = self.query_one("#run-recent", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([(cell(Path(path).name), path) for path in paths[:RECENT_FILES]])
+
+    @on(Select.Changed, "#run-recent")
+    def _recent_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.query_one("#run-path", Input).value = event.value
+            self.action_preview()
 
     def on_runs_listed(self, message: RunsListed) -> None:
         self.runs = message.runs
         table = self.query_one("#runs-table", DataTable)
-        selected = self.selected_run_id()
+        selected = self.active_run_id or self.selected_run_id()
         table.clear()
         for run in message.runs:
+            live = self.running and run.id == self.active_run_id
             table.add_row(
                 str(run.id), run.rubric_name, cell(run.dataset_name), cell(run.model_name),
-                run.state,
+                "running" if live else run.state,
                 f"{run.done}/{run.total_items}", (run.started_at or run.created_at)[:16]
                 .replace("T", " "), key=str(run.id),
             )
-        if selected is not None and str(selected) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(selected)))
+        if selected is not None:
+            self.select_run(selected)
         self.refresh_bindings()
 
     def selected_run_id(self) -> int | None:
@@ -182,7 +210,16 @@ class RunsScreen(FlowScreen):
 
     def selected_run(self) -> RunRecord | None:
         run_id = self.selected_run_id()
+        return None if run_id is None else self.find_run(run_id)
+
+    def find_run(self, run_id: int) -> RunRecord | None:
         return next((run for run in self.runs if run.id == run_id), None)
+
+    def select_run(self, run_id: int) -> None:
+        """Put the table's cursor on this run (if it is listed)."""
+        table = self.query_one("#runs-table", DataTable)
+        if str(run_id) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(run_id)))
 
     def action_start_run(self) -> None:
         rubric = self.selected_rubric()
@@ -191,20 +228,23 @@ class RunsScreen(FlowScreen):
             self.notify("Give a file and a rubric, and map every field to a column first.",
                         title="Runs", severity="warning")
             return
+        settings = self.query_one(JudgeSettingsForm).settings()
+        if settings is None:
+            return
         self.set_running(True)
-        self.start_in_background(self.preview.path, rubric, *mapping)
+        self.start_in_background(self.preview.path, rubric, settings, *mapping)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def start_in_background(
-        self, path: Path, rubric: Rubric, column_map: dict[str, str], label: str | None,
-        id_column: str | None,
+        self, path: Path, rubric: Rubric, settings: JudgeSettings, column_map: dict[str, str],
+        label: str | None, id_column: str | None,
     ) -> None:
         with self.flow.jobs.job():
-            self.import_and_run(path, rubric, column_map, label, id_column)
+            self.import_and_run(path, rubric, settings, column_map, label, id_column)
 
     def import_and_run(
-        self, path: Path, rubric: Rubric, column_map: dict[str, str], label: str | None,
-        id_column: str | None,
+        self, path: Path, rubric: Rubric, settings: JudgeSettings, column_map: dict[str, str],
+        label: str | None, id_column: str | None,
     ) -> None:
         """Import the file, load the model, create the run and judge it (worker thread)."""
         from flowjudge_tui.runs.workflow import DatasetSource, start_run
@@ -214,30 +254,46 @@ class RunsScreen(FlowScreen):
             raise ModelError("No model is set up yet; choose one on the Models screen (F3).")
         store = self.flow.store
         summary = start_run(
-            store, DatasetSource(path, column_map, label, id_column), rubric,
-            self.flow.engine_for_worker,
+            store, DatasetSource(path, column_map, label, id_column, settings.limit), rubric,
+            lambda: self.flow.engine_for_worker(settings.n_ctx), settings.sampling,
             on_import_progress=self.post_progress, on_imported=self.report_import,
-            on_created=lambda run: self.post_runs(store),
+            on_created=lambda run: self.post_started(store, run),
             on_progress=self.post_progress, stop=lambda: worker.is_cancelled,
             on_hash_progress=self.post_progress,
         )
         self.post_message(RunEnded(summary))
 
-    def post_runs(self, store: Store) -> None:
+    def post_started(self, store: Store, run: RunRecord) -> None:
+        self.post_message(RunStarted(run))
         self.post_message(RunsListed(store.list_runs()))
 
     def report_import(self, imported: ImportResult) -> None:
-        if imported.problems:
+        if imported.reused:
+            self.post_message(TaskFinished("import", (
+                f"{Path(imported.dataset.source_path).name} is unchanged since it was "
+                f"imported; its {imported.imported} rows (and their labels) are reused."
+            )))
+        elif imported.problems:
             self.post_message(TaskFinished("import", (
                 f"Imported {imported.imported} rows of {imported.dataset.source_path}; "
                 f"skipped {len(imported.problems)} ({imported.problems[0]})."
             )))
 
-    def action_resume_run(self) -> None:
-        run = self.selected_run()
+    def action_resume_run(self, run_id: int | None = None) -> None:
+        if run_id is not None:
+            self.select_run(run_id)
+        if run_id is None:
+            run = self.selected_run()
+        else:
+            run = self.find_run(run_id) or self.flow.store.get_run(run_id)
+        if self.running:
+            self.notify("A run is in progress; stop it first (escape).", title="Runs")
+            return
         if run is None or not run.resumable:
             return
         self.set_running(True)
+        self.active_run_id = run.id
+        self.list_runs()
         self.resume_in_background(run.id)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
@@ -258,15 +314,62 @@ class RunsScreen(FlowScreen):
     def on_task_finished(self, message: TaskFinished) -> None:
         self.notify(message.outcome, title="Runs")
 
+    def on_run_started(self, message: RunStarted) -> None:
+        self.active_run_id = message.run.id
+
     def on_progress_changed(self, message: ProgressChanged) -> None:
-        self.query_one(ProgressPanel).show_progress(message.progress)
+        progress = message.progress
+        self.query_one(ProgressPanel).show_progress(progress)
+        if self.active_run_id is not None and progress.task == f"Run {self.active_run_id}":
+            self.show_live_row(self.active_run_id, int(progress.done), progress.total)
+
+    def show_live_row(self, run_id: int, done: int, total: float | None) -> None:
+        """The running run's row follows its progress (the store is read only at the end)."""
+        table = self.query_one("#runs-table", DataTable)
+        if str(run_id) not in table.rows:
+            return
+        row = table.get_row_index(str(run_id))
+        table.update_cell_at(Coordinate(row, STATE_COLUMN), "running")
+        if total is not None:
+            table.update_cell_at(Coordinate(row, DONE_COLUMN), f"{done}/{int(total)}")
 
     def on_run_ended(self, message: RunEnded) -> None:
         summary = message.summary
+        self.active_run_id = summary.run.id
         self.set_running(False)
         self.notify(describe_run_end(summary.run, summary.judged, summary.reused,
                                      summary.skipped, summary.stopped), title="Runs")
+        if summary.stopped:
+            self.query_one(ProgressPanel).show_hint(
+                f"Run {summary.run.id} stopped: [b]r[/b] resumes it."
+            )
+            self.query_one("#runs-table", DataTable).focus()
         self.list_runs()
+
+    def action_delete_run(self) -> None:
+        run = self.selected_run()
+        if run is None:
+            return
+        if self.running and run.id == self.active_run_id:
+            self.notify("This run is in progress; stop it first (escape).", title="Runs")
+            return
+        question = (f"Delete run {run.id} ({run.rubric_name} on {run.dataset_name}) and its "
+                    f"{run.done} verdicts? Your labels and comments are kept.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.delete_in_background(run.id)
+
+        self.app.push_screen(Confirm(f"Delete run {run.id}", question), answered)
+
+    @work(thread=True, group="delete-run", exit_on_error=False)
+    def delete_in_background(self, run_id: int) -> None:
+        from flowjudge_tui.runs.workflow import delete_run
+
+        with self.flow.jobs.job():
+            delete_run(self.flow.store, run_id)
+        self.post_message(TaskFinished("delete", f"Deleted run {run_id}."))
+        self.post_message(RunsListed(self.flow.store.list_runs()))
 
     def action_cancel_run(self) -> None:
         if self.running:

@@ -11,16 +11,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Button, Label, Markdown, Select, TextArea
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Button, Label, Markdown, Select, Static, TextArea
 from textual.worker import get_current_worker
 
 from flowjudge_tui.judging.backend import JudgmentCancelled
-from flowjudge_tui.judging.judge import DEFAULT_SAMPLING, judge_item
+from flowjudge_tui.judging.judge import judge_item
 from flowjudge_tui.judging.rubric import Item, Rubric
 from flowjudge_tui.runs.work import ServedModel
 from flowjudge_tui.runs.workflow import keep_verdict
 from flowjudge_tui.store import RunSettings
+from flowjudge_tui.tui.feedback_buffer import FeedbackBuffer, FeedbackUpdate
 from flowjudge_tui.tui.messages import (
     FeedbackStreamed,
     SpotCheckRequested,
@@ -28,6 +28,7 @@ from flowjudge_tui.tui.messages import (
     VerdictReady,
 )
 from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.widgets.judge_settings import JudgeSettings, JudgeSettingsForm
 from flowjudge_tui.tui.widgets.verdict_panel import VerdictPanel
 
 
@@ -40,9 +41,10 @@ class SpotCheckScreen(FlowScreen):
         "**escape** stops a judgment."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "judge", "Judge", id="spot.judge"),
+        # Priority: they work while typing in a field (ctrl+k would delete to the line's end).
+        Binding("ctrl+r", "judge", "Judge", priority=True, id="spot.judge"),
         Binding("escape", "stop", "Stop", id="spot.stop"),
-        Binding("ctrl+k", "keep", "Keep", id="spot.keep"),
+        Binding("ctrl+k", "keep", "Keep", priority=True, id="spot.keep"),
     ]
 
     def __init__(self) -> None:
@@ -51,7 +53,7 @@ class SpotCheckScreen(FlowScreen):
         self.field_texts: dict[str, str] = {}
         self.job = 0
         self.judging = False
-        self.stream: MarkdownStream | None = None
+        self.streamed: list[str] = []
         self.last: VerdictReady | None = None
         self.kept_run_id: int | None = None
 
@@ -61,12 +63,14 @@ class SpotCheckScreen(FlowScreen):
                 form.border_title = "Item"
                 yield Select[str]([], prompt="Choose a rubric", id="spot-rubric")
                 yield VerticalScroll(id="spot-fields")
+                yield JudgeSettingsForm(id="spot-settings")
                 with Horizontal(classes="buttons"):
                     yield Button("Judge", id="spot-judge", variant="primary")
                     yield Button("Keep in a run", id="spot-keep", disabled=True)
             with Vertical(id="spot-result"):
                 with VerticalScroll(id="spot-feedback", classes="panel") as feedback:
                     feedback.border_title = "Feedback"
+                    yield Static("", id="feedback-stream", markup=False)
                     yield Markdown("", id="feedback")
                 with Vertical(id="spot-verdict", classes="panel") as verdict:
                     verdict.border_title = "Verdict"
@@ -149,8 +153,6 @@ class SpotCheckScreen(FlowScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop":
             return self.judging
-        if action == "keep":
-            return self.can_keep
         return True
 
     async def action_judge(self) -> None:
@@ -162,50 +164,79 @@ class SpotCheckScreen(FlowScreen):
             self.notify(f"Write the {self.rubric.output} to judge first.", title="Spot check",
                         severity="warning")
             return
+        settings = self.query_one(JudgeSettingsForm).settings()
+        if settings is None:
+            return
         self.job += 1
         self.set_judging(True)
         self.last = None
-        markdown = self.query_one("#feedback", Markdown)
-        if self.stream is not None:
-            await self.stream.stop()
-        await markdown.update("")
-        self.stream = Markdown.get_stream(markdown)
+        await self.show_streaming()
         loaded = self.flow.model_status.state == "loaded"
-        self.query_one(VerdictPanel).show_waiting("Judging…" if loaded else "Loading the model…")
-        self.judge_in_background(self.job, self.rubric, item)
+        self.query_one(VerdictPanel).show_waiting(
+            "Judging: reading the prompt…" if loaded else "Loading the model…"
+        )
+        self.judge_in_background(self.job, self.rubric, item, settings)
 
     @work(thread=True, exclusive=True, group="judge", exit_on_error=False)
-    def judge_in_background(self, job: int, rubric: Rubric, item: Item) -> None:
+    def judge_in_background(self, job: int, rubric: Rubric, item: Item,
+                            settings: JudgeSettings) -> None:
         worker = get_current_worker()
-        engine = self.flow.engine_for_worker()
+        engine = self.flow.engine_for_worker(settings.n_ctx)
+
+        def post(update: FeedbackUpdate) -> None:
+            self.post_message(FeedbackStreamed(update.text, job, update.tokens,
+                                               update.tokens_per_second))
+
+        buffer = FeedbackBuffer(post)
+        buffer.flush()
+
+        def should_stop() -> bool:
+            buffer.token()
+            return worker.is_cancelled
+
         try:
-            verdict = judge_item(
-                engine,
-                rubric,
-                item,
-                on_feedback=lambda text: self.post_from_thread(FeedbackStreamed(text, job)),
-                should_stop=lambda: worker.is_cancelled,
-            )
+            verdict = judge_item(engine, rubric, item, settings.sampling,
+                                 on_feedback=buffer.add, should_stop=should_stop)
         except JudgmentCancelled:
             return
-        self.post_message(VerdictReady(rubric, item, verdict, job, engine.load))
+        buffer.flush()
+        self.post_message(VerdictReady(rubric, item, verdict, job, engine.load,
+                                       settings.sampling))
 
-    def post_from_thread(self, message: FeedbackStreamed) -> None:
-        self.post_message(message)
+    async def show_streaming(self) -> None:
+        """Plain text while the feedback streams: Markdown is rendered once, at the end."""
+        self.streamed = []
+        stream = self.query_one("#feedback-stream", Static)
+        stream.update("")
+        stream.display = True
+        markdown = self.query_one("#feedback", Markdown)
+        markdown.display = False
+        await markdown.update("")
 
-    async def on_feedback_streamed(self, message: FeedbackStreamed) -> None:
-        if message.job == self.job and self.stream is not None:
-            await self.stream.write(message.text)
+    def on_feedback_streamed(self, message: FeedbackStreamed) -> None:
+        if message.job != self.job or not self.judging:
+            return
+        if message.text:
+            self.streamed.append(message.text)
+            self.query_one("#feedback-stream", Static).update("".join(self.streamed))
+            self.query_one("#spot-feedback", VerticalScroll).scroll_end(animate=False)
+        panel = self.query_one(VerdictPanel)
+        if message.tokens == 0:
+            panel.show_progress("Judging: reading the prompt…")
+        else:
+            panel.show_progress(f"Judging: {message.tokens:,} tokens, "
+                                f"{message.tokens_per_second:.1f} tokens/s")
 
     async def on_verdict_ready(self, message: VerdictReady) -> None:
         if message.job != self.job:
             return
-        self.last = message
-        if self.stream is not None:
-            await self.stream.stop()
-            self.stream = None
-        await self.query_one("#feedback", Markdown).update(message.verdict.feedback)
         self.query_one(VerdictPanel).show_verdict(message.verdict, message.rubric)
+        # The feedback as Markdown, rendered once now that it is complete.
+        markdown = self.query_one("#feedback", Markdown)
+        await markdown.update(message.verdict.feedback)
+        self.query_one("#feedback-stream", Static).display = False
+        markdown.display = True
+        self.last = message
         self.set_judging(False)
 
     @property
@@ -229,12 +260,20 @@ class SpotCheckScreen(FlowScreen):
     def action_keep(self) -> None:
         last = self.last
         status = self.flow.model_status
-        if last is None or not self.can_keep:
+        if self.judging:
+            self.notify("Wait for the verdict (or stop the judgment) to keep it.",
+                        title="Spot check")
+            return
+        if self.kept_run_id is not None:
+            self.notify(f"This verdict is kept already, as run {self.kept_run_id}.",
+                        title="Spot check")
             return
         judge: Path | ServedModel | None = status.path
-        if status.server is not None:
+        if status.server is not None and last is not None:
             judge = ServedModel(status.server.url, last.verdict.model)
-        if judge is None:
+        if last is None or judge is None:
+            self.notify("Judge an item first (ctrl+r); ctrl+k then keeps its verdict.",
+                        title="Spot check")
             return
         self.query_one("#spot-keep", Button).disabled = True
         self.keep_in_background(last, judge)
@@ -243,7 +282,7 @@ class SpotCheckScreen(FlowScreen):
     def keep_in_background(self, judged: VerdictReady, model_path: Path | ServedModel) -> None:
         with self.flow.jobs.job():
             run = keep_verdict(self.flow.store, judged.rubric, judged.item, judged.verdict,
-                               model_path, RunSettings(DEFAULT_SAMPLING, judged.load))
+                               model_path, RunSettings(judged.sampling, judged.load))
         self.post_message(VerdictKept(run))
 
     def on_verdict_kept(self, message: VerdictKept) -> None:

@@ -19,6 +19,7 @@ class ProgressPanel(Vertical):
     ProgressPanel.-active { display: block; }
     ProgressPanel > ProgressBar { width: 1fr; }
     ProgressPanel > ProgressBar > Bar { width: 1fr; }
+    ProgressPanel > .progress-hint { color: $text-accent; }
     """
 
     last: Progress | None = None
@@ -27,6 +28,7 @@ class ProgressPanel(Vertical):
         yield Label("", classes="progress-task")
         yield ProgressBar(show_eta=False, classes="progress-bar")
         yield Label("", classes="progress-detail")
+        yield Label("", classes="progress-hint")
 
     def show_progress(self, progress: Progress) -> None:
         self.last = progress
@@ -35,6 +37,11 @@ class ProgressPanel(Vertical):
         bar = self.query_one(ProgressBar)
         bar.update(total=progress.total, progress=progress.done)
         self.query_one(".progress-detail", Label).update(Content(describe_progress(progress)))
+        self.show_hint("")
+
+    def show_hint(self, text: str) -> None:
+        """What can be done next (e.g. "r resumes it"), under the bar."""
+        self.query_one(".progress-hint", Label).update(Content.from_markup(text))
 
     def hide(self) -> None:
         self.remove_class("-active")

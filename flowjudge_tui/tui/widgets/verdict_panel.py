@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from flowjudge_tui.judging.rubric import Rubric
-from flowjudge_tui.judging.verdict import Verdict, confidence_level
+from flowjudge_tui.judging.verdict import Verdict, confidence_level, unreliable_reason
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
 
 
@@ -40,6 +40,7 @@ class VerdictPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("No verdict yet.", id="verdict-headline")
         yield ScoreBars(id="verdict-bars", empty_text="")
+        yield Static("", id="verdict-warning", classes="problem")
         yield Static("", id="verdict-meaning")
         yield Static("", id="verdict-cost", classes="hint")
         yield Static("", id="verdict-timing", classes="hint")
@@ -47,6 +48,10 @@ class VerdictPanel(Vertical):
     def show_verdict(self, verdict: Verdict, rubric: Rubric) -> None:
         self.query_one("#verdict-headline", Static).update(describe_verdict(verdict, rubric))
         self.query_one(ScoreBars).show(verdict.distribution, verdict.score)
+        reason = unreliable_reason(verdict.score_mass, verdict.stop_reason)
+        self.query_one("#verdict-warning", Static).update(
+            Content(f"⚠ Unreliable: {reason}.") if reason else ""
+        )
         meaning = rubric.scores.get(verdict.score, "")
         self.query_one("#verdict-meaning", Static).update(Content(f"{verdict.score}: {meaning}"))
         self.query_one("#verdict-cost", Static).update(describe_cost(verdict))
@@ -55,8 +60,13 @@ class VerdictPanel(Vertical):
             f"{verdict.seconds:.1f} s · {rate:.1f} tokens/s"
         )
 
+    def show_progress(self, text: str) -> None:
+        """Only the headline changes while feedback streams (several times a second)."""
+        self.query_one("#verdict-headline", Static).update(text)
+
     def show_waiting(self, text: str) -> None:
         self.query_one("#verdict-headline", Static).update(text)
         self.query_one(ScoreBars).clear()
-        for selector in ("#verdict-meaning", "#verdict-cost", "#verdict-timing"):
+        for selector in ("#verdict-warning", "#verdict-meaning", "#verdict-cost",
+                         "#verdict-timing"):
             self.query_one(selector, Static).update("")
