@@ -71,7 +71,7 @@ def test_nan_temperature_is_refused_before_anything_is_imported(
     data = write_csv(tmp_path / "d.csv", ["query", "context", "response"], [["q", "c", "r"]])
     err = refusal(capsys, "run", "--model", str(tiny_model_path), "--rubric", FAITHFUL,
                   "--data", str(data), "--temperature", "nan")
-    assert "temperature nan" in err
+    assert "nan is not a temperature" in err
     with open_store() as store:
         assert store.list_datasets() == []
 

@@ -213,19 +213,19 @@ def test_runs_delete_asks_for_yes_and_keeps_a_shared_dataset(
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--limit", "0"], "argument --limit: 0 is out of range; give 1 or more"),
-    (["--temperature", "nan"], "argument --temperature: nan is not a temperature"),
-    (["--temperature", "-0.5"], "argument --temperature: -0.5 is not a temperature"),
-    (["--max-tokens", "0"], "argument --max-tokens: 0 is out of range; give 1 or more"),
-    (["--n-ctx", "12"], "argument --n-ctx: 12 is out of range; give from 512 to 131072"),
+    (["--limit", "0"], "flowjudge: Argument --limit: 0 is out of range; give 1 or more"),
+    (["--temperature", "nan"], "flowjudge: Argument --temperature: nan is not a temperature"),
+    (["--temperature", "-0.5"], "flowjudge: Argument --temperature: -0.5 is not a temperature"),
+    (["--max-tokens", "0"], "flowjudge: Argument --max-tokens: 0 is out of range; give 1 or more"),
+    (["--n-ctx", "12"], "flowjudge: Argument --n-ctx: 12 is out of range; give from 512 to 131072"),
 ])
 def test_bad_arguments_are_refused_before_any_import_or_model_load(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
 ) -> None:
     missing = tmp_path / "no-such-model.gguf"  # never reached: no model is looked up
-    with pytest.raises(SystemExit) as exited:
-        main(["run", "--model", str(missing), "--rubric", RUBRIC, "--data",
-              str(tmp_path / "no-such.csv"), *argv])
-    assert exited.value.code == 2
-    assert message in capsys.readouterr().err
+    code = main(["run", "--model", str(missing), "--rubric", RUBRIC, "--data",
+                 str(tmp_path / "no-such.csv"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert message in err and err.strip().endswith("See 'flowjudge run --help'.")
     assert committed_verdicts() == [] and not app_paths().database.exists()

@@ -8,15 +8,33 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn, TypeVar
 
 from flowjudge_tui import __version__
 from flowjudge_tui.cli import doctor, judge_cmd, models_cmd, rubrics_cmd, runs_cmd
 from flowjudge_tui.cli.terminal import terminal_safe_output
 from flowjudge_tui.errors import FlowJudgeError
 
+T = TypeVar("T")
+
+
+class UsageError(FlowJudgeError):
+    """The command line itself is wrong: an unknown option, a missing or malformed value."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one sentence like every other error (the verbs' parsers
+    are made of the same class)."""
+
+    def error(self, message: str) -> NoReturn:
+        sentence = message[:1].upper() + message[1:]
+        if not sentence.endswith("."):
+            sentence += "."
+        raise UsageError(f"{sentence} See '{self.prog} --help'.")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="flowjudge",
         description="An offline LLM judge (Flow-Judge-v0.1 through llama.cpp). "
         "Run with no arguments to open the terminal app.",
@@ -31,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, open_app: Callable[[], int] | None = None) -> int:
     parser = build_parser()
     with terminal_safe_output():
-        args = parser.parse_args(argv)
+        parsed = _guarded(lambda: parser.parse_args(argv))
+    if not isinstance(parsed, argparse.Namespace):
+        return parsed
+    args = parsed
     if args.command is None:
         if open_app is None:
             parser.print_help()
@@ -49,7 +70,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return int(handler(args))
 
 
-def _guarded(command: Callable[[], int]) -> int:
+def _guarded(command: Callable[[], T]) -> T | int:
     """Run ``command``; an error a user can cause ends in its one sentence, never a traceback."""
     try:
         return command()
