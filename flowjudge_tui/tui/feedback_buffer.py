@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-UPDATE_INTERVAL = 0.1
-"""Seconds between UI updates while feedback streams: at most ten a second."""
+UPDATE_INTERVAL = 0.2
+"""Seconds between UI updates while feedback streams: at most five a second (smooth to read,
+and each costs the UI thread a few milliseconds of the cores llama.cpp needs)."""
 
 
 @dataclass(frozen=True)

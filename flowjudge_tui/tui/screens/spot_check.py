@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Button, Label, Markdown, Select, Static, TextArea
+from textual.widgets import Button, Label, Markdown, Select, TextArea
 from textual.worker import get_current_worker
 
 from flowjudge_tui.judging.backend import JudgmentCancelled
@@ -28,6 +28,7 @@ from flowjudge_tui.tui.messages import (
     VerdictReady,
 )
 from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.widgets.feedback_tail import FeedbackTail
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettings, JudgeSettingsForm
 from flowjudge_tui.tui.widgets.verdict_panel import VerdictPanel
 
@@ -53,7 +54,6 @@ class SpotCheckScreen(FlowScreen):
         self.field_texts: dict[str, str] = {}
         self.job = 0
         self.judging = False
-        self.streamed: list[str] = []
         self.last: VerdictReady | None = None
         self.kept_run_id: int | None = None
 
@@ -70,7 +70,7 @@ class SpotCheckScreen(FlowScreen):
             with Vertical(id="spot-result"):
                 with VerticalScroll(id="spot-feedback", classes="panel") as feedback:
                     feedback.border_title = "Feedback"
-                    yield Static("", id="feedback-stream", markup=False)
+                    yield FeedbackTail(id="feedback-stream")
                     yield Markdown("", id="feedback")
                 with Vertical(id="spot-verdict", classes="panel") as verdict:
                     verdict.border_title = "Verdict"
@@ -205,9 +205,8 @@ class SpotCheckScreen(FlowScreen):
 
     async def show_streaming(self) -> None:
         """Plain text while the feedback streams: Markdown is rendered once, at the end."""
-        self.streamed = []
-        stream = self.query_one("#feedback-stream", Static)
-        stream.update("")
+        stream = self.query_one("#feedback-stream", FeedbackTail)
+        stream.clear()
         stream.display = True
         markdown = self.query_one("#feedback", Markdown)
         markdown.display = False
@@ -216,10 +215,7 @@ class SpotCheckScreen(FlowScreen):
     def on_feedback_streamed(self, message: FeedbackStreamed) -> None:
         if message.job != self.job or not self.judging:
             return
-        if message.text:
-            self.streamed.append(message.text)
-            self.query_one("#feedback-stream", Static).update("".join(self.streamed))
-            self.query_one("#spot-feedback", VerticalScroll).scroll_end(animate=False)
+        self.query_one("#feedback-stream", FeedbackTail).append(message.text)
         panel = self.query_one(VerdictPanel)
         if message.tokens == 0:
             panel.show_progress("Judging: reading the prompt…")
@@ -234,7 +230,7 @@ class SpotCheckScreen(FlowScreen):
         # The feedback as Markdown, rendered once now that it is complete.
         markdown = self.query_one("#feedback", Markdown)
         await markdown.update(message.verdict.feedback)
-        self.query_one("#feedback-stream", Static).display = False
+        self.query_one("#feedback-stream", FeedbackTail).display = False
         markdown.display = True
         self.last = message
         self.set_judging(False)

@@ -61,8 +61,9 @@ class VerdictPanel(Vertical):
         )
 
     def show_progress(self, text: str) -> None:
-        """Only the headline changes while feedback streams (several times a second)."""
-        self.query_one("#verdict-headline", Static).update(text)
+        """Only the headline changes while feedback streams (several times a second): one line
+        replacing one line, so no new layout is asked for."""
+        self.query_one("#verdict-headline", Static).update(text, layout=False)
 
     def show_waiting(self, text: str) -> None:
         self.query_one("#verdict-headline", Static).update(text)
