@@ -11,6 +11,7 @@ from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import open_store
 from flowjudge_tui.tui.app import create_app
 from flowjudge_tui.tui.messages import FeedbackStreamed, VerdictReady
+from flowjudge_tui.tui.screens.help import HelpScreen
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
 from tests.tui.pilot_helpers import SIZE, SPOT_INPUTS, SPOT_OUTPUT, notifications, shown, wait_for
@@ -154,3 +155,18 @@ async def test_settings_beside_the_form_are_used_and_kept(tiny_model_path: Path)
             run = store.get_run(screen.kept_run_id)
         assert (run.settings.sampling.temperature,
                 run.settings.sampling.max_feedback_tokens) == (0.5, 3)
+
+
+async def test_tab_goes_from_the_rubric_straight_into_the_first_field() -> None:
+    app = create_app(section="spot")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SpotCheckScreen)
+        screen.query_one("#spot-rubric").focus()
+        screen.select_rubric("relevance-query-binary")
+        await wait_for(pilot, lambda: screen.rubric is not None and bool(screen.query(TextArea)),
+                       what="the fields")
+        await pilot.press("tab", *"Why?")
+        first = screen.query(TextArea).first()
+        assert app.focused is first and first.text == "Why?"
+        assert not isinstance(app.screen, HelpScreen)  # "?" was typed, not taken as help

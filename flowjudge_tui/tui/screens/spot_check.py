@@ -62,7 +62,8 @@ class SpotCheckScreen(FlowScreen):
             with Vertical(id="spot-form", classes="panel") as form:
                 form.border_title = "Item"
                 yield Select[str]([], prompt="Choose a rubric", id="spot-rubric")
-                yield VerticalScroll(id="spot-fields")
+                # Not focusable itself: tab goes from the rubric straight to the first field.
+                yield VerticalScroll(id="spot-fields", can_focus=False)
                 yield JudgeSettingsForm(id="spot-settings")
                 with Horizontal(classes="buttons"):
                     yield Button("Judge", id="spot-judge", variant="primary")
