@@ -90,6 +90,11 @@ async def test_a_local_gguf_becomes_the_model_in_use(tiny_model_path: Path) -> N
         local = table.get_row_at(table.row_count - 1)
         assert [str(local[i]) for i in (0, 1, 4)] == ["tiny-scripted-phi3 ●", "local",
                                                       "registered"]
+        screen = app.screen
+        table.move_cursor(row=table.row_count - 1)
+        await pilot.pause()
+        assert not screen.query_one("#use-model").display  # it is the model in use already
+        assert not screen.check_action("use_model", ())
 
     again = create_app()
     async with again.run_test(size=SIZE) as pilot:

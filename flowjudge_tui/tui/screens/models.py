@@ -137,10 +137,14 @@ class ModelsScreen(FlowScreen):
         self.query_one("#model-detail-text", Static).update(text)
         self.show_buttons()
 
+    def can_use(self, row: ModelRow | None) -> bool:
+        """A model on disk (or a saved server) that is not already the one in use."""
+        return row is not None and row.usable and not self.in_use(row)
+
     def show_buttons(self) -> None:
         row = self.selected_row()
         downloading = self.downloading is not None
-        self.query_one("#use-model", Button).display = row is not None and row.usable
+        self.query_one("#use-model", Button).display = self.can_use(row)
         self.query_one("#download-model", Button).display = (
             row is not None and row.kind == "catalog" and not row.on_disk and not downloading
         )
@@ -150,7 +154,7 @@ class ModelsScreen(FlowScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         row = self.selected_row()
         if action == "use_model":
-            return row is not None and row.usable
+            return self.can_use(row)
         if action == "remove_server":
             return row is not None and row.server is not None
         if action == "download":
