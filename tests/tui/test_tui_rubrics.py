@@ -53,10 +53,19 @@ async def test_duplicate_validate_preview_and_save_a_user_rubric() -> None:
         editor.query_one("#field-scale", Select).value = (0, 1)
         await wait_for(pilot, lambda: bool(editor.query("#score-0")), what="binary scores")
         assert not editor.query("#score-2")
+        # The 5-point "1" (the worst) must not become the pass/fail "1" (a pass).
+        assert editor.query_one("#score-1", TextArea).text == ""
         await wait_for(pilot, lambda: "scores" in shown(status), what="the missing score")
         editor.query_one("#score-0", TextArea).load_text("Not supported by the context.")
         editor.query_one("#score-1", TextArea).load_text("Fully supported by the context.")
         await wait_for(pilot, lambda: "✓" in shown(status), what="a valid rubric")
+        five_point = editor.query_one("#field-scale", Select)
+        five_point.value = (1, 2, 3, 4, 5)
+        await wait_for(pilot, lambda: bool(editor.query("#score-5")), what="five scores again")
+        assert editor.query_one("#score-5", TextArea).text.strip()  # its own texts come back
+        five_point.value = (0, 1)
+        await wait_for(pilot, lambda: not editor.query("#score-5"), what="binary again")
+        assert editor.query_one("#score-1", TextArea).text == "Fully supported by the context."
 
         preview = editor.query_one("#prompt-preview", TextArea).text
         assert "<query>\n{query}\n</query>" in preview

@@ -80,7 +80,10 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
         self.existing = existing
         scores = rubric.scores if rubric else {}
         self.scale: tuple[int, ...] = tuple(sorted(scores)) or STANDARD_SCALES["5-point (1-5)"]
-        self.score_texts: dict[int, str] = dict(scores)
+        # What each score means belongs to its scale ("3" is the middle of 1-5 but the top of
+        # 1-3): each scale keeps its own texts, so switching scales never carries a meaning
+        # over, and switching back restores what was written for that scale.
+        self.texts_by_scale: dict[tuple[int, ...], dict[int, str]] = {self.scale: dict(scores)}
         self.valid: Rubric | None = None
         self.problem = ""
         self.validation_timer: Timer | None = None
@@ -161,6 +164,11 @@ class RubricEditorScreen(Screen[Rubric | None], WorkerErrorHandler):
         self.scale = event.value
         await self.show_score_fields()
         self.schedule_validation()
+
+    @property
+    def score_texts(self) -> dict[int, str]:
+        """The descriptions written for the scale now chosen."""
+        return self.texts_by_scale.setdefault(self.scale, {})
 
     def collect_score_texts(self) -> None:
         for area in self.query(".score-text").results(TextArea):
