@@ -244,3 +244,25 @@ async def test_combined_filter_search_and_sorting_both_ways(
         await pilot.pause()
         assert column(table, 0) == ["6", "5", "4", "3", "2"]
         assert "↓" in shown(screen.query_one("#review-count", Static))
+
+
+async def test_the_filter_and_the_row_are_kept_across_the_help_screen(
+    stored_runs: tuple[int, int],
+) -> None:
+    first, _ = stored_runs
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, app, first)
+        table = screen.query_one("#verdicts", DataTable)
+        filters = screen.query_one("#review-filter", Select)
+        filters.value = "low"
+        await pilot.pause()
+        table.focus()
+        table.move_cursor(row=1)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: app.screen is not screen, what="the help")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, what="back to Review")
+        await pilot.pause(0.3)
+        assert filters.value == "low"
+        assert column(table, 2) == ["0.30", "0.20"] and table.cursor_row == 1

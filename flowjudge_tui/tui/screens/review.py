@@ -132,12 +132,15 @@ class ReviewScreen(FlowScreen):
     def on_runs_listed(self, message: RunsListed) -> None:
         self.runs = message.runs
         select = self.query_one("#review-run", Select)
+        shown = self.run.id if self.run is not None else None
         with self.prevent(Select.Changed):
             select.set_options([(Content(f"Run {r.id} · {r.rubric_name} · {r.dataset_name}"),
                                  r.id) for r in message.runs])
+            if any(r.id == shown for r in message.runs):
+                select.value = shown  # the same run stays, with its filter and row
         wanted = self.flow.review_run_id or (message.runs[0].id if message.runs else None)
         known = any(r.id == wanted for r in message.runs)
-        if known and (self.run is None or self.run.id != wanted or select.value != wanted):
+        if known and wanted != shown:
             select.value = wanted
 
     @on(Select.Changed, "#review-run")
@@ -157,12 +160,16 @@ class ReviewScreen(FlowScreen):
         self.post_message(RunLoaded(run, rubric, entries, stats_from_items(run, rubric, entries)))
 
     def on_run_loaded(self, message: RunLoaded) -> None:
+        same_run = self.run is not None and self.run.id == message.run.id
         self.run, self.rubric = message.run, message.rubric
         self.entries = {entry.verdict.id: entry for entry in message.entries}
         filters = self.query_one("#review-filter", Select)
+        chosen = filters.value
         with self.prevent(Select.Changed):
-            filters.set_options([(f.label, f.key) for f in self.filters()])
-            filters.value = "all"
+            options = [(f.label, f.key) for f in self.filters()]
+            filters.set_options(options)
+            keep = same_run and any(key == chosen for _, key in options)
+            filters.value = chosen if keep else "all"
         self.show_rows()
         self.show_stats(message)
 
