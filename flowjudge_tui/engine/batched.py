@@ -25,10 +25,13 @@ import numpy as np
 from flowjudge_tui.engine.batch_queue import PhaseTimes, common_prefix, leading_group, look_ahead
 from flowjudge_tui.engine.score_reader import ScoreReader
 from flowjudge_tui.engine.sequences import Entry, SequenceContext
-from flowjudge_tui.engine.structure import GenerationWatcher, locate_score_position
+from flowjudge_tui.engine.structure import (
+    GenerationWatcher,
+    engine_result,
+    locate_score_position,
+)
 from flowjudge_tui.errors import InvalidLogitsError, PromptTooLongError
 from flowjudge_tui.judging.backend import (
-    EngineResult,
     JudgeOutcome,
     JudgeRequest,
     JudgmentCancelled,
@@ -269,16 +272,8 @@ class BatchedJudge:
             return JudgeOutcome(slot.request, error=exc)  # this item only; the others go on
         finally:
             self.times.score_s += time.monotonic() - started
-        result = EngineResult(
-            feedback=position.feedback,
-            distribution=distribution,
-            score_mass=mass,
-            prompt_tokens=len(slot.prompt),
-            completion_tokens=len(slot.generated) + 1,
-            raw_text=b"".join(slot.watcher.pieces).decode("utf-8", "replace"),
-            stop_reason=position.stop_reason,
-            seconds=time.monotonic() - slot.started,
-        )
+        result = engine_result(position, slot.watcher, len(slot.prompt), len(slot.generated),
+                               distribution, mass, slot.started)
         return JudgeOutcome(slot.request, result=result)
 
     def _eval_to(self, slot: _Slot, tokens: list[int]) -> np.ndarray:

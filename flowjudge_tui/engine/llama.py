@@ -20,7 +20,11 @@ import numpy as np
 from flowjudge_tui.engine.chat import ChatWrapper, SpecialToken
 from flowjudge_tui.engine.score_reader import ScoreReader
 from flowjudge_tui.engine.sequences import ggml_type
-from flowjudge_tui.engine.structure import GenerationWatcher, locate_score_position
+from flowjudge_tui.engine.structure import (
+    GenerationWatcher,
+    engine_result,
+    locate_score_position,
+)
 from flowjudge_tui.errors import InvalidLogitsError, ModelError, PromptTooLongError
 from flowjudge_tui.judging.backend import (
     EngineResult,
@@ -304,16 +308,8 @@ class LlamaEngine:
         context = prompt_tokens + generated[: position.kept_tokens]
         context += self._continuation(position.tail)
         distribution, mass = self._score_distribution(context, scores)
-        return EngineResult(
-            feedback=position.feedback,
-            distribution=distribution,
-            score_mass=mass,
-            prompt_tokens=len(prompt_tokens),
-            completion_tokens=len(generated) + 1,
-            raw_text=b"".join(watcher.pieces).decode("utf-8", "replace"),
-            stop_reason=position.stop_reason,
-            seconds=time.monotonic() - started,
-        )
+        return engine_result(position, watcher, len(prompt_tokens), len(generated),
+                             distribution, mass, started)
 
     def _generate(
         self,

@@ -41,7 +41,11 @@ from flowjudge_tui.engine.served_scores import (
     top_logprobs,
 )
 from flowjudge_tui.engine.served_tokens import ServerTokenizer
-from flowjudge_tui.engine.structure import GenerationWatcher, locate_score_position
+from flowjudge_tui.engine.structure import (
+    GenerationWatcher,
+    engine_result,
+    locate_score_position,
+)
 from flowjudge_tui.errors import PromptTooLongError, ServerError
 from flowjudge_tui.judging.backend import (
     EngineResult,
@@ -195,16 +199,8 @@ class ServedEngine:
         with self._lock:
             self.timings.judgments += 1
             self.timings.score_s += time.monotonic() - scored
-        return EngineResult(
-            feedback=position.feedback,
-            distribution=distribution,
-            score_mass=mass,
-            prompt_tokens=len(prompt_tokens),
-            completion_tokens=len(generated) + 1,
-            raw_text=b"".join(watcher.pieces).decode("utf-8", "replace"),
-            stop_reason=position.stop_reason,
-            seconds=time.monotonic() - started,
-        )
+        return engine_result(position, watcher, len(prompt_tokens), len(generated),
+                             distribution, mass, started)
 
     def _sampling_payload(self, sampling: SamplingSettings) -> dict[str, Any]:
         payload: dict[str, Any] = {"temperature": sampling.temperature, "top_p": sampling.top_p,

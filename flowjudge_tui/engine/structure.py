@@ -10,8 +10,11 @@ logits there, so nothing the model or the judged item wrote can make it invalid.
 from __future__ import annotations
 
 import codecs
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from flowjudge_tui.judging.backend import EngineResult
 
 FEEDBACK_OPEN = b"<feedback>"
 FEEDBACK_CLOSE = b"</feedback>"
@@ -156,3 +159,27 @@ class GenerationWatcher:
         self._sent += keep
         if text:
             self._on_feedback(text)
+
+
+def engine_result(
+    position: ScorePosition,
+    watcher: GenerationWatcher,
+    prompt_tokens: int,
+    generated_tokens: int,
+    distribution: dict[int, float],
+    score_mass: float,
+    started: float,
+) -> EngineResult:
+    """What every engine returns once the score is read: the same fields from the same facts
+    (``started`` is the judgment's ``time.monotonic()`` start; the score token counts as one
+    generated token)."""
+    return EngineResult(
+        feedback=position.feedback,
+        distribution=distribution,
+        score_mass=score_mass,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=generated_tokens + 1,
+        raw_text=b"".join(watcher.pieces).decode("utf-8", "replace"),
+        stop_reason=position.stop_reason,
+        seconds=time.monotonic() - started,
+    )
