@@ -125,6 +125,23 @@ def test_rubrics_list_show_validate(capsys: pytest.CaptureFixture[str], tmp_path
     assert "key 'title' is missing" in err
 
 
+def test_rubrics_delete_removes_only_a_users_own_rubric(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flowjudge_tui.judging.rubric import RubricLibrary
+    from flowjudge_tui.settings import app_paths
+
+    library = RubricLibrary(app_paths())
+    library.save_user_rubric(library.get("helpfulness-5").rubric)  # shadows the built-in
+    code, _, err = run(capsys, "rubrics", "delete", "coherence-5", "--yes")
+    assert code == 2 and "built-in rubrics cannot be deleted" in err
+    code, _, err = run(capsys, "rubrics", "delete", "helpfulness-5")  # no terminal to ask
+    assert code == 2 and "add --yes" in err
+    code, out, _ = run(capsys, "rubrics", "delete", "helpfulness-5", "--yes")
+    assert code == 0 and "the built-in rubric of that name is in use again" in out
+    assert library.get("helpfulness-5").source == "built-in"
+
+
 def test_llama_cpps_own_log_stays_quiet_unless_asked(gemma_model_path: Path) -> None:
     """Gemma 3 makes llama.cpp warn about its SWA cache while loading: not on stderr."""
     argv = [sys.executable, "-m", "flowjudge_tui.cli.main", "judge", "--model",

@@ -26,6 +26,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     validate = verbs.add_parser("validate", help="check a rubric file")
     validate.add_argument("file", type=Path)
     validate.set_defaults(handler=_validate)
+    delete = verbs.add_parser("delete", help="delete one of your own rubrics")
+    delete.add_argument("name")
+    delete.add_argument("--yes", action="store_true", help="do not ask first")
+    delete.set_defaults(handler=_delete)
     lab_cmd.register(verbs)
 
 
@@ -80,4 +84,26 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{args.file}: valid rubric '{rubric.name}', {rubric.scale_label}, "
           f"version {rubric.content_hash[:12]}")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    library = RubricLibrary(app_paths())
+    entry = library.get(args.name)
+    if entry.source != "user":
+        library.delete_user_rubric(args.name)  # says why it cannot be deleted
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"flowjudge: add --yes to delete your rubric '{args.name}' without a question.",
+                  file=sys.stderr)
+            return 2
+        answer = input(f"Delete your rubric '{args.name}' ({entry.path})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing deleted.")
+            return 1
+    library.delete_user_rubric(args.name)
+    after = library.entries()
+    restored = next((e for e in after if e.rubric.name == args.name), None)
+    note = " (the built-in rubric of that name is in use again)" if restored else ""
+    print(f"Deleted your rubric '{args.name}'{note}; runs keep the version they used.")
     return 0

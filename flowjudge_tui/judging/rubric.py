@@ -351,7 +351,14 @@ class RubricLibrary:
         return path
 
     def delete_user_rubric(self, name: str) -> None:
+        """Delete the user's rubric file; runs keep the versions they were judged with (the
+        store has them), and a built-in of the same name is in use again."""
         path = self.paths.rubrics_dir / f"{name}.toml"
         if not path.is_file():
             raise RubricError(f"'{name}' is not a user rubric; built-in rubrics cannot be deleted.")
-        path.unlink()
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise RubricError(
+                f"Cannot delete {path} ({exc.strerror or exc}); check the folder's permissions."
+            ) from None

@@ -256,3 +256,11 @@ class VerdictKept(Message, bubble=False):
     def __init__(self, run: RunRecord) -> None:
         super().__init__()
         self.run = run
+
+
+class RubricDeleted(Message, bubble=False):
+    """A user rubric's file was deleted."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name

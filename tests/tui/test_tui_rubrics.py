@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Input, Select, Static, TextArea
 from flowjudge_tui.judging.rubric import RubricLibrary
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.tui.app import create_app
+from flowjudge_tui.tui.screens.dialogs import Confirm
 from flowjudge_tui.tui.screens.rubric_editor import RubricEditorScreen
 from flowjudge_tui.tui.screens.rubrics import RubricsScreen
 from tests.tui.pilot_helpers import SIZE, shown, wait_for
@@ -127,3 +128,30 @@ async def test_token_count_uses_the_loaded_models_tokenizer(tiny_model_path: Pat
         label = app.screen.query_one("#token-count", Static)
         await wait_for(pilot, lambda: "tokens of the 4,096-token context" in shown(label),
                        what="the token count")
+
+
+async def test_a_user_rubric_is_deleted_after_a_confirmation() -> None:
+    library = RubricLibrary(app_paths())
+    mine = library.get("coherence-5").rubric.model_copy(update={"name": "my-coherence"})
+    library.save_user_rubric(mine)
+    app = create_app(section="rubrics")
+    async with app.run_test(size=SIZE) as pilot:
+        rubrics = app.screen
+        assert isinstance(rubrics, RubricsScreen)
+        table = rubrics.query_one("#rubric-table", DataTable)
+        await wait_for(pilot, lambda: "my-coherence" in table.rows, what="the user rubric")
+        table.focus()
+        table.move_cursor(row=table.get_row_index("coherence-5"))
+        await pilot.press("delete")
+        assert app.screen is rubrics  # a built-in is refused, with a sentence
+        table.move_cursor(row=table.get_row_index("my-coherence"))
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("n")
+        assert "my-coherence" in table.rows
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "my-coherence" not in table.rows, what="the deletion")
+    assert not (app_paths().rubrics_dir / "my-coherence.toml").exists()
+    assert "coherence-5" in {e.rubric.name for e in RubricLibrary(app_paths()).entries()}

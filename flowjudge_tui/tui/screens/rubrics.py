@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
-from textual import on
+from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Markdown
 
 from flowjudge_tui.judging.rubric import Rubric, RubricEntry, short_scale_label
+from flowjudge_tui.tui.messages import RubricDeleted
 from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.screens.dialogs import Confirm
 from flowjudge_tui.tui.screens.rubric_editor import RubricEditorScreen
 
 
@@ -54,7 +56,9 @@ class RubricsScreen(FlowScreen):
     HELP = (
         "The rubric library. Type in the search box to filter by name, title, criteria or "
         "field. Built-in rubrics cannot be changed, but **d** duplicates one into your own "
-        "library to adapt it; your rubric of the same name replaces the built-in one."
+        "library to adapt it; your rubric of the same name replaces the built-in one. "
+        "**delete** deletes one of your own rubrics (after asking); runs keep the version "
+        "they were judged with."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_rubric", "New", id="rubrics.new"),
@@ -62,6 +66,7 @@ class RubricsScreen(FlowScreen):
         Binding("d", "duplicate_rubric", "Duplicate", id="rubrics.duplicate"),
         Binding("s", "spot_check", "Spot check", id="rubrics.spot_check"),
         Binding("slash", "focus_search", "Search", id="rubrics.search"),
+        Binding("delete", "delete_rubric", "Delete", id="rubrics.delete"),
     ]
 
     def __init__(self) -> None:
@@ -140,6 +145,33 @@ class RubricsScreen(FlowScreen):
     @on(DataTable.RowSelected, "#rubric-table")
     def _row_selected(self) -> None:
         self.action_edit_rubric()
+
+    def action_delete_rubric(self) -> None:
+        entry = self.selected_entry()
+        if entry is None:
+            return
+        if entry.source != "user":
+            self.notify(f"'{entry.rubric.name}' is built in and cannot be deleted.",
+                        title="Rubrics", severity="warning")
+            return
+        name = entry.rubric.name
+        question = (f"Delete your rubric '{name}' ({entry.path.name})? Runs keep the version "
+                    "they were judged with.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.delete_in_background(name)
+
+        self.app.push_screen(Confirm(f"Delete rubric {name}", question), answered)
+
+    @work(thread=True, group="delete-rubric", exit_on_error=False)
+    def delete_in_background(self, name: str) -> None:
+        self.flow.library.delete_user_rubric(name)
+        self.post_message(RubricDeleted(name))
+
+    def on_rubric_deleted(self, message: RubricDeleted) -> None:
+        self.notify(f"Deleted your rubric '{message.name}'.", title="Rubrics")
+        self.reload()
 
     def action_focus_search(self) -> None:
         self.query_one("#rubric-search", Input).focus()
