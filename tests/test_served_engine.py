@@ -269,3 +269,28 @@ def test_judge_many_keeps_several_in_flight_and_yields_each_once(
     assert sorted(o.request.key for o in outcomes) == [0, 1, 2, 3, 4]
     assert all(o.result is not None and o.result.feedback == SCRIPTED_FEEDBACK
                for o in outcomes)
+
+
+def test_a_cancelled_request_does_not_hold_the_process_at_exit() -> None:
+    """A request waiting on a server that never answers is abandoned by a cancel; the thread
+    still waiting for the answer must not keep `flowjudge` (or the test suite) from exiting
+    until the read time-out (ten minutes)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import socket, time\n"
+        "from flowjudge_tui.engine.served_http import Cancelled, ServerConnection\n"
+        "listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n"
+        "port = listener.getsockname()[1]\n"
+        "connection = ServerConnection(f'http://127.0.0.1:{port}')\n"
+        "deadline = time.monotonic() + 0.5\n"
+        "try:\n"
+        "    connection.post('/completions', {}, should_stop=lambda: time.monotonic() > deadline)\n"
+        "except Cancelled:\n"
+        "    print('cancelled')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "cancelled"

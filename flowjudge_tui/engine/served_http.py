@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Generator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as WaitTimeout
 from dataclasses import dataclass
 from typing import Any
@@ -84,9 +84,6 @@ class ServerConnection:
         timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
         self._client = httpx.Client(headers=headers, timeout=timeout, trust_env=False,
                                     limits=httpx.Limits(max_connections=64))
-        # Requests are sent from these threads so that a caller waiting for an answer can be
-        # cancelled at once (a long prompt on a CPU server sends nothing for minutes).
-        self._senders = ThreadPoolExecutor(max_workers=32, thread_name_prefix="flowjudge-http")
         self._open: set[httpx.Response] = set()
         self._open_lock = threading.Lock()
         self._closed = False
@@ -95,7 +92,6 @@ class ServerConnection:
         self._closed = True
         self.abort_all()
         self._client.close()
-        self._senders.shutdown(wait=False, cancel_futures=True)
 
     def abort_all(self) -> None:
         """Close every open stream (from any thread): their readers end at once."""
@@ -177,7 +173,7 @@ class ServerConnection:
               should_stop: StopCheck | None) -> httpx.Response:
         if self._closed:
             raise Cancelled
-        future = self._senders.submit(self._client.send, request, stream=stream)
+        future = _send_in_background(self._client, request, stream)
         while True:
             try:
                 return future.result(timeout=0.05)
@@ -262,6 +258,29 @@ class ServerConnection:
 
 class ServerRetryable(Exception):
     """A stream broke after it started; running the request again may succeed."""
+
+
+def _send_in_background(client: httpx.Client, request: httpx.Request,
+                        stream: bool) -> Future[httpx.Response]:
+    """Send ``request`` from a thread of its own, so that a caller waiting for the answer can
+    be cancelled at once (a long prompt on a CPU server sends nothing for minutes).
+
+    The thread is a daemon: a request abandoned by a cancel may wait for its answer until the
+    read time-out, and the process must be able to exit meanwhile (a pool's worker threads
+    are joined at exit, which held `flowjudge` and the test suite for up to ten minutes).
+    """
+    future: Future[httpx.Response] = Future()
+
+    def send() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(client.send(request, stream=stream))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=send, name="flowjudge-http", daemon=True).start()
+    return future
 
 
 def _close_abandoned(future: Future[httpx.Response]) -> None:
