@@ -67,6 +67,9 @@ async def test_duplicate_validate_preview_and_save_a_user_rubric() -> None:
         five_point.value = (0, 1)
         await wait_for(pilot, lambda: not editor.query("#score-5"), what="binary again")
         assert editor.query_one("#score-1", TextArea).text == "Fully supported by the context."
+        binary_scores = "- Score 0: Not supported by the context.\n- Score 1: Fully"
+        await wait_for(pilot, lambda: binary_scores in editor.query_one(
+            "#prompt-preview", TextArea).text, what="the preview of the binary rubric")
 
         preview = editor.query_one("#prompt-preview", TextArea).text
         assert "<query>\n{query}\n</query>" in preview
