@@ -23,6 +23,13 @@ from textual.worker import get_current_worker
 from flowjudge_tui.errors import FlowJudgeError, ModelError
 from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
 from flowjudge_tui.judging.rubric import RubricLibrary
+from flowjudge_tui.models.in_use import (
+    SERVER_PREFIX,
+    Preferences,
+    choose_model,
+    load_preferences,
+    save_preferences,
+)
 from flowjudge_tui.models.servers import SavedServer
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import RunRecord, Store, open_store
@@ -38,8 +45,7 @@ from flowjudge_tui.tui.messages import (
     ReviewRequested,
     SpotCheckRequested,
 )
-from flowjudge_tui.tui.model_choice import SERVER_PREFIX, ModelState, ModelStatus, choose_model
-from flowjudge_tui.tui.preferences import Preferences, load_preferences, save_preferences
+from flowjudge_tui.tui.model_choice import ModelState, ModelStatus
 from flowjudge_tui.tui.screens.dialogs import Notice, TextPrompt
 from flowjudge_tui.tui.screens.help import HelpScreen
 from flowjudge_tui.tui.screens.home import HomeScreen

@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
     from flowjudge_tui.judging.rubric import Item, Rubric
     from flowjudge_tui.judging.verdict import Verdict
+    from flowjudge_tui.models.in_use import ModelChoice
     from flowjudge_tui.models.servers import SavedServer
     from flowjudge_tui.progress import Progress
     from flowjudge_tui.reports.agreement import Comparison, RunStats
     from flowjudge_tui.runs.execute import RunSummary
     from flowjudge_tui.store import DatasetRecord, JudgedItem, LabelRecord, RunRecord
-    from flowjudge_tui.tui.model_choice import ModelChoice
     from flowjudge_tui.tui.model_scan import ModelScan
 
 

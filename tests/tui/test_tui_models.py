@@ -10,9 +10,9 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from flowjudge_tui.models import download as hub
+from flowjudge_tui.models.in_use import load_preferences
 from flowjudge_tui.progress import ProgressCallback, RateMeter
 from flowjudge_tui.tui.app import create_app
-from flowjudge_tui.tui.preferences import load_preferences
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.models import ModelsScreen
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
