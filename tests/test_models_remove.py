@@ -66,7 +66,7 @@ def test_a_registered_gguf_is_forgotten_and_its_file_kept(
     code, out, _ = run(capsys, "models", "remove", str(path))  # by its path
     assert code == 0
     assert out.endswith(f"Forgot the local model 'mine'; its file stays at {path}. It was the "
-                        "model in use; the next judge is chosen anew (or give --model).\n")
+                        "model in use; the next judge is chosen anew.\n")
     assert path.is_file() and [m.name for m in load_local_models()] == ["other"]
     assert load_preferences(app_paths()) == Preferences(model="", rubric="kept")
 

@@ -82,7 +82,7 @@ class Removal:
             said = (f"Deleted the downloaded model {target.name}: "
                     f"{format_amount(self.freed_bytes, 'bytes')} freed.")
         if self.was_in_use:
-            said += " It was the model in use; the next judge is chosen anew (or give --model)."
+            said += " It was the model in use; the next judge is chosen anew."
         return said
 
 
