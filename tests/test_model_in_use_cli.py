@@ -111,6 +111,7 @@ def test_run_uses_the_model_in_use_and_resume_keeps_the_runs_own(
 
 def test_a_server_saved_as_the_judge_in_use_judges(
     capsys: pytest.CaptureFixture[str], llama_server: LlamaServer, tiny_model_path: Path,
+    tmp_path: Path,
 ) -> None:
     add_server("gpu", llama_server.url)
     remember("server:gpu")
@@ -121,3 +122,11 @@ def test_a_server_saved_as_the_judge_in_use_judges(
                             f"{llama_server.url} (remembered from the app)"]
     code, _, err = cli(capsys, *JUDGE, "--n-ctx", "8192")
     assert code == 2 and "The model in use is the server gpu" in err
+    labelled = write_csv(tmp_path / "labelled.csv", ["Question", "Answer", "human"],
+                         [[f"Question {n}?", f"Answer {n}.", n % 2] for n in range(4)])
+    code, out, err = cli(capsys, "rubrics", "try", RUBRIC, "--data", str(labelled),
+                         "--label", "human")
+    # The rubric lab keys its trials by a model file: on a server it says so in a sentence.
+    assert (code, out) == (2, "") and "Traceback" not in err
+    assert err.splitlines()[-1].endswith("has no model file on this machine to try the rubric "
+                                         "with.")
