@@ -79,7 +79,7 @@ def test_print_prompt_does_not_import_llama_cpp() -> None:
          "is not NAME=TEXT"),
         (["--rubric", "relevance-query-binary", "--input", "query=q"], "Give the output"),
         (["--rubric", "relevance-query-binary", "--input", "query=q", "--output", "a"],
-         "Give the model with --model"),
+         "No model is in use yet; give one with --model"),
         (["--rubric", "relevance-query-binary", "--item", "/no/such/item.json"], "no such file"),
         (["--model", "/no/such/model.gguf", "--rubric", "relevance-query-binary",
           "--input", "query=q", "--output", "a"], "no model file at"),

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args
+from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args, settle_judge
 from flowjudge_tui.cli.output import print_json, print_table
 
 PREVIEW_CHARS = 160
@@ -79,6 +79,7 @@ def _try(args: argparse.Namespace) -> int:
     from flowjudge_tui.settings import app_paths
 
     rubric = RubricLibrary(app_paths()).get(args.rubric).rubric
+    settle_judge(args)
     with _store() as store:
         source = open_source(store, args.data, rubric, parse_map_args(args.map),
                              label=args.label, id_column=args.id)
@@ -99,7 +100,8 @@ def _try(args: argparse.Namespace) -> int:
                 on_progress=ProgressPrinter(), stop=stop,
             )
         result = trial_result(store, outcome.trial)
-    model_name = engines[0].model_name if engines else Path(args.model).name
+    model_name = (engines[0].model_name if engines
+                  else Path(args.model).name if args.model else args.server)
     if outcome.stopped:
         print(f"flowjudge: stopped; 'flowjudge rubrics try {args.rubric}' with the same "
               "options carries on where it stopped.", file=sys.stderr)
@@ -127,6 +129,8 @@ def _planned(args: argparse.Namespace) -> tuple[Path, Any] | None:
     from flowjudge_tui.errors import FlowJudgeError
     from flowjudge_tui.models.installed import resolve_model_path
 
+    if not args.model:
+        return None  # a server: its trial is found once it is connected
     try:
         path = resolve_model_path(args.model)
         return path, load_settings_for(path, n_ctx=args.n_ctx, n_gpu_layers=args.gpu_layers)[0]

@@ -10,11 +10,18 @@ from flowjudge_tui.errors import ModelError
 from flowjudge_tui.judging.backend import JudgeEngine
 from flowjudge_tui.runs.workflow import DEFAULT_SERVER_CONCURRENCY
 
+NO_MODEL_IN_USE = (
+    "No model is in use yet; give one with --model NAME_OR_PATH.gguf or --server URL, or set "
+    "one up with 'flowjudge models pull' or 'flowjudge models add PATH' (or on the app's "
+    "Models screen)."
+)
+
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default=None,
-        help="a catalog name (see 'flowjudge models list') or a .gguf path",
+        help="a catalog name (see 'flowjudge models list') or a .gguf path (default: the "
+        "model in use, as the app chose it)",
     )
     parser.add_argument("--n-ctx", type=arg_types.context_size, default=None,
                         help="context size (default 4096; above 4096 Phi-3 switches RoPE factors)")
@@ -63,10 +70,12 @@ def server_timeout(args: argparse.Namespace) -> float:
 
 def load_from_args(args: argparse.Namespace, n_parallel: int | None = 1) -> JudgeEngine:
     """Connect to ``--server`` (``--concurrency`` judgments in flight), or resolve ``--model``
-    and load it with the memory plan, honouring explicit overrides; ``n_parallel`` sequences
-    decode together in-process (None: as many as the plan fits)."""
+    (with neither, the model in use: ``settle_judge``) and load it with the memory plan,
+    honouring explicit overrides; ``n_parallel`` sequences decode together in-process (None:
+    as many as the plan fits)."""
     from flowjudge_tui.runs.workflow import open_engine, open_served
 
+    settle_judge(args)
     if args.server:
         if args.model:
             raise ModelError("Give either --model or --server, not both.")
@@ -76,11 +85,35 @@ def load_from_args(args: argparse.Namespace, n_parallel: int | None = 1) -> Judg
         return open_served(args.server, args.server_model,
                            unreachable_after=server_timeout(args),
                            concurrency=concurrency_from_args(args, True))
-    if not args.model:
-        raise ModelError("Give the model with --model NAME_OR_PATH.gguf, or a server with "
-                         "--server URL.")
     return open_engine(args.model, n_ctx=args.n_ctx, gpu_layers=args.gpu_layers,
                        n_parallel=n_parallel, on_notice=print_notice)
+
+
+def settle_judge(args: argparse.Namespace) -> None:
+    """With neither ``--model`` nor ``--server``, judge with the model in use (the one the app
+    remembers, else the downloaded default, else the GGUF added last): fill it into ``args``
+    and say which on stderr. Cheap (no model load), so commands call it before importing data.
+    """
+    if args.model or args.server:
+        return
+    from flowjudge_tui.models.in_use import choose_model, load_preferences
+    from flowjudge_tui.settings import app_paths
+
+    paths = app_paths()
+    choice = choose_model(None, load_preferences(paths), paths)
+    if choice.problem:
+        print_notice(f"warning: {choice.problem}")
+    if choice.server is not None:
+        if args.n_ctx is not None or args.gpu_layers is not None:
+            raise ModelError(f"The model in use is the server {choice.server.name}, which sets "
+                             "its own context and layers; drop --n-ctx and --gpu-layers, or "
+                             "give --model.")
+        args.server = choice.server.url
+    elif choice.path is not None:
+        args.model = str(choice.path)
+    else:
+        raise ModelError(NO_MODEL_IN_USE)
+    print_notice(f"using the model in use: {choice.describe()} ({choice.describe_source()})")
 
 
 def print_notice(message: str) -> None:

@@ -1,8 +1,9 @@
-"""``flowjudge models list|pull|add|plan``."""
+"""``flowjudge models list|pull|add|remove|plan``."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from flowjudge_tui.judging.backend import DEFAULT_N_CTX
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add this module's verbs to the flowjudge parser."""
     models = commands.add_parser(
-        "models", help="list, download, add and plan judge models",
+        "models", help="list, download, add, remove and plan judge models",
         description="Judge models: the catalog (downloaded from the Hugging Face hub and "
         "verified) and GGUF files registered on this machine.",
     )
@@ -31,6 +32,17 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add.add_argument("path", type=Path, help="the .gguf file")
     add.add_argument("--name", default=None, help="the name to use (default: the file name)")
     add.set_defaults(handler=_add)
+    remove = verbs.add_parser(
+        "remove", help="forget a registered GGUF or a saved server; delete a downloaded model",
+        description="Forget a GGUF registered with 'models add' (the file itself stays), "
+        "delete a catalog model's downloaded file from the hub cache, or remove a server saved "
+        "on the app's Models screen. If it is the model in use, that choice is cleared.",
+    )
+    remove.add_argument("name", metavar="NAME_OR_PATH",
+                        help="a catalog or registered name, a saved server's name (or "
+                        "server:NAME), or the registered file's path")
+    remove.add_argument("--yes", action="store_true", help="do not ask first")
+    remove.set_defaults(handler=_remove)
     plan = verbs.add_parser("plan", help="how a model would be loaded on this machine")
     plan.add_argument("--model", default=None,
                       help="a catalog name, local name or .gguf path (default: Q4_K_M)")
@@ -50,10 +62,15 @@ def budget_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _list(args: argparse.Namespace) -> int:
     from flowjudge_tui.models.installed import list_models
+    from flowjudge_tui.models.servers import load_servers
 
     listings = list_models()
+    servers = load_servers()
     if args.json:
-        print_json([m.as_dict() for m in listings])
+        print_json([m.as_dict() for m in listings] + [
+            {"name": s.name, "source": "server", "quantization": "", "size_bytes": 0,
+             "size_exact": True, "downloaded": False, "verified": None, "path": None,
+             "default": False, "notes": s.url} for s in servers])
         return 0
     rows = []
     for m in listings:
@@ -66,9 +83,10 @@ def _list(args: argparse.Namespace) -> int:
         size = format_amount(m.size_bytes, "bytes")
         rows.append([m.name + (" *" if m.default else ""), m.source, size if m.size_exact
                      else f"~{size}", status, str(m.path) if m.path else ""])
+    rows.extend([s.name, "server", "-", "saved", s.url] for s in servers)
     print_table(["NAME", "SOURCE", "SIZE", "STATUS", "PATH"], rows)
-    print("\n* the default. Download with 'flowjudge models pull NAME'; "
-          "add a file with 'flowjudge models add PATH'.")
+    print("\n* the default. Download with 'flowjudge models pull NAME'; add a file with "
+          "'flowjudge models add PATH'; remove one with 'flowjudge models remove NAME'.")
     return 0
 
 
@@ -89,6 +107,23 @@ def _add(args: argparse.Namespace) -> int:
     print(f"Added '{model.name}' ({model.architecture}, "
           f"{format_amount(model.size_bytes, 'bytes')}): {model.path}")
     print(f"Judge with it: flowjudge judge --model {model.name} ...")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from flowjudge_tui.models.removal import find_removable, remove_model
+
+    target = find_removable(args.name)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"flowjudge: add --yes to {target.action} without a question.",
+                  file=sys.stderr)
+            return 2
+        answer = input(f"{target.question()} [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing removed.")
+            return 1
+    print(remove_model(target).sentence())
     return 0
 
 

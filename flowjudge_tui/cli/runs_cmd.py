@@ -21,6 +21,7 @@ from flowjudge_tui.cli.model_args import (
     load_from_args,
     print_notice,
     server_timeout,
+    settle_judge,
 )
 from flowjudge_tui.cli.output import print_json, print_table
 from flowjudge_tui.cli.progress_bar import ProgressPrinter
@@ -185,6 +186,7 @@ def _run(args: argparse.Namespace) -> int:
     source = DatasetSource(args.data, parse_map_args(args.map), args.label, args.id, args.limit)
     sampling = SamplingSettings(temperature=args.temperature,
                                 max_feedback_tokens=args.max_tokens, seed=args.seed).check()
+    settle_judge(args)
     imported: dict[int, ImportResult] = {}
 
     def report_import(result: ImportResult) -> None:

@@ -243,6 +243,18 @@ def register_local_model(
     return model
 
 
+def unregister_local_model(name: str, paths: Paths | None = None) -> LocalModel:
+    """Forget the registered model ``name``; its file is the user's and stays where it is."""
+    paths = paths or app_paths()
+    models = load_local_models(paths)
+    wanted = name.lower()
+    found = next((m for m in models if m.name.lower() == wanted), None)
+    if found is None:
+        raise ModelError(f"No local model is registered as '{name}'; see 'flowjudge models list'.")
+    _write_local_models([m for m in models if m is not found], paths.local_models_file)
+    return found
+
+
 def _write_local_models(models: list[LocalModel], file: Path) -> None:
     data: dict[str, Any] = {"model": [m.model_dump(mode="json") for m in models]}
     try:

@@ -23,6 +23,13 @@ from textual.worker import get_current_worker
 from flowjudge_tui.errors import FlowJudgeError, ModelError
 from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
 from flowjudge_tui.judging.rubric import RubricLibrary
+from flowjudge_tui.models.in_use import (
+    SERVER_PREFIX,
+    Preferences,
+    choose_model,
+    load_preferences,
+    save_preferences,
+)
 from flowjudge_tui.models.servers import SavedServer
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import RunRecord, Store, open_store
@@ -38,8 +45,7 @@ from flowjudge_tui.tui.messages import (
     ReviewRequested,
     SpotCheckRequested,
 )
-from flowjudge_tui.tui.model_choice import SERVER_PREFIX, ModelState, ModelStatus, choose_model
-from flowjudge_tui.tui.preferences import Preferences, load_preferences, save_preferences
+from flowjudge_tui.tui.model_choice import ModelState, ModelStatus
 from flowjudge_tui.tui.screens.dialogs import Notice, TextPrompt
 from flowjudge_tui.tui.screens.help import HelpScreen
 from flowjudge_tui.tui.screens.home import HomeScreen
@@ -357,6 +363,9 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
                               partial(self.open_review, run.id)))
         verbs.append(Verb("Add a local GGUF file", "Use a model file already on this machine",
                           self.ask_for_local_model))
+        verbs.append(Verb("Remove the selected model",
+                          "Forget a GGUF, delete a download or remove a server (Models, delete)",
+                          partial(self.run_on_screen, "models", "delete_model")))
         return verbs
 
     async def run_on_screen(self, mode: str, action: str, *arguments: object) -> None:
@@ -370,11 +379,36 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         if hasattr(result, "__await__"):
             await result
 
+    @property
+    def model_busy(self) -> bool:
+        """A judgment or a run is using the model now."""
+        return self.jobs.busy or any(w.group in ("judge", "run") for w in self.workers)
+
+    def release_judge(self) -> None:
+        """Before the judge in use is removed: free it from memory (or drop the server's
+        connection), without a word; the caller has checked it is not busy."""
+        from flowjudge_tui.engine.loader import unload_engine
+
+        self._drop_served_engine()
+        if self.model_status.state == "loaded" and self.model_status.path is not None:
+            unload_engine()
+            self.engine = None
+        status = self.model_status
+        self.model_status = replace(status, state="unloaded", n_ctx=0)
+
+    def judge_removed(self) -> None:
+        """The judge in use was removed on Models (its preference is cleared): choose again,
+        as at start-up (the downloaded default, else the GGUF added last, else none)."""
+        self.given_model = None
+        self.preferences = load_preferences(self.paths)
+        self.model_status = ModelStatus()
+        self.choose_model_in_background()
+
     def unload_model(self) -> None:
         """Free the model's memory (refused while a judgment or a run uses it)."""
         from flowjudge_tui.engine.loader import unload_engine
 
-        if self.jobs.busy or any(w.group in ("judge", "run") for w in self.workers):
+        if self.model_busy:
             self.notify("The model is busy; stop the judgment or the run first.",
                         title="Model", severity="warning")
             return

@@ -18,12 +18,13 @@ if TYPE_CHECKING:
     from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
     from flowjudge_tui.judging.rubric import Item, Rubric
     from flowjudge_tui.judging.verdict import Verdict
+    from flowjudge_tui.models.in_use import ModelChoice
+    from flowjudge_tui.models.removal import Removable, Removal
     from flowjudge_tui.models.servers import SavedServer
     from flowjudge_tui.progress import Progress
     from flowjudge_tui.reports.agreement import Comparison, RunStats
     from flowjudge_tui.runs.execute import RunSummary
     from flowjudge_tui.store import DatasetRecord, JudgedItem, LabelRecord, RunRecord
-    from flowjudge_tui.tui.model_choice import ModelChoice
     from flowjudge_tui.tui.model_scan import ModelScan
 
 
@@ -170,6 +171,22 @@ class ModelsScanned(Message, bubble=False):
     def __init__(self, scan: ModelScan) -> None:
         super().__init__()
         self.scan = scan
+
+
+class RemovalFound(Message, bubble=False):
+    """What deleting the selected model would remove (asked about before it happens)."""
+
+    def __init__(self, target: Removable) -> None:
+        super().__init__()
+        self.target = target
+
+
+class ModelRemoved(Message, bubble=False):
+    """A model was forgotten, deleted from the cache, or a saved server removed."""
+
+    def __init__(self, removal: Removal) -> None:
+        super().__init__()
+        self.removal = removal
 
 
 class PreviewReady(Message, bubble=False):

@@ -10,9 +10,9 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from flowjudge_tui.models import download as hub
+from flowjudge_tui.models.in_use import load_preferences
 from flowjudge_tui.progress import ProgressCallback, RateMeter
 from flowjudge_tui.tui.app import create_app
-from flowjudge_tui.tui.preferences import load_preferences
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.models import ModelsScreen
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
@@ -131,3 +131,70 @@ async def test_a_typo_keeps_the_dialog_open_and_another_architecture_is_a_clear_
         assert app.model_status.path == llama.resolve()
         await pilot.press("enter")
         assert not isinstance(app.screen, Notice | TextPrompt)
+
+
+def footer_keys(app: object) -> dict[str, str]:
+    from textual.widgets._footer import FooterKey
+
+    screen = app.screen  # type: ignore[attr-defined]
+    return {key.key: key.description for key in screen.query(FooterKey)}
+
+
+async def test_the_loaded_model_is_unloaded_then_forgotten_after_a_confirmation(
+    tiny_model_path: Path,
+) -> None:
+    from flowjudge_tui.models.catalog import load_local_models, register_local_model
+    from flowjudge_tui.tui.screens.dialogs import Confirm
+
+    register_local_model(tiny_model_path, name="tiny")
+    app = create_app(section="models")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.model_status.state == "unloaded", what="the choice")
+        app.load_model()
+        await wait_for(pilot, lambda: app.model_status.state == "loaded", what="the load")
+        screen = app.screen
+        table = screen.query_one("#models-table", DataTable)
+        await wait_for(pilot, lambda: "local:tiny" in table.rows, what="the local model")
+        table.move_cursor(row=table.get_row_index("catalog:Q4_K_M"))
+        await pilot.pause()
+        assert "delete" not in footer_keys(app)  # nothing downloaded to delete
+        table.move_cursor(row=table.get_row_index("local:tiny"))
+        await wait_for(pilot, lambda: footer_keys(app).get("delete") == "Delete",
+                       what="the key in the footer")
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        question = shown(app.screen.query_one(".dialog-explanation", Static))
+        assert question.startswith("Forget the local model 'tiny'? Its file stays")
+        assert "It is unloaded first." in question
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.model_status.state == "loaded" and load_local_models()
+
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.model_status.state == "none", what="no model left")
+        assert app.engine is None and load_local_models() == []
+        assert tiny_model_path.is_file()
+        await wait_for(pilot, lambda: "local:tiny" not in table.rows, what="the row gone")
+        assert any(n.startswith("Forgot the local model 'tiny'; its file stays at")
+                   for n in notifications(app))
+
+
+async def test_a_saved_server_is_removed_from_the_command_palette() -> None:
+    from flowjudge_tui.models.servers import add_server, load_servers
+    from flowjudge_tui.tui.screens.dialogs import Confirm
+
+    add_server("gpu", "http://127.0.0.1:9/v1")
+    app = create_app(section="models")
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#models-table", DataTable)
+        await wait_for(pilot, lambda: "server:gpu" in table.rows, what="the server row")
+        table.move_cursor(row=table.get_row_index("server:gpu"))
+        await pilot.pause()
+        verbs = {verb.title: verb for verb in app.palette_verbs([])}
+        await verbs["Remove the selected model"].run()
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "server:gpu" not in table.rows, what="the row gone")
+    assert load_servers() == []

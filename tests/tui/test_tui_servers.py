@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input, Static
 
+from flowjudge_tui.models.in_use import load_preferences
 from flowjudge_tui.models.servers import load_servers
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import open_store
 from flowjudge_tui.tui.app import create_app
-from flowjudge_tui.tui.preferences import load_preferences
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
 from tests.served_server import LlamaServer
@@ -57,8 +57,8 @@ async def test_a_server_added_on_models_judges_a_spot_check(llama_server: LlamaS
 async def test_the_server_in_use_is_remembered_and_a_bad_address_is_refused(
     llama_server: LlamaServer,
 ) -> None:
+    from flowjudge_tui.models.in_use import save_preferences
     from flowjudge_tui.models.servers import add_server
-    from flowjudge_tui.tui.preferences import save_preferences
 
     add_server("gpu", llama_server.url)
     save_preferences(app_paths(), load_preferences(app_paths()).with_model("server:gpu"))

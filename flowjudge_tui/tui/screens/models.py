@@ -3,8 +3,9 @@ this machine."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
@@ -14,15 +15,25 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Static
 from textual.worker import get_current_worker
 
-from flowjudge_tui.errors import FlowJudgeError, ModelError
+from flowjudge_tui.errors import ModelError
+from flowjudge_tui.models.in_use import SERVER_PREFIX
 from flowjudge_tui.progress import Progress
-from flowjudge_tui.tui.messages import ModelsScanned, ProgressChanged, TaskFinished
+from flowjudge_tui.tui.messages import (
+    ModelRemoved,
+    ModelsScanned,
+    ProgressChanged,
+    RemovalFound,
+    TaskFinished,
+)
 from flowjudge_tui.tui.model_choice import ModelStatus
 from flowjudge_tui.tui.model_scan import ModelRow, scan_models
 from flowjudge_tui.tui.plain import cell, escape
 from flowjudge_tui.tui.screens.base import FlowScreen
-from flowjudge_tui.tui.screens.dialogs import TextPrompt
+from flowjudge_tui.tui.screens.dialogs import Confirm, TextPrompt
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+
+if TYPE_CHECKING:
+    from flowjudge_tui.models.removal import Removable
 
 DOWNLOAD_TASK = "download"
 
@@ -32,8 +43,10 @@ class ModelsScreen(FlowScreen):
     HELP = (
         "Every Flow-Judge file flowjudge knows, the GGUF files you added, and the servers you "
         "added (**s**: a name and the base URL of an OpenAI-compatible server such as "
-        "llama.cpp's server or vLLM; **x** removes one). Any of them can be the judge in use "
-        "(**u**). A download "
+        "llama.cpp's server or vLLM). Any of them can be the judge in use (**u**). "
+        "**delete** (after asking) forgets a GGUF you added (the file stays), deletes a "
+        "downloaded model's file, or removes a server; the model in use is unloaded first. "
+        "A download "
         "shows its progress and can be stopped (**escape**): the part already fetched is kept "
         "and the next download resumes it. Every file is checked against the sha256 the hub "
         "gives before it is used. The plan says how the model would be loaded on this "
@@ -45,7 +58,8 @@ class ModelsScreen(FlowScreen):
         Binding("escape", "stop_download", "Stop download", id="models.stop"),
         Binding("a", "app.ask_for_local_model", "Add GGUF", id="models.add_local"),
         Binding("s", "add_server", "Add server", id="models.add_server"),
-        Binding("x", "remove_server", "Remove server", id="models.remove_server"),
+        Binding("delete", "delete_model", "Delete", id="models.delete"),
+        Binding("x", "delete_model", "Delete", show=False, id="models.remove_server"),
         Binding("r", "rescan", "Refresh", id="models.refresh"),
     ]
 
@@ -155,8 +169,8 @@ class ModelsScreen(FlowScreen):
         row = self.selected_row()
         if action == "use_model":
             return self.can_use(row)
-        if action == "remove_server":
-            return row is not None and row.server is not None
+        if action == "delete_model":
+            return self.can_delete(row)
         if action == "download":
             return row is not None and row.kind == "catalog" and self.downloading is None
         if action == "stop_download":
@@ -197,18 +211,68 @@ class ModelsScreen(FlowScreen):
         self.post_message(TaskFinished("add-server", f"Added the server {server.name} "
                                        f"({server.url}); press u to judge with it."))
 
-    def action_remove_server(self) -> None:
-        row = self.selected_row()
-        if row is None or row.server is None:
-            return
-        from flowjudge_tui.models.servers import remove_server
+    @staticmethod
+    def can_delete(row: ModelRow | None) -> bool:
+        """A GGUF the user added, a downloaded catalog file, or a saved server."""
+        return row is not None and (row.kind in ("local", "server") or row.on_disk)
 
-        try:
-            remove_server(row.server.name, self.flow.paths)
-        except FlowJudgeError as exc:
-            self.notify(str(exc), title="Models", severity="error")
+    def action_delete_model(self) -> None:
+        row = self.selected_row()
+        if row is None or not self.can_delete(row):
             return
-        self.notify(f"Removed the server {row.name}.", title="Models")
+        at_work = self.flow.model_status.state == "loading" or self.flow.model_busy
+        if self.in_use(row) and at_work:
+            self.notify(f"{row.name} is at work now; stop the judgment or the run (or let the "
+                        "model load), then delete it.", title="Models", severity="warning")
+            return
+        key = SERVER_PREFIX + row.name if row.server is not None else row.name
+        self.find_removal_in_background(key)
+
+    @work(thread=True, exclusive=True, group="remove-model", exit_on_error=False)
+    def find_removal_in_background(self, key: str) -> None:
+        from flowjudge_tui.models.removal import find_removable
+
+        self.post_message(RemovalFound(find_removable(key, self.flow.paths)))
+
+    def on_removal_found(self, message: RemovalFound) -> None:
+        target = message.target
+        question = target.question()
+        if self.flow.model_status.state == "loaded" and self._is_judge(target):
+            question += " It is unloaded first."
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            if self._is_judge(target):
+                if self.flow.model_busy:
+                    self.notify(f"{target.name} is at work now; stop the judgment or the run "
+                                "first.", title="Models", severity="warning")
+                    return
+                self.flow.release_judge()
+            self.remove_in_background(target)
+
+        verb = {"local": "Forget", "server": "Remove", "catalog": "Delete"}[target.kind]
+        self.app.push_screen(Confirm(f"{verb} {target.name}", question, yes=verb), answered)
+
+    def _is_judge(self, target: Removable) -> bool:
+        """Whether ``target`` is the judge the app holds (chosen, loaded, or a run's)."""
+        status = self.flow.model_status
+        if target.server is not None:
+            return status.server is not None and status.server.name == target.name
+        return (status.path is not None and target.path is not None
+                and os.path.realpath(status.path) == os.path.realpath(target.path))
+
+    @work(thread=True, exclusive=True, group="remove-model", exit_on_error=False)
+    def remove_in_background(self, target: Removable) -> None:
+        from flowjudge_tui.models.removal import remove_model
+
+        self.post_message(ModelRemoved(remove_model(target, self.flow.paths)))
+
+    def on_model_removed(self, message: ModelRemoved) -> None:
+        removal = message.removal
+        self.notify(removal.sentence(), title="Models")
+        if removal.was_in_use or self._is_judge(removal.removed):
+            self.flow.judge_removed()
         self.action_rescan()
 
     def action_download(self, name: str | None = None) -> None:

@@ -1,12 +1,11 @@
-"""Which model the app opens with, when nothing is said."""
+"""Which judge is in use when nothing is said: the app and the command line choose alike."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from flowjudge_tui.models.catalog import register_local_model
-from flowjudge_tui.tui.model_choice import choose_model
-from flowjudge_tui.tui.preferences import Preferences
+from flowjudge_tui.models.in_use import Preferences, choose_model
 
 
 def test_no_model_at_all() -> None:
