@@ -174,6 +174,8 @@ def _report_import(result: ImportResult) -> None:
     if len(result.problems) > MAX_PROBLEMS_SHOWN:
         print(f"flowjudge: ... and {len(result.problems) - MAX_PROBLEMS_SHOWN} more bad rows",
               file=sys.stderr)
+    if result.labels_off_scale is not None:
+        print(f"flowjudge: {result.labels_off_scale.sentence()}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -222,9 +224,12 @@ def _run(args: argparse.Namespace) -> int:
         extras = []
         for summary in summaries:
             result = imported[summary.run.dataset_id]
+            off_scale = result.labels_off_scale
             extras.append({"dataset_id": result.dataset.id, "imported": result.imported,
                            "bad_rows": [{"line": p.line, "reason": p.reason}
-                                        for p in result.problems]})
+                                        for p in result.problems],
+                           "labels_off_scale": None if off_scale is None
+                           else off_scale.to_json()})
         return _finish_all(summaries, args.json, extras)
 
 

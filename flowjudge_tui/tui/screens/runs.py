@@ -29,7 +29,7 @@ from flowjudge_tui.tui.messages import (
     RunStarted,
     TaskFinished,
 )
-from flowjudge_tui.tui.plain import cell
+from flowjudge_tui.tui.plain import cell, escape
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.screens.dialogs import Confirm
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
@@ -273,10 +273,14 @@ class RunsScreen(FlowScreen):
                 f"{Path(imported.dataset.source_path).name} is unchanged since it was "
                 f"imported; its {imported.imported} rows (and their labels) are reused."
             )))
-        elif imported.problems:
-            self.post_message(TaskFinished("import", (
-                f"Imported {imported.imported} rows of {imported.dataset.source_path}; "
-                f"skipped {len(imported.problems)} ({imported.problems[0]})."
+        elif imported.problems or imported.labels_off_scale is not None:
+            skipped = (f"; skipped {len(imported.problems)} ({imported.problems[0]})"
+                       if imported.problems else "")
+            off_scale = (f" {imported.labels_off_scale.sentence()}"
+                         if imported.labels_off_scale is not None else "")
+            self.post_message(TaskFinished("import", escape(
+                f"Imported {imported.imported} rows of {imported.dataset.source_path}"
+                f"{skipped}.{off_scale}"
             )))
 
     def action_resume_run(self, run_id: int | None = None) -> None:
