@@ -168,6 +168,10 @@ def test_cli_counts_too_long_skips_and_retries_them(
     assert "Traceback" not in err
 
     assert main(["runs", "resume", str(run_id), "--retry-skipped", "--n-ctx", "8192",
+                 "--server", "http://127.0.0.1:9"]) == 2
+    assert "drop --server" in capsys.readouterr().err
+
+    assert main(["runs", "resume", str(run_id), "--retry-skipped", "--n-ctx", "8192",
                  "--json"]) == 0
     captured = capsys.readouterr()
     resumed = json.loads(captured.out)

@@ -373,6 +373,9 @@ def _resume(args: argparse.Namespace) -> int:
             for run_id in args.run_ids:
                 _warn_takeover(store.get_run(run_id))
         runs = [store.get_run(run_id) for run_id in args.run_ids]
+        if args.retry_skipped and args.server is not None:
+            raise ModelError("--retry-skipped judges with a larger context in-process, which "
+                             "a server sets itself; drop --server.")
         served = not args.retry_skipped and (
             args.server is not None or any(run.server_url for run in runs))
         if served and len(runs) > 1:
