@@ -6,14 +6,14 @@ again with a larger context by ``runs resume --retry-skipped --n-ctx N`` (the wo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from flowjudge_tui.cli.main import main
 from flowjudge_tui.errors import ModelError, SettingsError, StoreError
-from flowjudge_tui.judging.backend import LoadSettings
+from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
 from flowjudge_tui.runs.execute import INVALID_LOGITS
 from flowjudge_tui.runs.retry import rope_notice, too_long_hint
 from flowjudge_tui.runs.work import work_key
@@ -38,7 +38,7 @@ def small_context_run(store: Store, model: Path) -> int:
     rub = rubric(RUBRIC)
     dataset_id = add_dataset(store, rub, ["Short.", LONG, "Short too.", "Fourth."])
     run = create_run(store, dataset_id, rub, model,
-                     RunSettings(load=LoadSettings(n_ctx=SMALL_CTX)))
+                     RunSettings(load=LoadSettings(n_ctx=SMALL_CTX, n_parallel=2)))
     fourth = store.items(dataset_id)[3]
     store.add_verdict(run.id, fourth.id, NewVerdict(
         status="skipped", work_key="nan", skip_reason="computed invalid numbers",
@@ -57,7 +57,7 @@ def test_too_long_skips_are_counted_apart_and_retried_with_a_larger_context(
     assert [v.stop_reason for v in store.verdicts(run_id) if v.status == "skipped"] == [
         INVALID_LOGITS, TOO_LONG]
     assert too_long_hint(run) == (
-        f"1 item was skipped as too long for the context of {SMALL_CTX} tokens; judge them "
+        f"1 item was skipped as too long for the context of {SMALL_CTX} tokens; judge it "
         f"with a larger one: 'flowjudge runs resume {run_id} --retry-skipped --n-ctx 8192'.")
 
     for same in (None, SMALL_CTX):
@@ -66,8 +66,18 @@ def test_too_long_skips_are_counted_apart_and_retried_with_a_larger_context(
     assert store.get_run(run_id).skipped_too_long == 1
 
     notices: list[str] = []
-    retried = resume_run(store, run_id, retry_too_long=True, n_ctx=8192,
+    loads: list[LoadSettings] = []
+
+    def opener(path: Path, plans: Sequence[LoadSettings]) -> JudgeEngine:
+        from flowjudge_tui.engine.loader import load_engine
+
+        loads.extend(plans)
+        return load_engine(path, plans)
+
+    retried = resume_run(store, run_id, retry_too_long=True, n_ctx=8192, opener=opener,
                          on_notice=notices.append)
+    # One sequence: the run's plan fitted two of its small contexts, not of the larger one.
+    assert [(load.n_ctx, load.n_parallel) for load in loads] == [(8192, 1)]
     assert (retried.judged, retried.reused, retried.skipped) == (1, 0, 0)
     assert [n for n in notices if "RoPE" in n] == [
         "Phi-3 switches to its long-context RoPE factors above 4096 tokens of context, so the "
@@ -151,7 +161,7 @@ def test_cli_counts_too_long_skips_and_retries_them(
     retry = f"flowjudge runs resume {run_id} --retry-skipped --n-ctx 8192"
     assert "2 judged, 0 reused, 1 skipped (1 too long) in" in captured.err
     assert f"1 item was skipped as too long for the context of {SMALL_CTX} tokens; judge " \
-           f"them with a larger one: '{retry}'." in captured.err
+           f"it with a larger one: '{retry}'." in captured.err
 
     assert main(["runs", "show", str(run_id)]) == 0
     shown = capsys.readouterr().out

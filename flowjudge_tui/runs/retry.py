@@ -37,13 +37,13 @@ def too_long_hint(run: RunRecord) -> str | None:
     count = run.skipped_too_long
     if count == 0:
         return None
-    items = "1 item was" if count == 1 else f"{count:,} items were"
+    items, them = ("1 item was", "it") if count == 1 else (f"{count:,} items were", "them")
     if run.server_url is not None:
         return (f"{items} skipped as too long for the context of the server at "
-                f"{run.server_url}; a server started with a larger context judges them in a "
-                "new run.")
+                f"{run.server_url}; a server started with a larger context judges {them} in "
+                "a new run.")
     return (f"{items} skipped as too long for the context of {run.settings.load.n_ctx} "
-            f"tokens; judge them with a larger one: '{retry_command(run)}'.")
+            f"tokens; judge {them} with a larger one: '{retry_command(run)}'.")
 
 
 def forget_too_long(store: Store, run_ids: Sequence[int], n_ctx: int | None,

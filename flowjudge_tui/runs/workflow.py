@@ -365,8 +365,10 @@ def resume_runs(
         notice = rope_notice(path, own_ctx, load.n_ctx) if n_ctx is not None else None
         if notice is not None and on_notice is not None:
             on_notice(notice)
-        plans = [replace(load, n_parallel=count)
-                 for count in _halvings(n_parallel or load.n_parallel)]
+        # A retry's larger context per sequence would multiply the memory the run's plan
+        # fitted: its few items are judged one at a time unless asked otherwise.
+        sequences = n_parallel or (1 if retry_too_long else load.n_parallel)
+        plans = [replace(load, n_parallel=count) for count in _halvings(sequences)]
         engine = (opener or _default_opener(on_notice))(path, plans)
         done = execute_runs(store, [run.id for run in todo], engine, on_progress=on_progress,
                             on_verdict=on_verdict, on_feedback=on_feedback, stop=stop,

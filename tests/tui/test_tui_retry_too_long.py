@@ -91,4 +91,4 @@ async def test_a_run_with_too_long_items_says_so_when_it_ends(tiny_model_path: P
         assert any(n.endswith("1 row had a label off the 0-1 scale (line 2: '7'); it is "
                               "judged without a label.") for n in shown)
         assert ("Run 1 is done: 2 judged, 0 reused, 1 skipped; 1 too long for its context: "
-                "press l to judge them with a larger one.") in shown
+                "press l to judge it with a larger one.") in shown

@@ -50,8 +50,9 @@ def describe_run_end(summary_run: RunRecord, judged: int, reused: int, skipped: 
                 f"{summary_run.total_items} ({counts}); press r to resume it.")
     too_long = summary_run.skipped_too_long
     if too_long and summary_run.server_url is None:
+        them = "it" if too_long == 1 else "them"
         return (f"Run {summary_run.id} is done: {counts}; {too_long} too long for its "
-                "context: press l to judge them with a larger one.")
+                f"context: press l to judge {them} with a larger one.")
     return f"Run {summary_run.id} is done: {counts}."
 
 
