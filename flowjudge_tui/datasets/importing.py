@@ -189,7 +189,7 @@ def import_dataset(
         return ImportResult(earlier, earlier.item_count, [], time.monotonic() - started,
                             reused=True)
     problems: list[RowProblem] = []
-    off_scale: list[tuple[int, str]] = []
+    off_scale = _OffScaleTally()
     task = f"Importing {path.name}"
 
     def items() -> Iterator[NewItem]:
@@ -226,14 +226,26 @@ def import_dataset(
         end = total_bytes if limit is None else read[0]
         on_progress(_progress(task, read[0], end, dataset.item_count, started, True))
     return ImportResult(dataset, dataset.item_count, problems, time.monotonic() - started,
-                        labels_off_scale=_off_scale_labels(off_scale, rubric))
+                        labels_off_scale=off_scale.result(rubric))
 
 
-def _off_scale_labels(found: list[tuple[int, str]], rubric: Rubric) -> OffScaleLabels | None:
-    if not found:
-        return None
-    scale = f"{rubric.score_values[0]}-{rubric.score_values[-1]}"
-    return OffScaleLabels(scale, len(found), tuple(found[:OFF_SCALE_EXAMPLES]))
+@dataclass
+class _OffScaleTally:
+    """Counts labels off the scale while importing, keeping only the first few."""
+
+    count: int = 0
+    examples: list[tuple[int, str]] = field(default_factory=list)
+
+    def note(self, line: int, value: Value) -> None:
+        self.count += 1
+        if len(self.examples) < OFF_SCALE_EXAMPLES:
+            self.examples.append((line, _shown(value)))
+
+    def result(self, rubric: Rubric) -> OffScaleLabels | None:
+        if self.count == 0:
+            return None
+        scale = f"{rubric.score_values[0]}-{rubric.score_values[-1]}"
+        return OffScaleLabels(scale, self.count, tuple(self.examples))
 
 
 def _progress(
@@ -247,10 +259,10 @@ def _progress(
 
 
 def _to_item(
-    row: RawRow, rubric: Rubric, mapping: ColumnMapping, off_scale: list[tuple[int, str]]
+    row: RawRow, rubric: Rubric, mapping: ColumnMapping, off_scale: _OffScaleTally
 ) -> NewItem | RowProblem:
     """The row as an item, or why it cannot be one; a label off the scale is dropped and
-    noted in ``off_scale`` as (line, value)."""
+    noted in ``off_scale``."""
     values: dict[str, str] = {}
     for name, column in mapping.fields.items():
         text = _text(row.values.get(column))
@@ -262,7 +274,7 @@ def _to_item(
         raw_label = row.values.get(mapping.label)
         human = _label(raw_label, rubric)
         if human is None and not _blank(raw_label):
-            off_scale.append((row.line, _shown(raw_label)))
+            off_scale.note(row.line, raw_label)
     key = None
     if mapping.id is not None:
         raw = row.values.get(mapping.id)
