@@ -171,6 +171,10 @@ def test_cli_counts_too_long_skips_and_retries_them(
     assert "1 (1 too long)" in listed and "--retry-skipped" in listed
     assert main(["stats", str(run_id)]) == 0
     assert "1 skipped (1 too long for the context)" in capsys.readouterr().out
+    report = tmp_path / "report.html"
+    assert main(["export", str(run_id), "--format", "html", "--out", str(report)]) == 0
+    assert "1 skipped, 1 of them too long for the context)" in report.read_text("utf-8")
+    capsys.readouterr()
 
     assert main(["runs", "resume", str(run_id), "--retry-skipped"]) == 2
     err = capsys.readouterr().err
