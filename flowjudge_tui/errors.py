@@ -17,6 +17,10 @@ class ItemError(FlowJudgeError):
     """An item does not give the fields its rubric asks for."""
 
 
+# How every too-long sentence begins (skips stored before they were marked are found by it).
+TOO_LONG_PREFIX = "The item is too long to judge"
+
+
 class PromptTooLongError(FlowJudgeError):
     """The prompt does not fit the model's context window."""
 
@@ -25,7 +29,7 @@ class PromptTooLongError(FlowJudgeError):
         self.reserved_tokens = reserved_tokens
         self.n_ctx = n_ctx
         super().__init__(
-            f"The item is too long to judge: its prompt is {prompt_tokens} tokens and the "
+            f"{TOO_LONG_PREFIX}: its prompt is {prompt_tokens} tokens and the "
             f"feedback needs at least {reserved_tokens} more, but the context holds {n_ctx}; "
             "shorten the item or raise the context with --n-ctx (up to 8192)."
         )

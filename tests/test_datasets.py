@@ -113,8 +113,8 @@ def test_every_bad_csv_row_is_reported_with_its_line_and_the_rest_imported(
         "c,Q3,C3,A3,1,extra\n"                        # 4 too many fields
         'd,"Q4"x,C4,A4,0\n'                           # 5 text after a closing quote
         "e,Q5,,A5,0\n"                                # 6 empty context
-        "f,Q6,C6,A6,7\n"                              # 7 label out of scale
-        "g,Q7,C7,A7,yes\n"                            # 8 label not a number
+        "f,Q6,C6,A6,7\n"                              # 7 label off the scale: no label
+        "g,Q7,C7,A7,yes\n"                            # 8 label not a number: no label
         'h,"Q8\nspans two lines",C8,A8,1.0\n'         # 9-10 good, multi-line
         "\n"                                          # 11 blank: ignored
         "i,Q9,C9,A9,\n"                               # 12 good, no label
@@ -124,19 +124,22 @@ def test_every_bad_csv_row_is_reported_with_its_line_and_the_rest_imported(
     )
     result = import_dataset(store, path, rubric(FAITHFUL), label="label", id_column="id")
     problems = reasons(result.problems)
-    assert set(problems) == {3, 4, 5, 6, 7, 8, 13}
+    assert set(problems) == {3, 4, 5, 6, 13}
     assert "has 4 fields but the header has 5" in problems[3]
     assert "has 6 fields" in problems[4]
     assert "broken quoting" in problems[5]
     assert "column 'context' (field 'context') is empty" in problems[6]
-    assert "not on the rubric's scale 0-1" in problems[7]
-    assert "'yes', not a score" in problems[8]
     assert "broken quoting" in problems[13]
     items = store.items(result.dataset.id)
-    assert [i.source_key for i in items] == ["a", "h", "i", "k"]
-    assert [i.row_number for i in items] == [2, 9, 12, 14]
-    assert items[1].inputs["query"] == "Q8\nspans two lines"
-    assert [i.human_label for i in items] == [1, 1, None, 0]
+    assert [i.source_key for i in items] == ["a", "f", "g", "h", "i", "k"]
+    assert [i.row_number for i in items] == [2, 7, 8, 9, 12, 14]
+    assert items[3].inputs["query"] == "Q8\nspans two lines"
+    assert [i.human_label for i in items] == [1, None, None, 1, None, 0]
+    off_scale = result.labels_off_scale
+    assert off_scale is not None
+    assert (off_scale.count, off_scale.examples) == (2, ((7, "7"), (8, "yes")))
+    assert off_scale.sentence() == ("2 rows had a label off the 0-1 scale (lines 7, 8: '7', "
+                                    "'yes'); they are judged without a label.")
 
 
 def test_every_bad_jsonl_row_is_reported(store: Store, tmp_path: Path) -> None:
@@ -147,7 +150,7 @@ def test_every_bad_jsonl_row_is_reported(store: Store, tmp_path: Path) -> None:
         json.dumps(["not", "an", "object"]),                       # 3 a list
         json.dumps({"query": "Q", "response": "R"}),               # 4 missing context
         json.dumps({**good, "context": ["a", "b"]}),               # 5 a list, not text
-        json.dumps({**good, "human_label": 3}),                    # 6 out of scale
+        json.dumps({**good, "human_label": 3}),                    # 6 off the scale: no label
         "",                                                        # 7 blank
         json.dumps({**good, "response": 42, "human_label": True}),  # 8 good (numbers are text)
         json.dumps({**good, "context": None}),                     # 9 null
@@ -156,16 +159,18 @@ def test_every_bad_jsonl_row_is_reported(store: Store, tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = import_dataset(store, path, rubric(FAITHFUL), label="human_label")
     problems = reasons(result.problems)
-    assert set(problems) == {2, 3, 4, 5, 6, 9}
+    assert set(problems) == {2, 3, 4, 5, 9}
     assert problems[2].startswith("invalid JSON")
     assert "expected a JSON object, found a list" in problems[3]
     assert "column 'context' (field 'context') is missing" in problems[4]
     assert "holds a list, not text" in problems[5]
-    assert "not on the rubric's scale" in problems[6]
     assert "is missing" in problems[9]
     items = store.items(result.dataset.id)
-    assert [(i.row_number, i.output, i.human_label) for i in items] == [(1, "R", 1),
-                                                                       (8, "42", 1)]
+    assert [(i.row_number, i.output, i.human_label) for i in items] == [
+        (1, "R", 1), (6, "R", None), (8, "42", 1)]
+    assert result.labels_off_scale is not None
+    assert result.labels_off_scale.sentence() == (
+        "1 row had a label off the 0-1 scale (line 6: '3'); it is judged without a label.")
 
 
 def test_text_that_is_not_utf8_is_a_bad_row(store: Store, tmp_path: Path) -> None:

@@ -112,13 +112,16 @@ def test_numbers_beyond_64_bits_are_one_sentence(store: Store, number: int) -> N
         store.get_dataset(number)
 
 
-def test_labels_beyond_64_bits_are_bad_rows(store: Store, tmp_path: Path) -> None:
+def test_labels_beyond_64_bits_are_off_the_scale(store: Store, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "labels.jsonl", [
         {"query": "q", "context": "c", "response": "r", "label": 2**64},
         {"query": "q", "context": "c", "response": "r", "label": 1},
     ])
     result = import_dataset(store, path, rubric(FAITHFUL), label="label")
-    assert result.imported == 1 and "not on the rubric's scale" in result.problems[0].reason
+    assert result.imported == 2 and result.problems == []
+    assert result.labels_off_scale is not None
+    assert result.labels_off_scale.examples == ((1, str(2**64)),)
+    assert [i.human_label for i in store.items(result.dataset.id)] == [None, 1]
 
 
 def test_a_damaged_database_is_one_sentence(tmp_path: Path) -> None:

@@ -86,8 +86,16 @@ def test_a_file_without_labels_is_refused_and_not_kept(store: Store, tmp_path: P
                           [("q", "c", "r", 1), ("q", "c", "r2", 7)])
     source = open_source(store, str(off_scale), rubric("faithfulness-context-binary"),
                          label="human_label")
-    assert [p.line for p in source.problems] == [3]
-    assert "not on the rubric's scale" in source.problems[0].reason
+    assert source.problems == [] and [i.row_number for i in source.items] == [2]
+    assert source.off_scale_sentence() == (
+        "1 row had a label off the 0-1 scale (line 3: '7'); it is left out of the sample as "
+        "unlabelled.")
+    all_off = write_csv(tmp_path / "all-off.csv", ["query", "context", "response", "human_label"],
+                        [("q", "c", "r", 3), ("q", "c", "r2", "x")])
+    with pytest.raises(DatasetError, match=r"2 had a label off the rubric's 0-1 scale, e\.g\. "
+                       r"'3' on line 2"):
+        open_source(store, str(all_off), rubric("faithfulness-context-binary"),
+                    label="human_label")
     with pytest.raises(DatasetError, match="neither a file nor a dataset"):
         open_source(store, "nowhere", rubric("faithfulness-context-binary"))
 

@@ -84,6 +84,9 @@ def _try(args: argparse.Namespace) -> int:
         source = open_source(store, args.data, rubric, parse_map_args(args.map),
                              label=args.label, id_column=args.id)
         _report_problems(source.problems)
+        off_scale = source.off_scale_sentence()
+        if off_scale is not None:
+            print(f"flowjudge: {off_scale}", file=sys.stderr)
         engines: list[JudgeEngine] = []
 
         def open_judge() -> JudgeEngine:
@@ -110,7 +113,9 @@ def _try(args: argparse.Namespace) -> int:
                     "reused_now": outcome.reused, "cached": outcome.cached,
                     "stopped": outcome.stopped, "labelled_rows": len(source.items),
                     "unusable_rows": [{"line": p.line, "reason": p.reason}
-                                      for p in source.problems]})
+                                      for p in source.problems],
+                    "labels_off_scale": None if source.labels_off_scale is None
+                    else source.labels_off_scale.to_json()})
         return 130 if outcome.stopped else 0
     done = ("already tried: nothing judged" if outcome.cached else
             f"{outcome.judged} judged, {outcome.reused} reused, {outcome.skipped} skipped")

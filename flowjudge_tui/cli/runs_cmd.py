@@ -81,6 +81,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
                         help="one run, or several of one model file to judge together")
     resume.add_argument("--n-ctx", type=arg_types.context_size, default=None,
                         help="judge with this context size instead of the run's own")
+    resume.add_argument("--retry-skipped", action="store_true",
+                        help="judge again the items skipped as too long for the run's context, "
+                        "with the larger --n-ctx (not those skipped for NaN logits)")
     resume.add_argument("--gpu-layers", type=arg_types.gpu_layers, default=None,
                         help="offload this many layers instead of the run's own plan")
     resume.add_argument("--force", action="store_true",
@@ -174,6 +177,8 @@ def _report_import(result: ImportResult) -> None:
     if len(result.problems) > MAX_PROBLEMS_SHOWN:
         print(f"flowjudge: ... and {len(result.problems) - MAX_PROBLEMS_SHOWN} more bad rows",
               file=sys.stderr)
+    if result.labels_off_scale is not None:
+        print(f"flowjudge: {result.labels_off_scale.sentence()}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -222,38 +227,52 @@ def _run(args: argparse.Namespace) -> int:
         extras = []
         for summary in summaries:
             result = imported[summary.run.dataset_id]
+            off_scale = result.labels_off_scale
             extras.append({"dataset_id": result.dataset.id, "imported": result.imported,
                            "bad_rows": [{"line": p.line, "reason": p.reason}
-                                        for p in result.problems]})
+                                        for p in result.problems],
+                           "labels_off_scale": None if off_scale is None
+                           else off_scale.to_json()})
         return _finish_all(summaries, args.json, extras)
 
 
 def _finish_all(summaries: list[RunSummary], as_json: bool,
-                extras: list[dict[str, Any]] | None = None) -> int:
-    """Report each run; JSON is one object for one run and a list for several."""
+                extras: list[dict[str, Any]] | None = None, retry_ctx: int | None = None) -> int:
+    """Report each run; JSON is one object for one run and a list for several.
+    ``retry_ctx``: the context a retry of too-long items used (to continue it the same way)."""
     single = len(summaries) == 1
-    codes = [_finish(summary, as_json and single, extras[index] if extras else None)
+    codes = [_finish(summary, as_json and single, extras[index] if extras else None,
+                     retry_ctx)
              for index, summary in enumerate(summaries)]
     stopped = [str(summary.run.id) for summary in summaries if summary.run.pending]
     if not single and len(stopped) > 1:
+        retry = f" --retry-skipped --n-ctx {retry_ctx}" if retry_ctx else ""
         print(f"flowjudge: continue them together with 'flowjudge runs resume "
-              f"{' '.join(stopped)}'.", file=sys.stderr)
+              f"{' '.join(stopped)}{retry}'.", file=sys.stderr)
     if as_json and not single:
         print_json([_summary_json(summary, extras[index] if extras else None)
                     for index, summary in enumerate(summaries)])
     return max(codes)
 
 
-def _finish(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = None) -> int:
+def _finish(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = None,
+            retry_ctx: int | None = None) -> int:
+    from flowjudge_tui.runs.retry import retry_command, too_long_hint
+
     run = summary.run
-    resume = f"flowjudge runs resume {run.id}"
+    resume = (retry_command(run, retry_ctx) if retry_ctx
+              else f"flowjudge runs resume {run.id}")
     if summary.stopped:
         print(f"flowjudge: run {run.id} stopped with {run.done} of {run.total_items} verdicts "
               f"saved; continue it with '{resume}'.", file=sys.stderr)
     else:
+        too_long = f" ({summary.too_long} too long)" if summary.too_long else ""
         print(f"flowjudge: run {run.id} {run.state}: {summary.judged} judged, {summary.reused} "
-              f"reused, {summary.skipped} skipped in {summary.seconds:.1f} s; see "
+              f"reused, {summary.skipped} skipped{too_long} in {summary.seconds:.1f} s; see "
               f"'flowjudge stats {run.id}'.", file=sys.stderr)
+        hint = too_long_hint(run)
+        if hint is not None:
+            print(f"flowjudge: {hint}", file=sys.stderr)
     if as_json:
         print_json(_summary_json(summary, extra))
     return 130 if summary.stopped else 0
@@ -270,6 +289,7 @@ def _summary_json(summary: RunSummary, extra: dict[str, Any] | None) -> dict[str
         "judged_now": summary.judged,
         "reused_now": summary.reused,
         "skipped_now": summary.skipped,
+        "too_long_now": summary.too_long,
         "stopped": summary.stopped,
         "seconds": summary.seconds,
         "resume_command": resume if run.pending else None,
@@ -286,11 +306,23 @@ def _list(args: argparse.Namespace) -> int:
         print_json([run_json(run) for run in runs])
         return 0
     print_table(
-        ["ID", "STATUS", "DONE", "TOTAL", "RUBRIC", "MODEL", "DATASET", "CREATED"],
-        [(r.id, r.state, r.done, r.total_items, r.rubric_name, r.model_name, r.dataset_name,
-          r.created_at[:19].replace("T", " ")) for r in runs],
+        ["ID", "STATUS", "DONE", "TOTAL", "SKIPPED", "RUBRIC", "MODEL", "DATASET", "CREATED"],
+        [(r.id, r.state, r.done, r.total_items, _skipped(r), r.rubric_name, r.model_name,
+          r.dataset_name, r.created_at[:19].replace("T", " ")) for r in runs],
     )
+    retry = [str(r.id) for r in runs if r.skipped_too_long and r.server_url is None]
+    if retry:
+        print(f"\nRun{'s' if len(retry) > 1 else ''} {', '.join(retry)} skipped items as too "
+              "long for the context; judge them with a larger one: 'flowjudge runs resume ID "
+              "--retry-skipped --n-ctx 8192'.")
     return 0
+
+
+def _skipped(run: RunRecord) -> str:
+    """'3', or '3 (2 too long)' when some were too long for the context."""
+    if run.skipped_too_long:
+        return f"{run.skipped} ({run.skipped_too_long} too long)"
+    return str(run.skipped)
 
 
 def _delete(args: argparse.Namespace) -> int:
@@ -323,10 +355,15 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(data)
         return 0
+    from flowjudge_tui.runs.retry import too_long_hint
+
     for key, value in data.items():
         print(f"{key:>18}: {value}")
     if run.resumable:
         print(f"\nContinue it with 'flowjudge runs resume {run.id}'.")
+    hint = too_long_hint(run)
+    if hint is not None:
+        print(f"\n{hint[0].upper()}{hint[1:]}")
     return 0
 
 
@@ -336,7 +373,11 @@ def _resume(args: argparse.Namespace) -> int:
             for run_id in args.run_ids:
                 _warn_takeover(store.get_run(run_id))
         runs = [store.get_run(run_id) for run_id in args.run_ids]
-        served = args.server is not None or any(run.server_url for run in runs)
+        if args.retry_skipped and args.server is not None:
+            raise ModelError("--retry-skipped judges with a larger context in-process, which "
+                             "a server sets itself; drop --server.")
+        served = not args.retry_skipped and (
+            args.server is not None or any(run.server_url for run in runs))
         if served and len(runs) > 1:
             raise ModelError("Resume runs judged on a server one at a time.")
         stop = threading.Event()
@@ -349,11 +390,13 @@ def _resume(args: argparse.Namespace) -> int:
                     server=args.server, server_model=args.server_model,
                     unreachable_after=server_timeout(args))]
             else:
-                summaries = resume_runs(store, args.run_ids, n_ctx=args.n_ctx,
-                                        gpu_layers=args.gpu_layers, n_parallel=args.parallel,
-                                        on_notice=print_notice, on_progress=ProgressPrinter(),
-                                        stop=stop, force=args.force)
-        return _finish_all(summaries, args.json)
+                summaries = resume_runs(store, args.run_ids, retry_too_long=args.retry_skipped,
+                                        n_ctx=args.n_ctx, gpu_layers=args.gpu_layers,
+                                        n_parallel=args.parallel, on_notice=print_notice,
+                                        on_progress=ProgressPrinter(), stop=stop,
+                                        force=args.force)
+        return _finish_all(summaries, args.json,
+                           retry_ctx=args.n_ctx if args.retry_skipped else None)
 
 
 class RunStoppedByServer(ServerUnreachableError):
@@ -392,15 +435,19 @@ def _warn_takeover(run: RunRecord) -> None:
 def _stats(args: argparse.Namespace) -> int:
     from flowjudge_tui.cli.runs_report import print_stats, stats_json
     from flowjudge_tui.reports.agreement import run_stats
+    from flowjudge_tui.runs.retry import too_long_hint
 
     with _store() as store:
         stats = run_stats(store, args.run_id)
         calibration = calibration_report.calibration_section(store, args.run_id, args)
+        hint = too_long_hint(store.get_run(args.run_id))
     if args.json:
         print_json({**stats_json(stats), **calibration})
     else:
         print_stats(stats)
         calibration_report.print_calibration(calibration)
+        if hint is not None:
+            print(f"\n{hint[0].upper()}{hint[1:]}")
     return 0
 
 

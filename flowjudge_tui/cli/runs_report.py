@@ -35,6 +35,7 @@ def run_json(run: RunRecord, detailed: bool = False) -> dict[str, Any]:
         "judged": run.judged,
         "reused": run.reused,
         "skipped": run.skipped,
+        "skipped_too_long": run.skipped_too_long,
         "rubric": run.rubric_name,
         "model": run.model_name,
         "server": run.server_url,
@@ -89,8 +90,10 @@ def describe_levels(levels: dict[str, int]) -> str:
 
 
 def print_stats(stats: RunStats) -> None:
+    too_long = (f" ({stats.skipped_too_long} too long for the context)"
+                if stats.skipped_too_long else "")
     print(f"Run {stats.run_id} · {stats.rubric_name} · {stats.scored} of {stats.total_items} "
-          f"scored, {stats.skipped} skipped")
+          f"scored, {stats.skipped} skipped{too_long}")
     top = max(stats.histogram.values(), default=0) or 1
     for score, count in stats.histogram.items():
         bar = "#" * round(HISTOGRAM_WIDTH * count / top)

@@ -4,6 +4,7 @@ rubric's fields (``mapping``) and importing the good rows into the store (``impo
 from flowjudge_tui.datasets.importing import (
     DatasetPreview,
     ImportResult,
+    OffScaleLabels,
     import_dataset,
     preview_dataset,
 )
@@ -13,6 +14,7 @@ __all__ = [
     "ColumnMapping",
     "DatasetPreview",
     "ImportResult",
+    "OffScaleLabels",
     "guess_mapping",
     "import_dataset",
     "parse_map_args",

@@ -3,6 +3,8 @@
 Columns map to fields by ``--map COLUMN=field`` or by a guess (the same name ignoring case,
 spaces and punctuation, then common synonyms such as question -> query). Rows that cannot be
 used are reported with their line number and skipped; the rest is imported in one transaction.
+A label off the rubric's scale does not make a row unusable: the row is imported without a
+label, and such rows are counted (``OffScaleLabels``) for the one line every front end shows.
 """
 
 from __future__ import annotations
@@ -33,12 +35,18 @@ from flowjudge_tui.datasets.mapping import (
     resolve_mapping,
 )
 from flowjudge_tui.errors import DatasetError
+from flowjudge_tui.format import terminal_safe
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import Progress, ProgressCallback
 from flowjudge_tui.store import DatasetRecord, NewItem, Store
 
 PROGRESS_EVERY_ROWS = 2000
 PREVIEW_ROWS = 20
+OFF_SCALE_EXAMPLES = 3
+OFF_SCALE_VALUE_CHARS = 20
+# In the source hash of imports with a label column: such imports made before off-scale
+# labels were kept as unlabelled rows dropped those rows, so they are not reused.
+OFF_SCALE_POLICY = "off-scale labels: unlabelled rows"
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,33 @@ class DatasetPreview:
 
 
 @dataclass(frozen=True)
+class OffScaleLabels:
+    """Rows whose label is not a score on the rubric's scale: imported without a label."""
+
+    scale: str
+    """The rubric's scale, e.g. '1-5'."""
+    count: int
+    examples: tuple[tuple[int, str], ...]
+    """The first few as (line, the label as written)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scale": self.scale, "count": self.count,
+                "examples": [{"line": line, "value": value} for line, value in self.examples]}
+
+    def sentence(self, outcome: str = "judged without a label") -> str:
+        """One line: '3 rows had a label off the 1-5 scale (lines 4, 9, 12: '7', 'x', '0');
+        they are judged without a label.'"""
+        more = ", ..." if self.count > len(self.examples) else ""
+        lines = ", ".join(str(line) for line, _ in self.examples) + more
+        values = ", ".join(f"'{value}'" for _, value in self.examples) + more
+        if self.count == 1:
+            return (f"1 row had a label off the {self.scale} scale (line {lines}: {values}); "
+                    f"it is {outcome}.")
+        return (f"{self.count:,} rows had a label off the {self.scale} scale (lines {lines}: "
+                f"{values}); they are {outcome}.")
+
+
+@dataclass(frozen=True)
 class ImportResult:
     dataset: DatasetRecord
     imported: int
@@ -65,6 +100,8 @@ class ImportResult:
     seconds: float
     reused: bool = False
     """True when the same file was imported the same way before and that dataset is used."""
+    labels_off_scale: OffScaleLabels | None = None
+    """Rows imported without a label because theirs was off the scale (None: no such row)."""
 
 
 def source_hash(
@@ -79,6 +116,8 @@ def source_hash(
             digest.update(block)
     settings = [fmt, sorted(fields.items()), label, id_column, limit, list(rubric.inputs),
                 rubric.output, list(rubric.score_values)]
+    if label is not None:
+        settings.append(OFF_SCALE_POLICY)
     digest.update(json.dumps(settings, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()
 
@@ -129,8 +168,9 @@ def import_dataset(
     """Read ``path``, check each row against ``rubric`` and store the good ones.
 
     ``column_map`` is {column: field}; unmapped fields are guessed. ``label`` names a column of
-    human scores on the rubric's scale (empty cells mean unlabelled). ``limit`` stops after that
-    many imported rows. Raises ``DatasetError`` when the file or the mapping cannot be used at
+    human scores on the rubric's scale (empty cells mean unlabelled; a label off the scale is
+    imported as none and counted in ``ImportResult.labels_off_scale``). ``limit`` stops after
+    that many imported rows. Raises ``DatasetError`` when the file or the mapping cannot be used at
     all, or when no row is valid; otherwise bad rows are in ``ImportResult.problems``.
     """
     started = time.monotonic()
@@ -149,12 +189,14 @@ def import_dataset(
         return ImportResult(earlier, earlier.item_count, [], time.monotonic() - started,
                             reused=True)
     problems: list[RowProblem] = []
+    off_scale = _OffScaleTally()
     task = f"Importing {path.name}"
 
     def items() -> Iterator[NewItem]:
         count = 0
         for row in rows:
-            item = row if isinstance(row, RowProblem) else _to_item(row, rubric, mapping)
+            item = row if isinstance(row, RowProblem) else _to_item(row, rubric, mapping,
+                                                                     off_scale)
             if isinstance(item, RowProblem):
                 problems.append(item)
                 continue
@@ -183,7 +225,27 @@ def import_dataset(
     if on_progress is not None:
         end = total_bytes if limit is None else read[0]
         on_progress(_progress(task, read[0], end, dataset.item_count, started, True))
-    return ImportResult(dataset, dataset.item_count, problems, time.monotonic() - started)
+    return ImportResult(dataset, dataset.item_count, problems, time.monotonic() - started,
+                        labels_off_scale=off_scale.result(rubric))
+
+
+@dataclass
+class _OffScaleTally:
+    """Counts labels off the scale while importing, keeping only the first few."""
+
+    count: int = 0
+    examples: list[tuple[int, str]] = field(default_factory=list)
+
+    def note(self, line: int, value: Value) -> None:
+        self.count += 1
+        if len(self.examples) < OFF_SCALE_EXAMPLES:
+            self.examples.append((line, _shown(value)))
+
+    def result(self, rubric: Rubric) -> OffScaleLabels | None:
+        if self.count == 0:
+            return None
+        scale = f"{rubric.score_values[0]}-{rubric.score_values[-1]}"
+        return OffScaleLabels(scale, self.count, tuple(self.examples))
 
 
 def _progress(
@@ -196,7 +258,11 @@ def _progress(
                     eta_seconds=eta, detail=f"{rows:,} rows", finished=finished)
 
 
-def _to_item(row: RawRow, rubric: Rubric, mapping: ColumnMapping) -> NewItem | RowProblem:
+def _to_item(
+    row: RawRow, rubric: Rubric, mapping: ColumnMapping, off_scale: _OffScaleTally
+) -> NewItem | RowProblem:
+    """The row as an item, or why it cannot be one; a label off the scale is dropped and
+    noted in ``off_scale``."""
     values: dict[str, str] = {}
     for name, column in mapping.fields.items():
         text = _text(row.values.get(column))
@@ -205,10 +271,10 @@ def _to_item(row: RawRow, rubric: Rubric, mapping: ColumnMapping) -> NewItem | R
         values[name] = text
     human: int | None = None
     if mapping.label is not None:
-        parsed = _label(row.values.get(mapping.label), rubric)
-        if isinstance(parsed, Problem):
-            return RowProblem(row.line, f"label column '{mapping.label}' {parsed.reason}")
-        human = parsed
+        raw_label = row.values.get(mapping.label)
+        human = _label(raw_label, rubric)
+        if human is None and not _blank(raw_label):
+            off_scale.note(row.line, raw_label)
     key = None
     if mapping.id is not None:
         raw = row.values.get(mapping.id)
@@ -239,10 +305,26 @@ def _scalar_text(value: Any) -> str:
     return str(value)
 
 
-def _label(value: Value, rubric: Rubric) -> int | Problem | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+def _blank(value: Value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _shown(value: Value) -> str:
+    """A label as written, short and terminal-safe, for the off-scale line."""
+    if isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = value if isinstance(value, str) else _scalar_text(value)
+    text = terminal_safe(text.strip(), one_line=True)
+    if len(text) > OFF_SCALE_VALUE_CHARS:
+        text = text[: OFF_SCALE_VALUE_CHARS - 1] + "…"
+    return text
+
+
+def _label(value: Value, rubric: Rubric) -> int | None:
+    """The score a label cell gives, or None (empty, or not a score on the rubric's scale)."""
+    if _blank(value) or isinstance(value, dict | list):
         return None
-    scale = f"{rubric.score_values[0]}-{rubric.score_values[-1]}"
     if isinstance(value, bool):
         number: float = float(value)
     elif isinstance(value, int | float):
@@ -251,7 +333,7 @@ def _label(value: Value, rubric: Rubric) -> int | Problem | None:
         try:
             number = float(str(value).strip())
         except ValueError:
-            return Problem(f"holds '{value}', not a score on the rubric's scale {scale}")
+            return None
     if not number.is_integer() or int(number) not in rubric.scores:
-        return Problem(f"holds {value!r}, which is not on the rubric's scale {scale}")
+        return None
     return int(number)

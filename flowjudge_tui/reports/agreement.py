@@ -82,6 +82,8 @@ class RunStats:
     """The same figures over the most confident half of the labelled verdicts."""
     confidence_cutoff: float | None
     """The lowest confidence inside the confident half."""
+    skipped_too_long: int = 0
+    """Of ``skipped``, the items too long for the run's context."""
 
 
 def stats_from_items(
@@ -113,6 +115,7 @@ def stats_from_items(
         confident_half=_human_agreement(confident, scale),
         confidence_cutoff=min((j.verdict.confidence or 0.0) for j in confident)
         if confident else None,
+        skipped_too_long=run.skipped_too_long,
     )
 
 

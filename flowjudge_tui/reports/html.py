@@ -138,7 +138,9 @@ def render_html(
         ("model", run.model_name + (f" at {run.server_url}" if run.server_url else "")),
         ("dataset", run.dataset_name),
         ("status", f"{run.state}: {run.done} of {run.total_items} verdicts "
-                   f"({run.judged} judged, {run.reused} reused, {run.skipped} skipped)"),
+                   f"({run.judged} judged, {run.reused} reused, {run.skipped} skipped"
+                   + (f", {run.skipped_too_long} of them too long for the context"
+                      if run.skipped_too_long else "") + ")"),
         ("mean score", format_figure(stats.mean_score, 2)),
         ("mean confidence", format_figure(stats.mean_confidence)),
         ("confidence", ", ".join(f"{n} {level}" for level, n in stats.confidence_levels.items())),

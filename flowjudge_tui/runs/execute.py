@@ -6,9 +6,10 @@ asked for side by side, so a batching engine shares the item's part of the promp
 Each execution judges only the items that have no verdict yet, so a run killed at any moment
 (even by SIGKILL) loses nothing committed and judges nothing twice. Work done before (same
 model file, rubric version, item and settings, in any run) is copied instead of judged again.
-Items too long for the context are recorded as skipped, and so are items whose judgment met
-NaN or infinite logits (the model is then flagged in the store). While it judges, the process
-refreshes the run's heartbeat, so a run whose owner vanished can be taken over.
+Items too long for the context are recorded as skipped (marked ``TOO_LONG``: ``runs.retry``
+judges them again with a larger context), and so are items whose judgment met NaN or infinite
+logits (the model is then flagged in the store). While it judges, the process refreshes the
+run's heartbeat, so a run whose owner vanished can be taken over.
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ from flowjudge_tui.runs.work import (
     served_model_of,
     work_key,
 )
-from flowjudge_tui.store import ItemRecord, NewVerdict, RunRecord, Store, VerdictRecord
+from flowjudge_tui.store import (
+    TOO_LONG,
+    ItemRecord,
+    NewVerdict,
+    RunRecord,
+    Store,
+    VerdictRecord,
+)
 
 PENDING_BATCH = 64
 # The stop reason of an item skipped because the model computed NaN or infinite logits.
@@ -67,6 +75,8 @@ class RunSummary:
     skipped: int
     stopped: bool
     seconds: float
+    too_long: int = 0
+    """Of ``skipped``, the items too long for the context."""
 
 
 ItemFeedback = Callable[[ItemRecord, str], None]
@@ -171,7 +181,8 @@ class _RunsWork:
         label = "Run " + ", ".join(str(run.id) for run in runs)
         self.done = {run.id: run.done for run in runs}
         self.meter = RateMeter(label, total, unit="verdicts", start_done=sum(self.done.values()))
-        self.counts = {run.id: {"judged": 0, "reused": 0, "skipped": 0} for run in runs}
+        self.counts = {run.id: {"judged": 0, "reused": 0, "skipped": 0, "too_long": 0}
+                       for run in runs}
         self.tokens = 0
         self.started = time.monotonic()
         self.stopped = False
@@ -250,7 +261,10 @@ class _RunsWork:
             assert outcome.result is not None
             verdict = verdict_from_result(self.rubrics[run.id], self.engine.model_name,
                                           outcome.result)
-        except (PromptTooLongError, ItemError) as exc:
+        except PromptTooLongError as exc:
+            return NewVerdict(status="skipped", work_key=key, skip_reason=str(exc),
+                              stop_reason=TOO_LONG)
+        except ItemError as exc:
             return NewVerdict(status="skipped", work_key=key, skip_reason=str(exc))
         except InvalidLogitsError as exc:
             self.store.flag_model(run.model_fingerprint, run.model_name, str(exc))
@@ -261,6 +275,8 @@ class _RunsWork:
     def _commit(self, run: RunRecord, item: ItemRecord, new: NewVerdict) -> None:
         record = self.store.add_verdict(run.id, item.id, new)
         self.counts[run.id][record.status] += 1
+        if record.stop_reason == TOO_LONG:
+            self.counts[run.id]["too_long"] += 1
         self.done[run.id] += 1
         if record.status == "judged":
             self.tokens += record.completion_tokens
@@ -273,7 +289,7 @@ class _RunsWork:
         if self.on_progress is None:
             return
         totals = {name: sum(c[name] for c in self.counts.values())
-                  for name in ("judged", "reused", "skipped")}
+                  for name in ("judged", "reused", "skipped", "too_long")}
         if finished:
             done = sum(self.store.get_run(run_id).done for run_id in self.runs)
         else:
@@ -284,7 +300,8 @@ class _RunsWork:
     def summaries(self) -> list[RunSummary]:
         seconds = time.monotonic() - self.started
         return [RunSummary(self.store.get_run(run_id), c["judged"], c["reused"], c["skipped"],
-                           self.stopped, seconds) for run_id, c in self.counts.items()]
+                           self.stopped, seconds, c["too_long"])
+                for run_id, c in self.counts.items()]
 
 
 def _check_engine(store: Store, run: RunRecord, engine: JudgeEngine) -> RunRecord:
@@ -326,7 +343,8 @@ def _detail(tokens: int, seconds: float, counts: dict[str, int]) -> str:
     if counts["reused"]:
         parts.append(f"{counts['reused']} reused")
     if counts["skipped"]:
-        parts.append(f"{counts['skipped']} skipped")
+        too_long = f" ({counts['too_long']} too long)" if counts["too_long"] else ""
+        parts.append(f"{counts['skipped']} skipped{too_long}")
     return ", ".join(parts)
 
 

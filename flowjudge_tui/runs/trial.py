@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flowjudge_tui.datasets import import_dataset
+from flowjudge_tui.datasets import OffScaleLabels, import_dataset
 from flowjudge_tui.datasets.files import RowProblem
 from flowjudge_tui.errors import DatasetError, ModelError, StoreError
 from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings, SamplingSettings
@@ -32,6 +32,7 @@ DEFAULT_SAMPLE = 20
 DEFAULT_SEED = 0
 SAMPLER = "stratified-v1"
 TRIAL_FORMAT = "trial"
+OFF_SCALE_OUTCOME = "left out of the sample as unlabelled"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,15 @@ class LabelledSource:
     imported: bool
     """True when the file was imported for this trial only (it is dropped after sampling)."""
     problems: list[RowProblem] = field(default_factory=list)
-    """Rows of the file that could not be used (a label off the rubric's scale, ...)."""
+    """Rows of the file that could not be used (a missing field, broken quoting, ...)."""
+    labels_off_scale: OffScaleLabels | None = None
+    """Rows whose label is off the rubric's scale: unlabelled, so left out of the sample."""
+
+    def off_scale_sentence(self) -> str | None:
+        """One line about labels off the scale, or None when there were none."""
+        if self.labels_off_scale is None:
+            return None
+        return self.labels_off_scale.sentence(OFF_SCALE_OUTCOME)
 
 
 def _digest(items: Sequence[ItemRecord]) -> str:
@@ -55,18 +64,24 @@ def _digest(items: Sequence[ItemRecord]) -> str:
 
 def _labelled(
     store: Store, dataset: DatasetRecord, name: str, imported: bool,
-    problems: list[RowProblem] | None = None,
+    problems: list[RowProblem] | None = None, off_scale: OffScaleLabels | None = None,
 ) -> LabelledSource:
     items = [i for i in store.items(dataset.id) if i.human_label is not None]
     if not items:
         if imported:
             store.delete_dataset(dataset.id)
-        first = f" ({problems[0]})" if problems else ""
+        if off_scale is not None:
+            first = (f" ({off_scale.count:,} had a label off the rubric's {off_scale.scale} "
+                     f"scale, e.g. '{off_scale.examples[0][1]}' on line "
+                     f"{off_scale.examples[0][0]})")
+        else:
+            first = f" ({problems[0]})" if problems else ""
         raise DatasetError(
             f"{name} has no labelled rows{first}; name the column of human scores on the "
             "rubric's scale with --label COLUMN."
         )
-    return LabelledSource(name, dataset, items, _digest(items), imported, problems or [])
+    return LabelledSource(name, dataset, items, _digest(items), imported, problems or [],
+                          off_scale)
 
 
 def open_source(
@@ -87,7 +102,8 @@ def open_source(
             )
         imported = import_dataset(store, path, rubric, column_map, label=label,
                                   id_column=id_column, on_progress=on_progress)
-        return _labelled(store, imported.dataset, str(path), True, imported.problems)
+        return _labelled(store, imported.dataset, str(path), True, imported.problems,
+                         imported.labels_off_scale)
     if data.isdigit():
         dataset = store.get_dataset(int(data))
         return _labelled(store, dataset, f"dataset {dataset.id}", False)

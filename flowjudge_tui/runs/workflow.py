@@ -26,6 +26,7 @@ from flowjudge_tui.runs.execute import (
     execute_runs,
     verdict_to_store,
 )
+from flowjudge_tui.runs.retry import forget_too_long, rope_notice
 from flowjudge_tui.runs.work import (
     ServedModel,
     model_fingerprint,
@@ -256,6 +257,7 @@ def resume_run(
     store: Store,
     run_id: int,
     *,
+    retry_too_long: bool = False,
     n_ctx: int | None = None,
     gpu_layers: int | None = None,
     n_parallel: int | None = None,
@@ -274,17 +276,19 @@ def resume_run(
     and load settings (``n_ctx``, ``gpu_layers`` and ``n_parallel`` override them), or on the
     run's own server (``server`` moves it to another one serving the same model, or
     ``server_model``; ``n_parallel`` is then the items in flight). ``force`` takes the run over
-    from an owner that still looks alive (see ``Store.claim_run``)."""
+    from an owner that still looks alive (see ``Store.claim_run``). ``retry_too_long`` first
+    makes the items skipped as too long pending again, to judge them with the larger
+    ``n_ctx`` (see ``runs.retry``)."""
     run = store.get_run(run_id)
-    if (server is not None or run.server_url is not None) and (
+    if not retry_too_long and (server is not None or run.server_url is not None) and (
             run.pending > 0 or run.state == "running"):
         return _resume_served(store, run, server, server_model, unreachable_after,
                               n_parallel, n_ctx, gpu_layers, on_progress, on_verdict,
                               on_feedback, stop, force)
     [summary] = resume_runs(
-        store, [run_id], n_ctx=n_ctx, gpu_layers=gpu_layers, n_parallel=n_parallel,
-        opener=opener, on_notice=on_notice, on_progress=on_progress, on_verdict=on_verdict,
-        on_feedback=on_feedback, stop=stop, force=force)
+        store, [run_id], retry_too_long=retry_too_long, n_ctx=n_ctx, gpu_layers=gpu_layers,
+        n_parallel=n_parallel, opener=opener, on_notice=on_notice, on_progress=on_progress,
+        on_verdict=on_verdict, on_feedback=on_feedback, stop=stop, force=force)
     return summary
 
 
@@ -318,6 +322,7 @@ def resume_runs(
     store: Store,
     run_ids: Sequence[int],
     *,
+    retry_too_long: bool = False,
     n_ctx: int | None = None,
     gpu_layers: int | None = None,
     n_parallel: int | None = None,
@@ -331,8 +336,15 @@ def resume_runs(
 ) -> list[RunSummary]:
     """``resume_run`` for several runs of one model file, judged together (``execute_runs``):
     e.g. the runs of one ``flowjudge run --rubric A --rubric B`` after a crash. Runs with
-    nothing left are only marked done. A load that fails steps down to fewer sequences."""
+    nothing left are only marked done. A load that fails steps down to fewer sequences.
+    ``retry_too_long``: judge the items skipped as too long again, with the larger ``n_ctx``
+    (``runs.retry.forget_too_long`` says when that is refused)."""
     ids = list(dict.fromkeys(run_ids))
+    if retry_too_long:
+        for run in [store.get_run(run_id) for run_id in ids]:
+            if run.server_url is None:
+                _model_file(run)  # before anything is deleted
+        forget_too_long(store, ids, n_ctx, force)
     summaries: dict[int, RunSummary] = {}
     todo: list[RunRecord] = []
     for run_id in ids:
@@ -347,19 +359,30 @@ def resume_runs(
         if len({run.model_fingerprint for run in todo}) > 1:
             raise ModelError("Runs " + ", ".join(str(run.id) for run in todo) + " were judged "
                              "by different model files; resume them one at a time.")
-        path = Path(todo[0].model_path)
-        if not path.is_file():
-            raise ModelError(f"Run {todo[0].id} was judged with {path}, which is gone; put the "
-                             "file back to resume.")
+        path = _model_file(todo[0])
         load = resume_settings(todo[0], n_ctx, gpu_layers)
-        plans = [replace(load, n_parallel=count)
-                 for count in _halvings(n_parallel or load.n_parallel)]
+        own_ctx = min(run.settings.load.n_ctx for run in todo)
+        notice = rope_notice(path, own_ctx, load.n_ctx) if n_ctx is not None else None
+        if notice is not None and on_notice is not None:
+            on_notice(notice)
+        # A retry's larger context per sequence would multiply the memory the run's plan
+        # fitted: its few items are judged one at a time unless asked otherwise.
+        sequences = n_parallel or (1 if retry_too_long else load.n_parallel)
+        plans = [replace(load, n_parallel=count) for count in _halvings(sequences)]
         engine = (opener or _default_opener(on_notice))(path, plans)
         done = execute_runs(store, [run.id for run in todo], engine, on_progress=on_progress,
                             on_verdict=on_verdict, on_feedback=on_feedback, stop=stop,
                             force=force)
         summaries.update({summary.run.id: summary for summary in done})
     return [summaries[run_id] for run_id in ids]
+
+
+def _model_file(run: RunRecord) -> Path:
+    path = Path(run.model_path)
+    if not path.is_file():
+        raise ModelError(f"Run {run.id} was judged with {path}, which is gone; put the file "
+                         "back to resume.")
+    return path
 
 
 def _halvings(count: int) -> list[int]:

@@ -13,6 +13,7 @@ from flowjudge_tui.store.connection import Database
 from flowjudge_tui.store.dataset_queries import DatasetQueries
 from flowjudge_tui.store.label_queries import LabelQueries
 from flowjudge_tui.store.records import (
+    TOO_LONG,
     DatasetRecord,
     FingerprintKind,
     ItemRecord,
@@ -34,6 +35,7 @@ from flowjudge_tui.store.trial_queries import TrialQueries, TrialRecord
 
 __all__ = [
     "SCHEMA_VERSION",
+    "TOO_LONG",
     "DatasetRecord",
     "FingerprintKind",
     "ItemRecord",

@@ -16,6 +16,9 @@ RunState = Literal["queued", "running", "interrupted", "done", "failed", "cancel
 VerdictStatus = Literal["judged", "reused", "skipped"]
 FingerprintKind = Literal["sha256", "quick-v1", "served-v1"]
 
+# The stop reason of an item skipped because its prompt did not fit the context.
+TOO_LONG = "too_long"
+
 
 def item_content_hash(inputs: Mapping[str, str], output: str) -> str:
     """sha256 over everything of an item that reaches the prompt (field names, order, values)."""
@@ -126,6 +129,8 @@ class RunRecord:
     owner_heartbeat: str | None = None
     server_url: str | None = None
     """The server that judges this run; None when a model file is judged in-process."""
+    skipped_too_long: int = 0
+    """Of the skipped items, those too long for the context (a larger one may judge them)."""
 
     @property
     def done(self) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flowjudge_tui.errors import StoreError
+from flowjudge_tui.errors import TOO_LONG_PREFIX, StoreError
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.store.connection import Database, utc_now
 from flowjudge_tui.store.owner import (
@@ -20,6 +20,7 @@ from flowjudge_tui.store.owner import (
     owner_alive,
 )
 from flowjudge_tui.store.records import (
+    TOO_LONG,
     FingerprintKind,
     ItemRecord,
     JudgedItem,
@@ -36,7 +37,8 @@ from flowjudge_tui.store.rows import ITEM_COLUMNS, item_from_row, save_rubric_ve
 _RUN_SELECT = """
 SELECT r.*, d.name AS dataset_name, rb.name AS rubric_name,
        COALESCE(v.judged, 0) AS judged, COALESCE(v.reused, 0) AS reused,
-       COALESCE(v.skipped, 0) AS skipped, COALESCE(v.prompt_tokens, 0) AS sum_prompt_tokens,
+       COALESCE(v.skipped, 0) AS skipped, COALESCE(v.too_long, 0) AS too_long,
+       COALESCE(v.prompt_tokens, 0) AS sum_prompt_tokens,
        COALESCE(v.completion_tokens, 0) AS sum_completion_tokens,
        COALESCE(v.seconds, 0.0) AS sum_seconds
 FROM runs r
@@ -45,7 +47,7 @@ JOIN rubrics rb ON rb.hash = r.rubric_hash
 LEFT JOIN (
     SELECT run_id,
            SUM(status = 'judged') AS judged, SUM(status = 'reused') AS reused,
-           SUM(status = 'skipped') AS skipped,
+           SUM(status = 'skipped') AS skipped, SUM({too_long}) AS too_long,
            SUM(CASE WHEN status = 'judged' THEN prompt_tokens ELSE 0 END) AS prompt_tokens,
            SUM(CASE WHEN status = 'judged' THEN completion_tokens ELSE 0 END)
                AS completion_tokens,
@@ -53,6 +55,13 @@ LEFT JOIN (
     FROM verdicts {where} GROUP BY run_id
 ) v ON v.run_id = r.id
 """
+
+# A verdict that is a skip for want of context: marked since too-long skips were retried;
+# before that, known by the reason's first words.
+_TOO_LONG_SKIP = (
+    f"status = 'skipped' AND (stop_reason = '{TOO_LONG}' OR (stop_reason = '' AND "
+    f"skip_reason LIKE '{TOO_LONG_PREFIX}%'))"
+)
 
 _VERDICT_COLUMNS = (
     "id, run_id, item_id, status, score, feedback, distribution, expected_score, confidence,"
@@ -92,6 +101,7 @@ def _run_from_row(row: sqlite3.Row) -> RunRecord:
         judge_seconds=row["sum_seconds"],
         owner_heartbeat=row["owner_heartbeat"],
         server_url=row["server_url"],
+        skipped_too_long=row["too_long"],
     )
 
 
@@ -179,7 +189,8 @@ class RunQueries:
 
     def get_run(self, run_id: int) -> RunRecord:
         row = self.db.conn().execute(
-            _RUN_SELECT.format(where="WHERE run_id = ?") + " WHERE r.id = ?", (run_id, run_id)
+            _RUN_SELECT.format(where="WHERE run_id = ?", too_long=_TOO_LONG_SKIP)
+            + " WHERE r.id = ?", (run_id, run_id)
         ).fetchone()
         if row is None:
             raise StoreError(f"No run {run_id}; run 'flowjudge runs list' to see the runs.")
@@ -188,7 +199,8 @@ class RunQueries:
     def list_runs(self, limit: int | None = None) -> list[RunRecord]:
         """Newest first."""
         rows = self.db.conn().execute(
-            _RUN_SELECT.format(where="") + " ORDER BY r.id DESC LIMIT ?",
+            _RUN_SELECT.format(where="", too_long=_TOO_LONG_SKIP)
+            + " ORDER BY r.id DESC LIMIT ?",
             (-1 if limit is None else limit,),
         ).fetchall()
         return [_run_from_row(row) for row in rows]
@@ -285,6 +297,28 @@ class RunQueries:
                 (status, error, utc_now(), run_id),
             )
         return self.get_run(run_id)
+
+    def forget_too_long_skips(self, run_id: int, force: bool = False) -> int:
+        """Delete the run's verdicts that skipped an item as too long for the context, in one
+        transaction (a kill leaves all of them or none), so those items are pending again;
+        refused while a live process judges the run (unless ``force``). Returns how many."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT status, owner_pid, owner_host, owner_token, owner_heartbeat"
+                " FROM runs WHERE id = ?", (run_id,),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"No run {run_id}; run 'flowjudge runs list' to see the runs.")
+            if not force and row["status"] == "running" and owner_alive(
+                row["owner_pid"], row["owner_host"], row["owner_token"], row["owner_heartbeat"]
+            ):
+                raise StoreError(
+                    f"Run {run_id} is being judged by process {row['owner_pid']} on "
+                    f"{row['owner_host']}; wait for it to finish or stop it first."
+                )
+            cursor = conn.execute(
+                f"DELETE FROM verdicts WHERE run_id = ? AND {_TOO_LONG_SKIP}", (run_id,))
+        return cursor.rowcount
 
     def delete_run(self, run_id: int) -> None:
         with self.db.transaction() as conn:

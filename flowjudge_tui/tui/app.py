@@ -353,6 +353,13 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
                                   f"{run.dataset_name}",
                                   f"{run.done} of {run.total_items} judged so far",
                                   partial(self.run_on_screen, "runs", "resume_run", run.id)))
+        for run in runs:
+            if run.skipped_too_long and run.server_url is None:
+                verbs.append(Verb(f"Retry run {run.id}'s too-long items with a larger context",
+                                  f"{run.skipped_too_long} skipped as too long for "
+                                  f"{run.settings.load.n_ctx} tokens (Runs, l)",
+                                  partial(self.run_on_screen, "runs", "retry_too_long",
+                                          run.id)))
         for entry in self.library.entries():
             name = entry.rubric.name
             verbs.append(Verb(f"Spot check with {name}", entry.rubric.title,

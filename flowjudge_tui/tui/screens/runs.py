@@ -29,9 +29,10 @@ from flowjudge_tui.tui.messages import (
     RunStarted,
     TaskFinished,
 )
-from flowjudge_tui.tui.plain import cell
+from flowjudge_tui.tui.plain import cell, escape
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.screens.dialogs import Confirm
+from flowjudge_tui.tui.screens.retry_dialog import retry_prompt, retryable
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettings, JudgeSettingsForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
@@ -47,6 +48,11 @@ def describe_run_end(summary_run: RunRecord, judged: int, reused: int, skipped: 
     if stopped:
         return (f"Run {summary_run.id} stopped after {summary_run.done} of "
                 f"{summary_run.total_items} ({counts}); press r to resume it.")
+    too_long = summary_run.skipped_too_long
+    if too_long and summary_run.server_url is None:
+        them = "it" if too_long == 1 else "them"
+        return (f"Run {summary_run.id} is done: {counts}; {too_long} too long for its "
+                f"context: press l to judge {them} with a larger one.")
     return f"Run {summary_run.id} is done: {counts}."
 
 
@@ -58,12 +64,14 @@ class RunsScreen(FlowScreen):
         "are wrong; a column of human scores is optional). **ctrl+r** imports the file and "
         "starts the run. Every verdict is saved as it is made, so a run that is stopped, or "
         "cut short, resumes where it left off (**r** on a run in the list). **enter** opens "
-        "a run in Review; **delete** deletes it (after asking)."
+        "a run in Review; **delete** deletes it (after asking). Items too long for a run's "
+        "context are skipped; **l** judges just those again with a larger context."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "start_run", "Start run", priority=True, id="runs.start"),
         Binding("escape", "cancel_run", "Stop run", id="runs.cancel"),
         Binding("r", "resume_run", "Resume", id="runs.resume"),
+        Binding("l", "retry_too_long", "Retry too long", id="runs.retry_too_long"),
         Binding("delete", "delete_run", "Delete", id="runs.delete"),
         Binding("p", "preview", "Preview", show=False, id="runs.preview"),
     ]
@@ -206,6 +214,9 @@ class RunsScreen(FlowScreen):
         if action == "resume_run":
             run = self.selected_run()
             return not self.running and run is not None and run.resumable
+        if action == "retry_too_long":
+            run = self.selected_run()
+            return not self.running and run is not None and retryable(run)
         return True
 
     def selected_run(self) -> RunRecord | None:
@@ -273,10 +284,14 @@ class RunsScreen(FlowScreen):
                 f"{Path(imported.dataset.source_path).name} is unchanged since it was "
                 f"imported; its {imported.imported} rows (and their labels) are reused."
             )))
-        elif imported.problems:
-            self.post_message(TaskFinished("import", (
-                f"Imported {imported.imported} rows of {imported.dataset.source_path}; "
-                f"skipped {len(imported.problems)} ({imported.problems[0]})."
+        elif imported.problems or imported.labels_off_scale is not None:
+            skipped = (f"; skipped {len(imported.problems)} ({imported.problems[0]})"
+                       if imported.problems else "")
+            off_scale = (f" {imported.labels_off_scale.sentence()}"
+                         if imported.labels_off_scale is not None else "")
+            self.post_message(TaskFinished("import", escape(
+                f"Imported {imported.imported} rows of {imported.dataset.source_path}"
+                f"{skipped}.{off_scale}"
             )))
 
     def action_resume_run(self, run_id: int | None = None) -> None:
@@ -296,17 +311,44 @@ class RunsScreen(FlowScreen):
         self.list_runs()
         self.resume_in_background(run.id)
 
+    def action_retry_too_long(self, run_id: int | None = None) -> None:
+        """Ask for a larger context, then judge the run's too-long items with it."""
+        if run_id is None:
+            run = self.selected_run()
+        else:
+            self.select_run(run_id)
+            run = self.find_run(run_id) or self.flow.store.get_run(run_id)
+        if self.running:
+            self.notify("A run is in progress; stop it first (escape).", title="Runs")
+            return
+        if run is None or not retryable(run):
+            return
+
+        def answered(text: str | None) -> None:
+            if text is not None and run is not None and not self.running:
+                self.set_running(True)
+                self.active_run_id = run.id
+                self.resume_in_background(run.id, int(text.strip()))
+
+        self.app.push_screen(retry_prompt(run), answered)
+
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def resume_in_background(self, run_id: int) -> None:
-        """Resume with the run's own model and settings, as ``flowjudge runs resume`` does."""
+    def resume_in_background(self, run_id: int, retry_ctx: int | None = None) -> None:
+        """Resume with the run's own model and settings, as ``flowjudge runs resume`` does;
+        with ``retry_ctx``, first make its too-long items pending to judge them with it."""
         from flowjudge_tui.runs.workflow import resume_run
 
         worker = get_current_worker()
         with self.flow.jobs.job():
-            summary = resume_run(self.flow.store, run_id, opener=self.flow.open_engine_for_run,
+            summary = resume_run(self.flow.store, run_id, retry_too_long=retry_ctx is not None,
+                                 n_ctx=retry_ctx, opener=self.flow.open_engine_for_run,
+                                 on_notice=self.post_notice,
                                  on_progress=self.post_progress,
                                  stop=lambda: worker.is_cancelled)
         self.post_message(RunEnded(summary))
+
+    def post_notice(self, text: str) -> None:
+        self.post_message(TaskFinished("notice", escape(text)))
 
     def post_progress(self, progress: Progress) -> None:
         self.post_message(ProgressChanged(progress))

@@ -41,12 +41,14 @@ class TrialProgressed(Message, bubble=False):
 
 class LabHistoryRead(Message, bubble=False):
     def __init__(self, name: str, results: list[TrialResult],
-                 outcome: TrialOutcome | None = None, unusable_rows: int = 0) -> None:
+                 outcome: TrialOutcome | None = None, unusable_rows: int = 0,
+                 off_scale: str | None = None) -> None:
         super().__init__()
         self.name = name
         self.results = results
         self.outcome = outcome
         self.unusable_rows = unusable_rows
+        self.off_scale = off_scale
 
 
 class LabCompared(Message):
@@ -133,7 +135,8 @@ class LabPanel(Vertical, WorkerErrorHandler):
                 stop=lambda: worker.is_cancelled,
             )
             results = [trial_result(store, t) for t in store.trials(rubric.name)]
-        self.post_message(LabHistoryRead(rubric.name, results, outcome, len(source.problems)))
+        self.post_message(LabHistoryRead(rubric.name, results, outcome, len(source.problems),
+                                         source.off_scale_sentence()))
 
     def planned(self) -> tuple[Path, LoadSettings] | None:
         """The chosen model and how it would be loaded: a finished trial is then found
@@ -189,8 +192,9 @@ class LabPanel(Vertical, WorkerErrorHandler):
             self.show_status(
                 f"Version {latest.version} ({done}): {escape(figures_line(latest))}; "
                 f"{len(latest.disagreements)} disagreements of {len(latest.scored)}."
-                + (f" {message.unusable_rows} rows of the file could not be used (a label off "
-                   "the scale?)." if message.unusable_rows else "")
+                + (f" {message.unusable_rows} rows of the file could not be used."
+                   if message.unusable_rows else "")
+                + (f" {escape(message.off_scale)}" if message.off_scale else "")
             )
         elif not self.results:
             self.show_status(f"No version of '{escape(message.name)}' tried yet: ctrl+t tries "

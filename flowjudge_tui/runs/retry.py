@@ -1,0 +1,93 @@
+"""Items skipped as too long for a run's context: how to say so, and judging them again.
+
+Retrying is two steps. First the run's too-long skips are deleted in one transaction, so the
+items are pending again; then the run is resumed with a larger context (``workflow.resume_runs``
+with ``retry_too_long``). A process killed between the two, or during the second, leaves the
+items pending and nothing half done: the same retry carries on, and a plain resume judges them
+with the run's own context, which skips them again as too long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from flowjudge_tui.errors import FlowJudgeError, ModelError, SettingsError, StoreError
+from flowjudge_tui.judging.backend import DEFAULT_N_CTX
+from flowjudge_tui.store import RunRecord, Store
+
+RETRY_CONTEXT = 8192
+"""The context to suggest: the most Flow-Judge's card gives."""
+
+
+def suggested_context(run: RunRecord) -> int:
+    """A context larger than the run's: 8192, or twice the run's when it has that already."""
+    own = run.settings.load.n_ctx
+    return RETRY_CONTEXT if own < RETRY_CONTEXT else own * 2
+
+
+def retry_command(run: RunRecord, n_ctx: int | None = None) -> str:
+    return (f"flowjudge runs resume {run.id} --retry-skipped "
+            f"--n-ctx {n_ctx or suggested_context(run)}")
+
+
+def too_long_hint(run: RunRecord) -> str | None:
+    """One sentence about the run's items skipped as too long and how to judge them (None
+    when there are none)."""
+    count = run.skipped_too_long
+    if count == 0:
+        return None
+    items, them = ("1 item was", "it") if count == 1 else (f"{count:,} items were", "them")
+    if run.server_url is not None:
+        return (f"{items} skipped as too long for the context of the server at "
+                f"{run.server_url}; a server started with a larger context judges {them} in "
+                "a new run.")
+    return (f"{items} skipped as too long for the context of {run.settings.load.n_ctx} "
+            f"tokens; judge {them} with a larger one: '{retry_command(run)}'.")
+
+
+def forget_too_long(store: Store, run_ids: Sequence[int], n_ctx: int | None,
+                    force: bool = False) -> int:
+    """Check that the runs' too-long items can be retried with ``n_ctx``, then delete their
+    skips (one transaction per run). Returns how many items are pending again.
+
+    A run with nothing skipped as too long but items still pending passes: it is a retry
+    that was stopped or killed after its skips were deleted, and it carries on."""
+    runs = [store.get_run(run_id) for run_id in run_ids]
+    for run in runs:
+        if run.server_url is not None:
+            raise ModelError(
+                f"Run {run.id} is judged by the server at {run.server_url}, which sets its own "
+                "context size; --retry-skipped is for runs judged in-process."
+            )
+        own = run.settings.load.n_ctx
+        if n_ctx is None or n_ctx <= own:
+            raise SettingsError(
+                f"Run {run.id} skipped those items with a context of {own} tokens, and the "
+                f"same context would skip them again; give a larger one with --n-ctx "
+                f"{suggested_context(run)}."
+            )
+        if run.skipped_too_long == 0 and run.pending == 0:
+            raise StoreError(
+                f"Run {run.id} has no items skipped as too long for the context; nothing to "
+                "retry."
+            )
+    return sum(store.forget_too_long_skips(run.id, force) for run in runs)
+
+
+def rope_notice(model_path: Path, own_ctx: int, n_ctx: int) -> str | None:
+    """The sentence to show when a larger context changes a Phi-3 model's RoPE factors (None
+    when it does not, or the file's header cannot be read: loading it will say why)."""
+    if own_ctx > DEFAULT_N_CTX or n_ctx <= DEFAULT_N_CTX:
+        return None
+    from flowjudge_tui.models.gguf_file import read_gguf
+
+    try:
+        architecture = read_gguf(model_path, require_runnable=False).architecture
+    except (FlowJudgeError, OSError):
+        return None
+    if architecture != "phi3":
+        return None
+    return (f"Phi-3 switches to its long-context RoPE factors above {DEFAULT_N_CTX} tokens of "
+            f"context, so the items judged now with {n_ctx} may score slightly differently "
+            f"from those judged with {own_ctx}.")
