@@ -12,6 +12,9 @@ brought to the score position exactly as in-process (kept tokens + forced tail, 
 makes it cost a few tokens of prompt processing.
 
 Thread-safe: several judgments may be in flight at once (a run's ``--concurrency``).
+
+llama-cpp-python's own server takes text prompts only and keys its log-probs by token text;
+``served_text`` explains how the same guarantees are kept there (one judgment in flight).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from flowjudge_tui.engine.served_scores import (
     score_distribution,
     top_logprobs,
 )
+from flowjudge_tui.engine.served_text import TextScorer, text_sampling, text_score_distribution
 from flowjudge_tui.engine.served_tokens import ServerTokenizer
 from flowjudge_tui.engine.structure import (
     GenerationWatcher,
@@ -66,6 +70,8 @@ DEFAULT_TOP_LOGPROBS = 20
 # 1000, then in the whole vocabulary (megabytes of JSON with Gemma's 262k tokens: only for a
 # model that hardly considers any score there).
 WIDER_TOP_LOGPROBS = 1000
+# What stands for a token id in a stream of text chunks without ids.
+TEXT_CHUNK = -1
 
 
 @dataclass
@@ -101,15 +107,20 @@ class ServedEngine:
             self.connection.close()
             raise
         self.model, self.is_llama_cpp, self.n_vocab = facts.model, facts.is_llama_cpp, facts.n_vocab
+        self.kind, self.slots = facts.kind, facts.slots
+        self.text_prompts = facts.text_prompts
         self._n_ctx = facts.n_ctx
         self.chat = facts.chat
-        self.tokens = ServerTokenizer(self.connection, self.chat, self.model)
+        self.tokens = ServerTokenizer(self.connection, self.chat, self.model,
+                                      facts.bos if facts.text_prompts else None)
+        self._scorer = TextScorer(self.connection, self.model)
         self.load = LoadSettings(n_ctx=facts.n_ctx)
 
     @property
     def n_parallel(self) -> int:
-        """Judgments kept in flight by ``judge_many`` (the server batches them)."""
-        return self.concurrency
+        """Judgments kept in flight by ``judge_many`` (the server batches them); one for a
+        server that serves one request at a time and interrupts a stream for the next."""
+        return 1 if self.text_prompts else self.concurrency
 
     def judge_many(self, requests: Iterable[JudgeRequest],
                    should_stop: StopCheck | None = None) -> Iterator[JudgeOutcome]:
@@ -121,7 +132,7 @@ class ServedEngine:
                               request.on_feedback, stop)
 
         try:
-            yield from judge_concurrently(judge_one, requests, self.concurrency, stop,
+            yield from judge_concurrently(judge_one, requests, self.n_parallel, stop,
                                           self.cancel)
         finally:
             self.reset_cancel()
@@ -182,6 +193,8 @@ class ServedEngine:
     def _judge(self, prompt: str, scores: list[int], sampling: SamplingSettings,
                on_feedback: FeedbackCallback | None, stop: StopCheck) -> EngineResult:
         started = time.monotonic()
+        if self.text_prompts:
+            return self._judge_text(prompt, scores, sampling, on_feedback, stop)
         prompt_tokens = self.chat_tokens(prompt, stop)
         room = self.n_ctx - len(prompt_tokens) - SCORE_RESERVE
         if room < MIN_FEEDBACK_TOKENS:
@@ -202,7 +215,44 @@ class ServedEngine:
         return engine_result(position, watcher, len(prompt_tokens), len(generated),
                              distribution, mass, started)
 
+    def _judge_text(self, prompt: str, scores: list[int], sampling: SamplingSettings,
+                    on_feedback: FeedbackCallback | None, stop: StopCheck) -> EngineResult:
+        """``_judge`` through a server that takes text prompts (see ``served_text``)."""
+        started = time.monotonic()
+        text, prompt_tokens = self.tokens.prompt_text(prompt, stop)
+        room = self.n_ctx - len(prompt_tokens) - SCORE_RESERVE
+        if room < MIN_FEEDBACK_TOKENS:
+            raise PromptTooLongError(
+                len(prompt_tokens), MIN_FEEDBACK_TOKENS + SCORE_RESERVE, self.n_ctx
+            )
+        budget = min(sampling.max_feedback_tokens, room)
+        _, watcher, ended = self._generate(text, budget, sampling, on_feedback, stop)
+        scored = time.monotonic()
+        position = locate_score_position(watcher.pieces, ended)
+        kept = b"".join(watcher.pieces[: position.kept_tokens]).decode("utf-8", "replace")
+        sequences = {s: self.tokens.continuation(str(s), stop) for s in scores}
+        several = any(len(seq) > 1 for seq in sequences.values())
+        digits = [self.tokens.continuation(str(d), stop)[0] for d in range(10)] if several \
+            else []
+        requests = self._scorer.requests
+        after = self.tokens.text_after(text, prompt_tokens, kept + position.tail, stop)
+        distribution, mass = text_score_distribution(
+            self._scorer, text + after, sequences, digits, stop)
+        # Tokens written: the server's tokens of prompt and answer, less the prompt's.
+        written = b"".join(watcher.pieces).decode("utf-8", "replace")
+        written = text + self.tokens.text_after(text, prompt_tokens, written, stop)
+        generated = len(self.tokens.tokenize(written, add_bos=True, stop=stop)) - \
+            len(prompt_tokens)
+        with self._lock:
+            self.timings.judgments += 1
+            self.timings.score_s += time.monotonic() - scored
+            self.timings.score_requests += self._scorer.requests - requests
+        return engine_result(position, watcher, len(prompt_tokens), generated,
+                             distribution, mass, started)
+
     def _sampling_payload(self, sampling: SamplingSettings) -> dict[str, Any]:
+        if self.text_prompts:
+            return text_sampling(sampling.temperature, sampling.top_p, sampling.seed)
         payload: dict[str, Any] = {"temperature": sampling.temperature, "top_p": sampling.top_p,
                                    "seed": sampling.seed}
         if self.is_llama_cpp:
@@ -210,12 +260,13 @@ class ServedEngine:
             payload.update(top_k=0, min_p=0.0, repeat_penalty=1.0, cache_prompt=True)
         return payload
 
-    def _generate(self, prompt_tokens: list[int], budget: int, sampling: SamplingSettings,
+    def _generate(self, prompt: list[int] | str, budget: int, sampling: SamplingSettings,
                   on_feedback: FeedbackCallback | None, stop: StopCheck,
                   ) -> tuple[list[int], GenerationWatcher, str]:
-        payload = {"model": self.model, "prompt": prompt_tokens, "max_tokens": budget,
-                   "stream": True, "logprobs": 1, "return_tokens_as_token_ids": True,
-                   **self._sampling_payload(sampling)}
+        payload = {"model": self.model, "prompt": prompt, "max_tokens": budget,
+                   "stream": True, **self._sampling_payload(sampling)}
+        if not self.text_prompts:
+            payload.update(logprobs=1, return_tokens_as_token_ids=True)
         streamed = _Resumable(on_feedback)
         failing_since: float | None = None
         attempt = 0
@@ -235,7 +286,7 @@ class ServedEngine:
         sent = time.monotonic()
         events = self.connection.stream("/v1/completions", payload, stop)
         try:
-            ended, first = self._follow(events, generated, watcher, budget)
+            ended, first = self._follow(events, generated, watcher, budget, self.text_prompts)
         finally:
             events.close()
         if stop():
@@ -249,15 +300,26 @@ class ServedEngine:
 
     @staticmethod
     def _follow(events: Iterator[dict[str, Any]], generated: list[int],
-                watcher: GenerationWatcher, budget: int) -> tuple[str, float | None]:
-        """Feed streamed tokens to ``watcher``; why generation ended, when the first came."""
+                watcher: GenerationWatcher, budget: int,
+                text_chunks: bool = False) -> tuple[str, float | None]:
+        """Feed streamed tokens to ``watcher``; why generation ended, when the first came.
+
+        ``text_chunks``: the server streams text without token ids (llama-cpp-python's), each
+        chunk stands for its tokens, and a stream that ends without a finish reason was
+        interrupted (by another client's request) and must be run again.
+        """
         first: float | None = None
         for event in events:
             choices = event.get("choices")
             if not isinstance(choices, list) or not choices:
                 continue
             choice = choices[0]
-            tokens = generated_tokens(choice)
+            chunk = choice.get("text")
+            if text_chunks:
+                tokens = [(TEXT_CHUNK, chunk.encode("utf-8"))] if isinstance(chunk, str) and \
+                    chunk else []
+            else:
+                tokens = generated_tokens(choice)
             if first is None and tokens:
                 first = time.monotonic()
             for token, piece in tokens:
@@ -268,6 +330,9 @@ class ServedEngine:
                 return "eos", first
             if choice.get("finish_reason") or len(generated) >= budget:
                 break
+        else:
+            if text_chunks:
+                raise ServerRetryable("the server interrupted the stream")
         return "length", first
 
     def top_logprobs(self, context: list[int]) -> list[TopToken]:
