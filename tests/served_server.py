@@ -86,7 +86,7 @@ class LlamaCppPythonServer(LlamaServer):
 
     health_path = "/v1/models"
 
-    def __init__(self, model: Path, n_ctx: int = 2048, port: int | None = None) -> None:
+    def __init__(self, model: Path, n_ctx: int = 4096, port: int | None = None) -> None:
         super().__init__(model, parallel=1, port=port)
         self.n_ctx = n_ctx
 

@@ -64,6 +64,19 @@ def test_a_streamed_verdict_is_the_models_own_as_in_process(
         engine.close()
 
 
+def test_doctor_names_it_and_how_it_gives_log_probs(
+    lcp_server: LlamaCppPythonServer, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flowjudge_tui.cli.main import main
+
+    assert main(["doctor", "--server", lcp_server.url, "--vocab", str(tiny_model_path)]) == 0
+    out = capsys.readouterr().out
+    assert "reachable (llama-cpp-python server)" in out
+    assert f"{lcp_server.n_ctx} tokens per request" in out and "1 request(s) at a time" in out
+    assert "log-probs  yes (read by token id through logit_bias)" in out
+    assert f"same as {tiny_model_path.name}" in out and "ready to judge." in out
+
+
 def test_a_run_with_concurrency_two_judges_each_item_once(
     lcp_server: LlamaCppPythonServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -82,7 +95,7 @@ def test_a_run_with_concurrency_two_judges_each_item_once(
 def test_same_context_same_distribution_as_in_process(random_model_path: Path) -> None:
     """Random weights: every token counts. The server's tokens of the prompt are the
     in-process ones, and the score log-probs read by id equal the in-process logits'."""
-    server = LlamaCppPythonServer(random_model_path).start()
+    server = LlamaCppPythonServer(random_model_path, n_ctx=2048).start()
     remote = ServedEngine(server.url)
     local = LlamaEngine(random_model_path)
     try:

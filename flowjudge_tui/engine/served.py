@@ -335,6 +335,17 @@ class ServedEngine:
                 raise ServerRetryable("the server interrupted the stream")
         return "length", first
 
+    def logprobs_check(self, text: str) -> tuple[int, str]:
+        """Ask once for the log-probs after ``text`` (``doctor``): how many came, and how
+        they name tokens. Raises ``ServerError`` when the server gives none."""
+        never = _never
+        if self.text_prompts:
+            token = self.tokens.continuation("1", never)[0]
+            self._scorer.forced(text, token, never)
+            return 1, "read by token id through logit_bias"
+        ids = [token for token, _ in self.tokens.tokenize(text, special=True)]
+        return len(self.top_logprobs(ids)), "with token ids"
+
     def top_logprobs(self, context: list[int]) -> list[TopToken]:
         """The top log-probabilities after ``context`` (``doctor`` checks a server with it)."""
         return self._top(context, lambda: False)
@@ -406,6 +417,10 @@ class ServedEngine:
         weights = {s: math.exp(v - best) for s, v in log_probs.items()}
         total = sum(weights.values())
         return {s: w / total for s, w in weights.items()}, min(1.0, math.exp(best) * total)
+
+
+def _never() -> bool:
+    return False
 
 
 def _preferred_whitespace(top: list[TopToken], firsts: dict[int, int]) -> int | None:
