@@ -47,6 +47,8 @@ class ServerFacts:
     """What such a server puts before every prompt it tokenizes."""
     slots: int = 0
     """Requests the server decodes at once (llama.cpp's ``--parallel``); 0 when unknown."""
+    owned_by: str = ""
+    """The model entry's ``owned_by`` (vLLM says ``vllm``)."""
 
     @property
     def kind(self) -> str:
@@ -54,6 +56,8 @@ class ServerFacts:
             return "llama.cpp server"
         if self.text_prompts:
             return "llama-cpp-python server"
+        if self.owned_by == "vllm":
+            return "vLLM server"
         return "OpenAI-compatible server"
 
 
@@ -113,4 +117,5 @@ def discover(connection: ServerConnection, model: str | None) -> ServerFacts:
     chat = ChatWrapper(template=template, architecture="phi3" if phi3 else "",
                        bos_token=bos, eos_token=eos)
     return ServerFacts(model, n_ctx, n_vocab, is_llama_cpp, chat, text_prompts=text_bos is not None,
-                       bos=tuple(text_bos or ()), slots=slots)
+                       bos=tuple(text_bos or ()), slots=slots,
+                       owned_by=str(entry.get("owned_by") or ""))
