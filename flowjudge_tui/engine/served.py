@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +37,12 @@ from flowjudge_tui.engine.served_http import (
 )
 from flowjudge_tui.engine.served_scores import (
     TopToken,
-    generated_tokens,
     missing_scores,
     probability_of,
     score_distribution,
     top_logprobs,
 )
+from flowjudge_tui.engine.served_stream import Resumable, follow_stream
 from flowjudge_tui.engine.served_text import TextScorer, text_sampling, text_score_distribution
 from flowjudge_tui.engine.served_tokens import ServerTokenizer
 from flowjudge_tui.engine.structure import (
@@ -70,8 +70,6 @@ DEFAULT_TOP_LOGPROBS = 20
 # 1000, then in the whole vocabulary (megabytes of JSON with Gemma's 262k tokens: only for a
 # model that hardly considers any score there).
 WIDER_TOP_LOGPROBS = 1000
-# What stands for a token id in a stream of text chunks without ids.
-TEXT_CHUNK = -1
 
 
 @dataclass
@@ -267,7 +265,7 @@ class ServedEngine:
                    "stream": True, **self._sampling_payload(sampling)}
         if not self.text_prompts:
             payload.update(logprobs=1, return_tokens_as_token_ids=True)
-        streamed = _Resumable(on_feedback)
+        streamed = Resumable(on_feedback)
         failing_since: float | None = None
         attempt = 0
         while True:
@@ -286,7 +284,7 @@ class ServedEngine:
         sent = time.monotonic()
         events = self.connection.stream("/v1/completions", payload, stop)
         try:
-            ended, first = self._follow(events, generated, watcher, budget, self.text_prompts)
+            ended, first = follow_stream(events, generated, watcher, budget, self.text_prompts)
         finally:
             events.close()
         if stop():
@@ -297,43 +295,6 @@ class ServedEngine:
             self.timings.prompt_s += first - sent
             self.timings.feedback_s += done - first
         return generated, watcher, ended
-
-    @staticmethod
-    def _follow(events: Iterator[dict[str, Any]], generated: list[int],
-                watcher: GenerationWatcher, budget: int,
-                text_chunks: bool = False) -> tuple[str, float | None]:
-        """Feed streamed tokens to ``watcher``; why generation ended, when the first came.
-
-        ``text_chunks``: the server streams text without token ids (llama-cpp-python's), each
-        chunk stands for its tokens, and a stream that ends without a finish reason was
-        interrupted (by another client's request) and must be run again.
-        """
-        first: float | None = None
-        for event in events:
-            choices = event.get("choices")
-            if not isinstance(choices, list) or not choices:
-                continue
-            choice = choices[0]
-            chunk = choice.get("text")
-            if text_chunks:
-                tokens = [(TEXT_CHUNK, chunk.encode("utf-8"))] if isinstance(chunk, str) and \
-                    chunk else []
-            else:
-                tokens = generated_tokens(choice)
-            if first is None and tokens:
-                first = time.monotonic()
-            for token, piece in tokens:
-                generated.append(token)
-                if watcher.feed(piece):
-                    return "marker", first
-            if choice.get("finish_reason") == "stop":
-                return "eos", first
-            if choice.get("finish_reason") or len(generated) >= budget:
-                break
-        else:
-            if text_chunks:
-                raise ServerRetryable("the server interrupted the stream")
-        return "length", first
 
     def logprobs_check(self, text: str) -> tuple[int, str]:
         """Ask once for the log-probs after ``text`` (``doctor``): how many came, and how
@@ -431,22 +392,3 @@ def _preferred_whitespace(top: list[TopToken], firsts: dict[int, int]) -> int | 
     shown = {t.token: t.logprob for t in top}
     rivals = [shown.get(t, -math.inf) for t in firsts.values()]
     return best.token if best.logprob > max(rivals) else None
-
-
-class _Resumable:
-    """Forwards streamed feedback once, even when a broken stream is run again."""
-
-    def __init__(self, target: Callable[[str], None] | None) -> None:
-        self._target = target
-        self._delivered = 0
-        self._seen = 0
-
-    def restart(self) -> None:
-        self._seen = 0
-
-    def forward(self, text: str) -> None:
-        start, self._seen = self._seen, self._seen + len(text)
-        fresh = text[max(0, self._delivered - start):]
-        if fresh and self._target is not None:
-            self._target(fresh)
-            self._delivered = self._seen
