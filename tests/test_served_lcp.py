@@ -85,6 +85,7 @@ def test_a_run_with_concurrency_two_judges_each_item_once(
     code, _, err = cli(capsys, "run", "--server", lcp_server.url, "--rubric", RUBRIC,
                        "--data", str(dataset(tmp_path, 3)), "--concurrency", "2")
     assert code == 0, err
+    assert "1 in flight (the server serves one at a time)" in err
     rows = verdict_rows(1)
     assert len(rows) == len({item for item, _, _ in rows}) == 3
     assert {(status, score) for _, status, score in rows} == {("judged", 1)}
