@@ -4,6 +4,10 @@ Few tests: each server takes seconds to start."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,11 +97,19 @@ def test_a_run_with_concurrency_two_judges_each_item_once(
         assert store.get_run(1).server_url == lcp_server.url
 
 
-def test_same_context_same_distribution_as_in_process(random_model_path: Path) -> None:
+@pytest.fixture(scope="module")
+def random_lcp_server(random_model_path: Path) -> Iterator[LlamaCppPythonServer]:
+    server = LlamaCppPythonServer(random_model_path, n_ctx=2048).start()
+    yield server
+    server.stop()
+
+
+def test_same_context_same_distribution_as_in_process(
+    random_lcp_server: LlamaCppPythonServer, random_model_path: Path
+) -> None:
     """Random weights: every token counts. The server's tokens of the prompt are the
     in-process ones, and the score log-probs read by id equal the in-process logits'."""
-    server = LlamaCppPythonServer(random_model_path, n_ctx=2048).start()
-    remote = ServedEngine(server.url)
+    remote = ServedEngine(random_lcp_server.url)
     local = LlamaEngine(random_model_path)
     try:
         for scores in ([0, 1], [1, 2, 3, 4, 5]):
@@ -116,4 +128,39 @@ def test_same_context_same_distribution_as_in_process(random_model_path: Path) -
     finally:
         remote.close()
         local.close()
-        server.stop()
+
+
+def test_a_stream_another_client_interrupts_is_run_again(
+    random_lcp_server: LlamaCppPythonServer,
+) -> None:
+    """By default the server cuts a streaming request short when another one arrives: the
+    judgment runs its stream again and the feedback still reaches the listener once."""
+    engine = ServedEngine(random_lcp_server.url)
+    sampling = SamplingSettings(max_feedback_tokens=40)
+    other: list[threading.Thread] = []
+
+    def on_chunk(text: str) -> None:
+        if not other:  # while this stream waits, another client asks for something
+            other.append(threading.Thread(target=_another_client, args=(random_lcp_server,)))
+            other[0].start()
+            time.sleep(0.5)
+        chunks.append(text)
+
+    try:
+        chunks: list[str] = []
+        interrupted = judge_item(engine, FIVE, ITEM, sampling, on_feedback=on_chunk)
+        other[0].join()
+        undisturbed = judge_item(engine, FIVE, ITEM, sampling)
+    finally:
+        engine.close()
+    assert "".join(chunks) == interrupted.feedback
+    assert interrupted.raw_text == undisturbed.raw_text
+    assert interrupted.distribution == pytest.approx(undisturbed.distribution, abs=1e-6)
+
+
+def _another_client(server: LlamaCppPythonServer) -> None:
+    request = urllib.request.Request(
+        server.url + "/completions", data=json.dumps({"prompt": "Hello", "max_tokens": 1})
+        .encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        answer.read()

@@ -31,10 +31,16 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flowjudge_tui.engine.served_http import ServerConnection, StopCheck
+from flowjudge_tui.engine.served_http import (
+    Cancelled,
+    ServerConnection,
+    ServerRetryable,
+    StopCheck,
+)
 from flowjudge_tui.errors import ItemError, ServerError
 
 TOKENIZE_PATH = "/extras/tokenize"
@@ -107,6 +113,35 @@ class TextScorer:
             self._texts[key] = text
         return text
 
+    def _streamed_logprobs(self, payload: dict[str, Any], stop: StopCheck) -> Any:
+        """The log-probs of the one token a streamed request writes. Streamed, because then
+        llama-cpp-python computes them for that position only (a plain answer converts the
+        logits of every position of the context first: seconds on a long prompt)."""
+        failing_since: float | None = None
+        attempt = 0
+        while True:
+            with self._lock:
+                self.requests += 1
+            events = self.connection.stream("/v1/completions", payload, stop)
+            try:
+                for event in events:
+                    choices = event.get("choices")
+                    choice = choices[0] if isinstance(choices, list) and choices else None
+                    if not isinstance(choice, dict):
+                        continue
+                    if choice.get("logprobs") is not None or choice.get("finish_reason"):
+                        return choice.get("logprobs")
+                problem = "the server interrupted the stream"
+            except ServerRetryable as exc:
+                problem = str(exc)
+            finally:
+                events.close()
+            if stop():
+                raise Cancelled
+            failing_since = failing_since or time.monotonic()
+            self.connection.pause_before_retry(failing_since, attempt, problem, stop)
+            attempt += 1
+
     def forced(self, context: str, token: int, stop: StopCheck) -> tuple[float, str, float]:
         """The raw log-probability of ``token`` right after ``context``, and the text and
         log-probability of the model's most likely token there.
@@ -115,15 +150,10 @@ class TextScorer:
         when both print the same text, the forced one is (almost surely) the most likely.
         """
         payload: dict[str, Any] = {"model": self.model, "prompt": context, "max_tokens": 1,
-                                   "logprobs": 1, "stream": False,
+                                   "logprobs": 1, "stream": True,
                                    "logit_bias": {str(token): FORCING_BIAS},
                                    **text_sampling(0.0, 1.0, None)}
-        answer = self.connection.post("/v1/completions", payload, stop)
-        with self._lock:
-            self.requests += 1
-        choices = answer.get("choices") if isinstance(answer, dict) else None
-        logprobs = choices[0].get("logprobs") if isinstance(choices, list) and choices and \
-            isinstance(choices[0], dict) else None
+        logprobs = self._streamed_logprobs(payload, stop)
         if not isinstance(logprobs, dict):
             logprobs = {}
         tokens, values = logprobs.get("tokens"), logprobs.get("token_logprobs")
