@@ -24,6 +24,8 @@ that a verdict keeps the in-process guarantees:
 - **No context size in any answer**: it is read from the server's refusal of a prompt longer
   than any context (``PROBE_TOKENS`` tokens: tokenized, never evaluated).
 - Tokens through ``/extras/tokenize``, which always parses special tokens and puts BOS first.
+- No chat template in any answer: the prompt is wrapped in Flow-Judge's Phi-3 format, as
+  in-process judging wraps a GGUF without a template (``doctor --vocab`` checks the tokenizer).
 """
 
 from __future__ import annotations
