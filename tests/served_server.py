@@ -86,15 +86,18 @@ class LlamaCppPythonServer(LlamaServer):
 
     health_path = "/v1/models"
 
-    def __init__(self, model: Path, n_ctx: int = 4096, port: int | None = None) -> None:
+    def __init__(self, model: Path, n_ctx: int = 4096, port: int | None = None,
+                 options: tuple[str, ...] = ()) -> None:
         super().__init__(model, parallel=1, port=port)
         self.n_ctx = n_ctx
+        self.options = options
+        """More of the server's own command-line options."""
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model),
                 "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
                 "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
-                "--verbose", "False"]
+                "--verbose", "False", *self.options]
 
 
 def _serve(model: str, port: int, parallel: int, threads: int) -> None:

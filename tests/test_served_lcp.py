@@ -16,7 +16,7 @@ import pytest
 from flowjudge_tui.engine.llama import LlamaEngine
 from flowjudge_tui.engine.served import ServedEngine
 from flowjudge_tui.engine.served_text import text_score_distribution
-from flowjudge_tui.errors import ItemError
+from flowjudge_tui.errors import ItemError, ServerError
 from flowjudge_tui.judging.backend import SamplingSettings
 from flowjudge_tui.judging.judge import judge_item
 from flowjudge_tui.judging.prompt import build_prompt
@@ -164,3 +164,14 @@ def _another_client(server: LlamaCppPythonServer) -> None:
         .encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as answer:
         answer.read()
+
+
+def test_a_server_without_log_probs_is_told_in_one_sentence(tiny_model_path: Path) -> None:
+    server = LlamaCppPythonServer(tiny_model_path, options=("--logits_all", "False")).start()
+    engine = ServedEngine(server.url)
+    try:
+        with pytest.raises(ServerError, match="--logits_all True"):
+            judge_item(engine, FIVE, ITEM)
+    finally:
+        engine.close()
+        server.stop()

@@ -129,11 +129,15 @@ class TextScorer:
                 for event in events:
                     choices = event.get("choices")
                     choice = choices[0] if isinstance(choices, list) and choices else None
-                    if not isinstance(choice, dict):
-                        continue
-                    if choice.get("logprobs") is not None or choice.get("finish_reason"):
+                    if isinstance(choice, dict):
                         return choice.get("logprobs")
-                problem = "the server interrupted the stream"
+                # The token's chunk comes before the server would let another request cut
+                # the stream, so an empty stream is a request the server failed.
+                raise ServerError(
+                    f"The server at {self.connection.root} answered the score request with "
+                    "nothing; start llama-cpp-python's server with --logits_all True (its "
+                    "default) so that it gives log-probabilities."
+                )
             except ServerRetryable as exc:
                 problem = str(exc)
             finally:
