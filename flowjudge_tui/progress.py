@@ -23,6 +23,9 @@ class Progress:
     eta_seconds: float | None = None
     detail: str = ""
     finished: bool = False
+    activity: str = ""
+    """What the worker is doing, for a line of its own (a run: judgments in flight, the
+    server's throughput)."""
 
     @property
     def fraction(self) -> float | None:
@@ -44,7 +47,8 @@ class RateMeter:
     start_done: float = 0.0
     started: float = field(default_factory=time.monotonic)
 
-    def event(self, done: float, detail: str = "", finished: bool = False) -> Progress:
+    def event(self, done: float, detail: str = "", finished: bool = False,
+              activity: str = "") -> Progress:
         elapsed = time.monotonic() - self.started
         progressed = done - self.start_done
         rate = progressed / elapsed if elapsed > 0 and progressed > 0 else None
@@ -60,4 +64,5 @@ class RateMeter:
             eta_seconds=eta,
             detail=detail,
             finished=finished,
+            activity=activity,
         )

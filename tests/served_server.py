@@ -2,7 +2,8 @@
 
 Run as a script it serves one GGUF (``python served_server.py MODEL PORT PARALLEL``) until
 killed. ``LlamaServer`` starts that subprocess on a free port, waits for ``/health`` and
-stops it; ``kill()`` ends it at once, as a crash would.
+stops it; ``kill()`` ends it at once, as a crash would. ``LlamaCppPythonServer`` does the same
+with llama-cpp-python's own server (``python -m llama_cpp.server``, one request at a time).
 """
 
 from __future__ import annotations
@@ -38,19 +39,24 @@ class LlamaServer:
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.process: subprocess.Popen[bytes] | None = None
 
+    health_path = "/health"
+
+    def command(self) -> list[str]:
+        return [sys.executable, __file__, str(self.model), str(self.port), str(self.parallel),
+                str(self.threads)]
+
     def start(self) -> LlamaServer:
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
         self.process = subprocess.Popen(
-            [sys.executable, __file__, str(self.model), str(self.port), str(self.parallel),
-             str(self.threads)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"llama.cpp server exited with {self.process.returncode}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{self.health_path}",
+                                            timeout=2):
                     return self
             except (urllib.error.URLError, OSError):
                 time.sleep(0.05)
@@ -73,6 +79,25 @@ class LlamaServer:
     def props(self) -> dict[str, object]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/props", timeout=5) as answer:
             return dict(json.load(answer))
+
+
+class LlamaCppPythonServer(LlamaServer):
+    """llama-cpp-python's own server on loopback: one request at a time, ``n_ctx`` tokens."""
+
+    health_path = "/v1/models"
+
+    def __init__(self, model: Path, n_ctx: int = 4096, port: int | None = None,
+                 options: tuple[str, ...] = ()) -> None:
+        super().__init__(model, parallel=1, port=port)
+        self.n_ctx = n_ctx
+        self.options = options
+        """More of the server's own command-line options."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model),
+                "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
+                "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
+                "--verbose", "False", *self.options]
 
 
 def _serve(model: str, port: int, parallel: int, threads: int) -> None:

@@ -61,9 +61,12 @@ def test_runs_judged_together_equal_runs_judged_one_at_a_time(
                             (event.verdict.id,)).fetchone()
         committed.append(row)
 
+    activities: list[str] = []
     summaries = execute_runs(store, [run.id for run in together], batched_engine,
-                             on_verdict=on_verdict)
+                             on_verdict=on_verdict,
+                             on_progress=lambda progress: activities.append(progress.activity))
     assert [(s.judged, s.run.state) for s in summaries] == [(6, "done")] * 3
+    assert "4 of 4 parallel sequences busy" in activities and activities[-1] == ""
     assert len(committed) == 18 and len(set(committed)) == 18  # each committed when made
     times = batched_engine.phase_times
     assert times is not None and times.shared_tokens > 0

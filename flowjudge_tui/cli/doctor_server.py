@@ -25,26 +25,28 @@ def collect_server(args: argparse.Namespace) -> dict[str, Any]:
         problems.append(str(exc))
         return report
     try:
-        report.update(reachable=True, kind="llama.cpp server" if engine.is_llama_cpp
-                      else "OpenAI-compatible server", model=engine.model, n_ctx=engine.n_ctx)
+        report.update(reachable=True, kind=engine.kind, model=engine.model, n_ctx=engine.n_ctx,
+                      slots=engine.slots)
         if engine.n_ctx < 4096:
+            how = ("llama-cpp-python: --n_ctx 4096" if engine.text_prompts
+                   else "llama.cpp: -c parallel x 4096")
             problems.append(f"The server gives each request {engine.n_ctx} tokens of context; "
-                            "Flow-Judge needs 4096 (llama.cpp: -c parallel x 4096).")
-        report["logprobs"] = _logprobs(engine, problems)
+                            f"Flow-Judge needs 4096 ({how}).")
+        report["logprobs"] = _logprobs(engine, report, problems)
         report["tokenizer"] = _tokenizer(engine, _vocab(args), problems)
     finally:
         engine.close()
     return report
 
 
-def _logprobs(engine: Any, problems: list[str]) -> int | None:
+def _logprobs(engine: Any, report: dict[str, Any], problems: list[str]) -> int | None:
     try:
-        ids = [token for token, _ in engine.tokens.tokenize(PROBE_PROMPT, special=True)]
-        top = engine.top_logprobs(ids)
+        count, how = engine.logprobs_check(PROBE_PROMPT)
     except FlowJudgeError as exc:
         problems.append(str(exc))
         return None
-    return len(top)
+    report["logprobs_by"] = how
+    return int(count)
 
 
 def _vocab(args: argparse.Namespace) -> Path | None:
@@ -86,8 +88,13 @@ def render_server(report: dict[str, Any]) -> None:
     if report["reachable"]:
         lines.append(("model", report["model"]))
         lines.append(("context", f"{report['n_ctx']} tokens per request"))
-        count = report.get("logprobs")
-        lines.append(("log-probs", f"yes (top {count} with token ids)" if count else "no"))
+        if report.get("slots"):
+            lines.append(("slots", f"{report['slots']} request(s) at a time"))
+        count, how = report.get("logprobs"), report.get("logprobs_by")
+        if how == "with token ids":
+            lines.append(("log-probs", f"yes (top {count} with token ids)"))
+        else:
+            lines.append(("log-probs", f"yes ({how})" if count else "no"))
         tokenizer = report.get("tokenizer")
         if tokenizer is None:
             text = "not checked (give --vocab PATH.gguf: a Flow-Judge GGUF or ggml-vocab-phi-3)"

@@ -199,11 +199,14 @@ def _run(args: argparse.Namespace) -> int:
         _report_import(result)
 
     created: list[RunRecord] = []
+    one_at_a_time: list[bool] = []
 
     def report_run(run: RunRecord) -> None:
         created.append(run)
         where = ""
-        if run.server_url:
+        if run.server_url and one_at_a_time:
+            where = f" at {run.server_url}, 1 in flight (the server serves one at a time)"
+        elif run.server_url:
             where = f" at {run.server_url}, {concurrency_from_args(args, True)} in flight"
         print(f"flowjudge: run {run.id}: {run.total_items} items, {run.rubric_name}, "
               f"{run.model_name}{where}", file=sys.stderr)
@@ -213,6 +216,8 @@ def _run(args: argparse.Namespace) -> int:
         if engine.load.n_parallel > 1:
             print(f"flowjudge: judging {engine.load.n_parallel} sequences at a time",
                   file=sys.stderr)
+        if getattr(engine, "n_parallel", 1) < getattr(engine, "concurrency", 1):
+            one_at_a_time.append(True)
         return engine
 
     with _store() as store:

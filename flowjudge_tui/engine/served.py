@@ -12,6 +12,9 @@ brought to the score position exactly as in-process (kept tokens + forced tail, 
 makes it cost a few tokens of prompt processing.
 
 Thread-safe: several judgments may be in flight at once (a run's ``--concurrency``).
+
+llama-cpp-python's own server takes text prompts only and keys its log-probs by token text;
+``served_text`` explains how the same guarantees are kept there (one judgment in flight).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,12 +37,13 @@ from flowjudge_tui.engine.served_http import (
 )
 from flowjudge_tui.engine.served_scores import (
     TopToken,
-    generated_tokens,
     missing_scores,
     probability_of,
     score_distribution,
     top_logprobs,
 )
+from flowjudge_tui.engine.served_stream import Resumable, follow_stream
+from flowjudge_tui.engine.served_text import TextScorer, text_sampling, text_score_distribution
 from flowjudge_tui.engine.served_tokens import ServerTokenizer
 from flowjudge_tui.engine.structure import (
     GenerationWatcher,
@@ -101,15 +105,20 @@ class ServedEngine:
             self.connection.close()
             raise
         self.model, self.is_llama_cpp, self.n_vocab = facts.model, facts.is_llama_cpp, facts.n_vocab
+        self.kind, self.slots = facts.kind, facts.slots
+        self.text_prompts = facts.text_prompts
         self._n_ctx = facts.n_ctx
         self.chat = facts.chat
-        self.tokens = ServerTokenizer(self.connection, self.chat, self.model)
+        self.tokens = ServerTokenizer(self.connection, self.chat, self.model,
+                                      facts.bos if facts.text_prompts else None)
+        self._scorer = TextScorer(self.connection, self.model)
         self.load = LoadSettings(n_ctx=facts.n_ctx)
 
     @property
     def n_parallel(self) -> int:
-        """Judgments kept in flight by ``judge_many`` (the server batches them)."""
-        return self.concurrency
+        """Judgments kept in flight by ``judge_many`` (the server batches them); one for a
+        server that serves one request at a time and interrupts a stream for the next."""
+        return 1 if self.text_prompts else self.concurrency
 
     def judge_many(self, requests: Iterable[JudgeRequest],
                    should_stop: StopCheck | None = None) -> Iterator[JudgeOutcome]:
@@ -121,7 +130,7 @@ class ServedEngine:
                               request.on_feedback, stop)
 
         try:
-            yield from judge_concurrently(judge_one, requests, self.concurrency, stop,
+            yield from judge_concurrently(judge_one, requests, self.n_parallel, stop,
                                           self.cancel)
         finally:
             self.reset_cancel()
@@ -182,6 +191,8 @@ class ServedEngine:
     def _judge(self, prompt: str, scores: list[int], sampling: SamplingSettings,
                on_feedback: FeedbackCallback | None, stop: StopCheck) -> EngineResult:
         started = time.monotonic()
+        if self.text_prompts:
+            return self._judge_text(prompt, scores, sampling, on_feedback, stop)
         prompt_tokens = self.chat_tokens(prompt, stop)
         room = self.n_ctx - len(prompt_tokens) - SCORE_RESERVE
         if room < MIN_FEEDBACK_TOKENS:
@@ -202,7 +213,44 @@ class ServedEngine:
         return engine_result(position, watcher, len(prompt_tokens), len(generated),
                              distribution, mass, started)
 
+    def _judge_text(self, prompt: str, scores: list[int], sampling: SamplingSettings,
+                    on_feedback: FeedbackCallback | None, stop: StopCheck) -> EngineResult:
+        """``_judge`` through a server that takes text prompts (see ``served_text``)."""
+        started = time.monotonic()
+        text, prompt_tokens = self.tokens.prompt_text(prompt, stop)
+        room = self.n_ctx - len(prompt_tokens) - SCORE_RESERVE
+        if room < MIN_FEEDBACK_TOKENS:
+            raise PromptTooLongError(
+                len(prompt_tokens), MIN_FEEDBACK_TOKENS + SCORE_RESERVE, self.n_ctx
+            )
+        budget = min(sampling.max_feedback_tokens, room)
+        _, watcher, ended = self._generate(text, budget, sampling, on_feedback, stop)
+        scored = time.monotonic()
+        position = locate_score_position(watcher.pieces, ended)
+        kept = b"".join(watcher.pieces[: position.kept_tokens]).decode("utf-8", "replace")
+        sequences = {s: self.tokens.continuation(str(s), stop) for s in scores}
+        several = any(len(seq) > 1 for seq in sequences.values())
+        digits = [self.tokens.continuation(str(d), stop)[0] for d in range(10)] if several \
+            else []
+        requests = self._scorer.requests
+        after = self.tokens.text_after(text, prompt_tokens, kept + position.tail, stop)
+        distribution, mass = text_score_distribution(
+            self._scorer, text + after, sequences, digits, stop)
+        # Tokens written: the server's tokens of prompt and answer, less the prompt's.
+        written = b"".join(watcher.pieces).decode("utf-8", "replace")
+        written = text + self.tokens.text_after(text, prompt_tokens, written, stop)
+        generated = len(self.tokens.tokenize(written, add_bos=True, stop=stop)) - \
+            len(prompt_tokens)
+        with self._lock:
+            self.timings.judgments += 1
+            self.timings.score_s += time.monotonic() - scored
+            self.timings.score_requests += self._scorer.requests - requests
+        return engine_result(position, watcher, len(prompt_tokens), generated,
+                             distribution, mass, started)
+
     def _sampling_payload(self, sampling: SamplingSettings) -> dict[str, Any]:
+        if self.text_prompts:
+            return text_sampling(sampling.temperature, sampling.top_p, sampling.seed)
         payload: dict[str, Any] = {"temperature": sampling.temperature, "top_p": sampling.top_p,
                                    "seed": sampling.seed}
         if self.is_llama_cpp:
@@ -210,13 +258,14 @@ class ServedEngine:
             payload.update(top_k=0, min_p=0.0, repeat_penalty=1.0, cache_prompt=True)
         return payload
 
-    def _generate(self, prompt_tokens: list[int], budget: int, sampling: SamplingSettings,
+    def _generate(self, prompt: list[int] | str, budget: int, sampling: SamplingSettings,
                   on_feedback: FeedbackCallback | None, stop: StopCheck,
                   ) -> tuple[list[int], GenerationWatcher, str]:
-        payload = {"model": self.model, "prompt": prompt_tokens, "max_tokens": budget,
-                   "stream": True, "logprobs": 1, "return_tokens_as_token_ids": True,
-                   **self._sampling_payload(sampling)}
-        streamed = _Resumable(on_feedback)
+        payload = {"model": self.model, "prompt": prompt, "max_tokens": budget,
+                   "stream": True, **self._sampling_payload(sampling)}
+        if not self.text_prompts:
+            payload.update(logprobs=1, return_tokens_as_token_ids=True)
+        streamed = Resumable(on_feedback)
         failing_since: float | None = None
         attempt = 0
         while True:
@@ -235,7 +284,7 @@ class ServedEngine:
         sent = time.monotonic()
         events = self.connection.stream("/v1/completions", payload, stop)
         try:
-            ended, first = self._follow(events, generated, watcher, budget)
+            ended, first = follow_stream(events, generated, watcher, budget, self.text_prompts)
         finally:
             events.close()
         if stop():
@@ -247,28 +296,16 @@ class ServedEngine:
             self.timings.feedback_s += done - first
         return generated, watcher, ended
 
-    @staticmethod
-    def _follow(events: Iterator[dict[str, Any]], generated: list[int],
-                watcher: GenerationWatcher, budget: int) -> tuple[str, float | None]:
-        """Feed streamed tokens to ``watcher``; why generation ended, when the first came."""
-        first: float | None = None
-        for event in events:
-            choices = event.get("choices")
-            if not isinstance(choices, list) or not choices:
-                continue
-            choice = choices[0]
-            tokens = generated_tokens(choice)
-            if first is None and tokens:
-                first = time.monotonic()
-            for token, piece in tokens:
-                generated.append(token)
-                if watcher.feed(piece):
-                    return "marker", first
-            if choice.get("finish_reason") == "stop":
-                return "eos", first
-            if choice.get("finish_reason") or len(generated) >= budget:
-                break
-        return "length", first
+    def logprobs_check(self, text: str) -> tuple[int, str]:
+        """Ask once for the log-probs after ``text`` (``doctor``): how many came, and how
+        they name tokens. Raises ``ServerError`` when the server gives none."""
+        never = _never
+        if self.text_prompts:
+            token = self.tokens.continuation("1", never)[0]
+            self._scorer.forced(text, token, never)
+            return 1, "read by token id through logit_bias"
+        ids = [token for token, _ in self.tokens.tokenize(text, special=True)]
+        return len(self.top_logprobs(ids)), "with token ids"
 
     def top_logprobs(self, context: list[int]) -> list[TopToken]:
         """The top log-probabilities after ``context`` (``doctor`` checks a server with it)."""
@@ -343,6 +380,10 @@ class ServedEngine:
         return {s: w / total for s, w in weights.items()}, min(1.0, math.exp(best) * total)
 
 
+def _never() -> bool:
+    return False
+
+
 def _preferred_whitespace(top: list[TopToken], firsts: dict[int, int]) -> int | None:
     """The whitespace token the model would write before the score, if it prefers one."""
     best = top[0]
@@ -351,22 +392,3 @@ def _preferred_whitespace(top: list[TopToken], firsts: dict[int, int]) -> int | 
     shown = {t.token: t.logprob for t in top}
     rivals = [shown.get(t, -math.inf) for t in firsts.values()]
     return best.token if best.logprob > max(rivals) else None
-
-
-class _Resumable:
-    """Forwards streamed feedback once, even when a broken stream is run again."""
-
-    def __init__(self, target: Callable[[str], None] | None) -> None:
-        self._target = target
-        self._delivered = 0
-        self._seen = 0
-
-    def restart(self) -> None:
-        self._seen = 0
-
-    def forward(self, text: str) -> None:
-        start, self._seen = self._seen, self._seen + len(text)
-        fresh = text[max(0, self._delivered - start):]
-        if fresh and self._target is not None:
-            self._target(fresh)
-            self._delivered = self._seen

@@ -5,7 +5,8 @@ batching); this keeps ``concurrency`` of them in flight from threads of this pro
 yields each outcome as it finishes, in any order. Requests are read lazily in the calling
 thread, so whatever the caller does while producing them (committing reused verdicts) stays
 in its thread. When one judgment fails for a reason other than a refused item, the others are
-cancelled, the outcomes already finished are still yielded, and the error is raised.
+cancelled, the outcomes already finished are still yielded, and the error is raised
+(a refused item, ``ItemError``, is that item's outcome).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from flowjudge_tui.errors import InvalidLogitsError, PromptTooLongError
+from flowjudge_tui.errors import InvalidLogitsError, ItemError, PromptTooLongError
 from flowjudge_tui.judging.backend import (
     EngineResult,
     JudgeOutcome,
@@ -76,6 +77,6 @@ def _outcome(request: JudgeRequest, future: Future[EngineResult]) -> JudgeOutcom
     error = future.exception()
     if error is None:
         return JudgeOutcome(request, result=future.result())
-    if isinstance(error, PromptTooLongError | InvalidLogitsError):
+    if isinstance(error, PromptTooLongError | InvalidLogitsError | ItemError):
         return JudgeOutcome(request, error=error)
     raise error

@@ -2,7 +2,9 @@
 
 Read once when a ``ServedEngine`` connects: ``/v1/models`` (the model names; vLLM's
 ``max_model_len``; llama.cpp's vocabulary size), llama.cpp's ``/props`` (context per slot,
-chat template, BOS/EOS text), and vLLM's ``/tokenize`` (``max_model_len``) as a last resort.
+slots, chat template, BOS/EOS text), llama-cpp-python's ``/extras/tokenize`` (that server
+takes text prompts only; see ``served_text``), and vLLM's ``/tokenize`` (``max_model_len``) as
+a last resort.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from flowjudge_tui.engine.chat import ChatWrapper
 from flowjudge_tui.engine.served_http import ServerConnection
+from flowjudge_tui.engine.served_text import probe_context, text_server_bos
 from flowjudge_tui.engine.served_tokens import tokenize_payload
 from flowjudge_tui.errors import ServerError
 
@@ -38,6 +41,24 @@ class ServerFacts:
     """0 when the server does not say."""
     is_llama_cpp: bool
     chat: ChatWrapper
+    text_prompts: bool = False
+    """llama-cpp-python's server: text prompts, text-keyed log-probs (see ``served_text``)."""
+    bos: tuple[int, ...] = ()
+    """What such a server puts before every prompt it tokenizes."""
+    slots: int = 0
+    """Requests the server decodes at once (llama.cpp's ``--parallel``); 0 when unknown."""
+    owned_by: str = ""
+    """The model entry's ``owned_by`` (vLLM says ``vllm``)."""
+
+    @property
+    def kind(self) -> str:
+        if self.is_llama_cpp:
+            return "llama.cpp server"
+        if self.text_prompts:
+            return "llama-cpp-python server"
+        if self.owned_by == "vllm":
+            return "vLLM server"
+        return "OpenAI-compatible server"
 
 
 def discover(connection: ServerConnection, model: str | None) -> ServerFacts:
@@ -75,13 +96,17 @@ def discover(connection: ServerConnection, model: str | None) -> ServerFacts:
             template = None
         bos, eos = str(props.get("bos_token") or ""), str(props.get("eos_token") or "")
     n_ctx = n_ctx or int(entry.get("max_model_len") or 0)
+    slots = int(props.get("total_slots") or 0) if isinstance(props, dict) else 0
+    text_bos = None if is_llama_cpp or n_ctx else text_server_bos(connection, model)
+    if text_bos is not None:
+        n_ctx, slots = probe_context(connection, model), 1
     if not n_ctx:
         answer = connection.post("/tokenize", tokenize_payload(model, "", False, False))
         n_ctx = int(answer.get("max_model_len") or 0) if isinstance(answer, dict) else 0
     if n_ctx <= 0:
         raise ServerError(
             f"The server at {connection.root} does not say its context size; "
-            "serve with llama.cpp's server or vLLM."
+            "serve with llama.cpp's server, vLLM or llama-cpp-python's server."
         )
     # Phi-3's whitespace strip after its markers applies to Phi-3 models only: a template
     # with Phi-3's markers, or no template and Phi-3's vocabulary size (or none reported).
@@ -91,4 +116,6 @@ def discover(connection: ServerConnection, model: str | None) -> ServerFacts:
         phi3 = all(marker in template for marker in _PHI3_MARKERS)
     chat = ChatWrapper(template=template, architecture="phi3" if phi3 else "",
                        bos_token=bos, eos_token=eos)
-    return ServerFacts(model, n_ctx, n_vocab, is_llama_cpp, chat)
+    return ServerFacts(model, n_ctx, n_vocab, is_llama_cpp, chat, text_prompts=text_bos is not None,
+                       bos=tuple(text_bos or ()), slots=slots,
+                       owned_by=str(entry.get("owned_by") or ""))

@@ -117,6 +117,18 @@ class ServerConnection:
         except (httpx.HTTPError, ValueError):
             return None
 
+    def try_post(self, path: str, payload: dict[str, Any]) -> tuple[int, Any] | None:
+        """One POST, no retries: the status and the JSON answer (None when it is not JSON), or
+        None when the server cannot be reached (for probing what a server is)."""
+        try:
+            response = self._client.post(self._url(path), json=payload)
+        except httpx.HTTPError:
+            return None
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
     def _url(self, path: str) -> str:
         return self.root + path
 

@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from flowjudge_tui.errors import InvalidLogitsError, ItemError, ModelError, PromptTooLongError
 from flowjudge_tui.judging.backend import (
+    BatchJudgeEngine,
     FeedbackCallback,
     JudgeEngine,
     JudgeOutcome,
@@ -232,6 +233,7 @@ class _RunsWork:
                                                    skip_reason=str(exc)))
                 continue
             self.in_flight.add(key)
+            self.progress()
             yield JudgeRequest(
                 key=(run.id, item, key), prompt=prompt, scores=tuple(rubric.score_values),
                 sampling=run.settings.sampling, group=item.content_hash,
@@ -294,8 +296,11 @@ class _RunsWork:
             done = sum(self.store.get_run(run_id).done for run_id in self.runs)
         else:
             done = sum(self.done.values())
-        detail = _detail(self.tokens, time.monotonic() - self.started, totals)
-        self.on_progress(self.meter.event(done, detail, finished=finished))
+        seconds = time.monotonic() - self.started
+        detail = _detail(self.tokens, seconds, totals)
+        activity = "" if finished else _activity(self.engine, len(self.in_flight),
+                                                 totals["judged"], self.tokens, seconds)
+        self.on_progress(self.meter.event(done, detail, finished=finished, activity=activity))
 
     def summaries(self) -> list[RunSummary]:
         seconds = time.monotonic() - self.started
@@ -333,6 +338,23 @@ def _check_engine(store: Store, run: RunRecord, engine: JudgeEngine) -> RunRecor
         f"Run {run.id} is judged by {run.model_name}, not the loaded {engine.model_name}; "
         f"load {run.model_path} to continue it."
     )
+
+
+def _activity(engine: JudgeEngine, in_flight: int, judged: int, tokens: int,
+              seconds: float) -> str:
+    """Judgments in flight and, for a server, its throughput over the run so far; for a model
+    in-process, its parallel sequences when there are several."""
+    parallel = engine.n_parallel if isinstance(engine, BatchJudgeEngine) else 1
+    if served_model_of(engine) is None:
+        return f"{in_flight} of {parallel} parallel sequences busy" if parallel > 1 else ""
+    concurrency = int(getattr(engine, "concurrency", parallel))
+    parts = [f"{in_flight} in flight of concurrency {concurrency}"]
+    if parallel < concurrency:
+        parts[0] += f" (the server takes {parallel} at a time)"
+    if judged and seconds > 0:
+        parts.append(f"server: {judged * 3600 / seconds:.0f} items/h, "
+                     f"{tokens / seconds:.1f} tok/s generated")
+    return "  ·  ".join(parts)
 
 
 def _detail(tokens: int, seconds: float, counts: dict[str, int]) -> str:

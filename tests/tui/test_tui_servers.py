@@ -1,9 +1,16 @@
 """A server as the judge in use: added on Models, judging a spot check over HTTP against a real
-llama.cpp server on loopback (xllamacpp), remembered for next time."""
+llama.cpp server on loopback (xllamacpp), remembered for next time; a served run's progress
+shows its judgments in flight and the server's throughput."""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Input, Static
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, Input, Label, Static
 
 from flowjudge_tui.models.in_use import load_preferences
 from flowjudge_tui.models.servers import load_servers
@@ -12,6 +19,7 @@ from flowjudge_tui.store import open_store
 from flowjudge_tui.tui.app import create_app
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
+from tests.run_helpers import rubric, write_csv
 from tests.served_server import LlamaServer
 from tests.tui.pilot_helpers import SIZE, SPOT_INPUTS, SPOT_OUTPUT, notifications, shown, wait_for
 
@@ -73,3 +81,54 @@ async def test_the_server_in_use_is_remembered_and_a_bad_address_is_refused(
         await wait_for(pilot, lambda: any("is not a server address" in n
                                           for n in notifications(app)), what="the refusal")
         assert [s.name for s in load_servers()] == ["gpu"]
+
+
+async def test_a_served_run_shows_its_judgments_in_flight_and_the_servers_throughput(
+    llama_server: LlamaServer, tiny_model_path: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The third verdict waits until the panel has shown the run's activity, so the run is
+    still going when it is read."""
+    import flowjudge_tui.runs.execute
+    from flowjudge_tui.datasets import import_dataset
+    from flowjudge_tui.runs.work import ServedModel
+    from flowjudge_tui.runs.workflow import create_run
+    from flowjudge_tui.tui.screens.runs import RunsScreen
+    from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+
+    seen, made = threading.Event(), []
+    real = flowjudge_tui.runs.execute.verdict_from_result
+
+    def held_at_the_third(*args: Any, **kwargs: Any) -> Any:
+        made.append(1)
+        if len(made) == 3:
+            seen.wait(timeout=30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flowjudge_tui.runs.execute, "verdict_from_result", held_at_the_third)
+    rub = rubric("relevance-query-binary")
+    data = write_csv(tmp_path / "q.csv", ["Question", "Answer"],
+                     [[f"Question {n}?", f"Answer {n}."] for n in range(6)])
+    with open_store(app_paths().database) as store:
+        dataset = import_dataset(store, data, rub).dataset.id
+        run_id = create_run(store, dataset, rub, ServedModel(llama_server.url,
+                                                              str(tiny_model_path))).id
+    app = create_app(section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: runs.row_count == 1, what="the list")
+        runs.focus()
+        await pilot.press("r")
+        activity = screen.query_one(ProgressPanel).query_one(".progress-activity", Label)
+        pattern = re.compile(r"^\d in flight of concurrency 4  ·  "
+                             r"server: \d+ items/h, [\d.]+ tok/s generated$")
+        try:
+            await wait_for(pilot, lambda: bool(pattern.match(shown(activity)))
+                           and activity.display, what="the run's activity")
+        finally:
+            seen.set()
+        await wait_for(pilot, lambda: runs.get_row_at(runs.get_row_index(str(run_id)))[4]
+                       == "done", what="the run's end")
+        assert not activity.display  # a finished run shows no activity

@@ -1,4 +1,5 @@
-"""A progress bar with the task's name, amount, rate and ETA, fed with ``Progress`` events."""
+"""A progress bar with the task's name, amount, rate and ETA, fed with ``Progress`` events;
+under it what the worker is doing (a run: judgments in flight, the server's throughput)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class ProgressPanel(Vertical):
     ProgressPanel > ProgressBar { width: 1fr; }
     ProgressPanel > ProgressBar > Bar { width: 1fr; }
     ProgressPanel > .progress-hint { color: $text-accent; }
+    ProgressPanel > .progress-activity { color: $text-muted; display: none; }
+    ProgressPanel > .progress-activity.-shown { display: block; }
     """
 
     last: Progress | None = None
@@ -28,6 +31,7 @@ class ProgressPanel(Vertical):
         yield Label("", classes="progress-task")
         yield ProgressBar(show_eta=False, classes="progress-bar")
         yield Label("", classes="progress-detail")
+        yield Label("", classes="progress-activity")
         yield Label("", classes="progress-hint")
 
     def show_progress(self, progress: Progress) -> None:
@@ -37,6 +41,9 @@ class ProgressPanel(Vertical):
         bar = self.query_one(ProgressBar)
         bar.update(total=progress.total, progress=progress.done)
         self.query_one(".progress-detail", Label).update(Content(describe_progress(progress)))
+        activity = self.query_one(".progress-activity", Label)
+        activity.update(Content(progress.activity))
+        activity.set_class(bool(progress.activity), "-shown")
         self.show_hint("")
 
     def show_hint(self, text: str) -> None:
