@@ -29,6 +29,7 @@ def jsonable(value: Any) -> Any:
 def run_json(run: RunRecord, detailed: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": run.id,
+        "name": run.name,
         "status": run.state,
         "total": run.total_items,
         "done": run.done,
