@@ -217,9 +217,8 @@ def _run(args: argparse.Namespace) -> int:
             where = f" at {run.server_url}, 1 in flight (the server serves one at a time)"
         elif run.server_url:
             where = f" at {run.server_url}, {concurrency_from_args(args, True)} in flight"
-        named = f' "{run.name}"' if run.name else ""
-        print(f"flowjudge: run {run.id}{named}: {run.total_items} items, {run.rubric_name}, "
-              f"{run.model_name}{where}", file=sys.stderr)
+        print(f"flowjudge: run {run.id}{run.quoted_name}: {run.total_items} items, "
+              f"{run.rubric_name}, {run.model_name}{where}", file=sys.stderr)
 
     def load() -> JudgeEngine:
         engine = load_from_args(args, n_parallel=args.parallel)

@@ -155,9 +155,14 @@ class RunRecord:
     """What the user called the run (``--name``, renamed later); None when unnamed."""
 
     @property
+    def quoted_name(self) -> str:
+        """' "baseline"' after a named run's id, or nothing."""
+        return "" if self.name is None else f' "{self.name}"'
+
+    @property
     def title(self) -> str:
         """'Run 3' or 'Run 3 "baseline"': how the run is named wherever it is described."""
-        return f"Run {self.id}" if self.name is None else f"Run {self.id} \"{self.name}\""
+        return f"Run {self.id}{self.quoted_name}"
 
     @property
     def done(self) -> int:

@@ -229,6 +229,32 @@ class RunEnded(Message, bubble=False):
         self.summary = summary
 
 
+class RunsEnded(Message, bubble=False):
+    """Runs started together (one per rubric) stopped: finished, cancelled or failed."""
+
+    def __init__(self, summaries: list[RunSummary]) -> None:
+        super().__init__()
+        self.summaries = summaries
+
+
+class RunCounted(Message, bubble=False):
+    """A verdict of one of the runs being judged was committed: ``done`` of ``total``."""
+
+    def __init__(self, run_id: int, done: int, total: int) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.done = done
+        self.total = total
+
+
+class RunRenamed(Message, bubble=False):
+    """A run was given a name (or its name was taken away)."""
+
+    def __init__(self, run: RunRecord) -> None:
+        super().__init__()
+        self.run = run
+
+
 class RunLoaded(Message, bubble=False):
     """A run's verdicts with their items and labels, and its statistics, ready to review."""
 

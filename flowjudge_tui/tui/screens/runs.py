@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
@@ -24,22 +24,43 @@ from flowjudge_tui.tui.messages import (
     DatasetsListed,
     PreviewReady,
     ProgressChanged,
+    RunCounted,
     RunEnded,
+    RunRenamed,
+    RunsEnded,
     RunsListed,
     RunStarted,
     TaskFinished,
 )
 from flowjudge_tui.tui.plain import cell, escape
 from flowjudge_tui.tui.screens.base import FlowScreen
-from flowjudge_tui.tui.screens.dialogs import Confirm
+from flowjudge_tui.tui.screens.dialogs import Confirm, TextPrompt
 from flowjudge_tui.tui.screens.retry_dialog import retry_prompt, retryable
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettings, JudgeSettingsForm
+from flowjudge_tui.tui.widgets.new_run_form import NewRunForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+
+if TYPE_CHECKING:
+    from flowjudge_tui.runs.execute import RunSummary, VerdictEvent
 
 RECENT_FILES = 10
 STATE_COLUMN = 4
 DONE_COLUMN = 5
+
+
+def describe_runs_end(summaries: list[RunSummary]) -> str:
+    """One sentence for runs started together (one per rubric)."""
+    ids = ", ".join(str(summary.run.id) for summary in summaries)
+    counts = (f"{sum(s.judged for s in summaries)} judged, "
+              f"{sum(s.reused for s in summaries)} reused, "
+              f"{sum(s.skipped for s in summaries)} skipped")
+    if any(summary.stopped for summary in summaries):
+        done = sum(summary.run.done for summary in summaries)
+        total = sum(summary.run.total_items for summary in summaries)
+        return (f"Runs {ids} stopped after {done} of {total} ({counts}); press r on each to "
+                "resume it.")
+    return f"Runs {ids} are done: {counts}."
 
 
 def describe_run_end(summary_run: RunRecord, judged: int, reused: int, skipped: int,
@@ -64,8 +85,10 @@ class RunsScreen(FlowScreen):
         "are wrong; a column of human scores is optional). **ctrl+r** imports the file and "
         "starts the run. Every verdict is saved as it is made, so a run that is stopped, or "
         "cut short, resumes where it left off (**r** on a run in the list). **enter** opens "
-        "a run in Review; **delete** deletes it (after asking). Items too long for a run's "
-        "context are skipped; **l** judges just those again with a larger context."
+        "a run in Review; **n** renames it; **delete** deletes it (after asking). Items too "
+        "long for a run's context are skipped; **l** judges just those again with a larger "
+        "context. Give a run a name beside the settings; tick more rubrics that read the same "
+        "fields to judge the file with each (one run per rubric, judged together)."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "start_run", "Start run", priority=True, id="runs.start"),
@@ -73,6 +96,7 @@ class RunsScreen(FlowScreen):
         Binding("r", "resume_run", "Resume", id="runs.resume"),
         Binding("l", "retry_too_long", "Retry too long", id="runs.retry_too_long"),
         Binding("delete", "delete_run", "Delete", id="runs.delete"),
+        Binding("n", "rename_run", "Rename", id="runs.rename"),
         Binding("p", "preview", "Preview", show=False, id="runs.preview"),
     ]
 
@@ -83,18 +107,13 @@ class RunsScreen(FlowScreen):
         self.runs: list[RunRecord] = []
         self.active_run_id: int | None = None
         """The run being judged, or the one that last stopped: the table's cursor follows it."""
+        self.live_run_ids: list[int] = []
+        """The runs being judged together (one per rubric), shown as running in the table."""
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="new-run", classes="panel") as new_run:
             new_run.border_title = "New run"
-            with Horizontal(id="new-run-source"):
-                yield Input(placeholder="Path of a .csv, .tsv or .jsonl file, then enter",
-                            id="run-path")
-                yield Select[str]([], prompt="Rubric", id="run-rubric")
-                yield Select[str]([], prompt="Recent files", id="run-recent")
-            yield Static("", id="preview-problems", classes="problem")
-            yield ColumnMappingForm(id="column-mapping")
-            yield JudgeSettingsForm(with_limit=True, id="run-settings")
+            yield NewRunForm(self.flow.library, id="new-run-form")
             with Horizontal(classes="buttons"):
                 yield Button("Start run", id="start-run", variant="primary", disabled=True)
                 yield Button("Stop", id="stop-run", variant="error", disabled=True)
@@ -108,11 +127,8 @@ class RunsScreen(FlowScreen):
         self.query_one("#runs-table", DataTable).add_columns(
             "Run", "Rubric", "Dataset", "Model", "State", "Done", "Started"
         )
-        self.query_one("#run-rubric", Select).set_options(
-            [(entry.rubric.name, entry.rubric.name) for entry in self.flow.library.entries()]
-        )
         if self.flow.preferences.rubric:
-            self.query_one("#run-rubric", Select).value = self.flow.preferences.rubric
+            self.query_one(NewRunForm).choose_rubric(self.flow.preferences.rubric)
 
     def on_screen_resume(self) -> None:
         self.list_runs()
@@ -140,9 +156,11 @@ class RunsScreen(FlowScreen):
         selected = self.active_run_id or self.selected_run_id()
         table.clear()
         for run in message.runs:
-            live = self.running and run.id == self.active_run_id
+            live = self.running and run.id in self.live_run_ids
             table.add_row(
-                str(run.id), run.rubric_name, cell(run.dataset_name), cell(run.model_name),
+                str(run.id) if run.name is None else cell(f"{run.id}{run.quoted_name}"),
+                run.rubric_name, cell(run.dataset_name),
+                cell(run.model_name),
                 "running" if live else run.state,
                 f"{run.done}/{run.total_items}", (run.started_at or run.created_at)[:16]
                 .replace("T", " "), key=str(run.id),
@@ -159,8 +177,7 @@ class RunsScreen(FlowScreen):
         return int(key) if key is not None else None
 
     def selected_rubric(self) -> Rubric | None:
-        value = self.query_one("#run-rubric", Select).value
-        return self.flow.library.get(value).rubric if isinstance(value, str) else None
+        return self.query_one(NewRunForm).selected_rubric()
 
     @on(Input.Submitted, "#run-path")
     @on(Select.Changed, "#run-rubric")
@@ -233,46 +250,62 @@ class RunsScreen(FlowScreen):
             table.move_cursor(row=table.get_row_index(str(run_id)))
 
     def action_start_run(self) -> None:
-        rubric = self.selected_rubric()
+        form = self.query_one(NewRunForm)
+        rubrics = form.chosen_rubrics()
         mapping = self.query_one(ColumnMappingForm).chosen_mapping()
-        if self.preview is None or rubric is None or mapping is None:
+        if self.preview is None or not rubrics or mapping is None:
             self.notify("Give a file and a rubric, and map every field to a column first.",
                         title="Runs", severity="warning")
+            return
+        problem = form.name_problem()
+        if problem is not None:
+            self.notify(problem, title="Runs", severity="warning")
+            self.query_one("#run-name", Input).focus()
             return
         settings = self.query_one(JudgeSettingsForm).settings()
         if settings is None:
             return
         self.set_running(True)
-        self.start_in_background(self.preview.path, rubric, settings, *mapping)
+        self.live_run_ids = []
+        self.start_in_background(self.preview.path, rubrics, settings, form.run_name(),
+                                 *mapping)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def start_in_background(
-        self, path: Path, rubric: Rubric, settings: JudgeSettings, column_map: dict[str, str],
-        label: str | None, id_column: str | None,
+        self, path: Path, rubrics: list[Rubric], settings: JudgeSettings, name: str | None,
+        column_map: dict[str, str], label: str | None, id_column: str | None,
     ) -> None:
         with self.flow.jobs.job():
-            self.import_and_run(path, rubric, settings, column_map, label, id_column)
+            self.import_and_run(path, rubrics, settings, name, column_map, label, id_column)
 
     def import_and_run(
-        self, path: Path, rubric: Rubric, settings: JudgeSettings, column_map: dict[str, str],
-        label: str | None, id_column: str | None,
+        self, path: Path, rubrics: list[Rubric], settings: JudgeSettings, name: str | None,
+        column_map: dict[str, str], label: str | None, id_column: str | None,
     ) -> None:
-        """Import the file, load the model, create the run and judge it (worker thread)."""
-        from flowjudge_tui.runs.workflow import DatasetSource, start_run
+        """Import the file, load the model, create one run per rubric and judge them together
+        (worker thread), as ``flowjudge run --rubric A --rubric B`` does."""
+        from flowjudge_tui.runs.workflow import DatasetSource, start_runs
 
         worker = get_current_worker()
         if not self.flow.model_status.has_judge:
             raise ModelError("No model is set up yet; choose one on the Models screen (F3).")
         store = self.flow.store
-        summary = start_run(
-            store, DatasetSource(path, column_map, label, id_column, settings.limit), rubric,
+        summaries = start_runs(
+            store, DatasetSource(path, column_map, label, id_column, settings.limit), rubrics,
             lambda: self.flow.engine_for_worker(settings.n_ctx), settings.sampling,
             on_import_progress=self.post_progress, on_imported=self.report_import,
             on_created=lambda run: self.post_started(store, run),
             on_progress=self.post_progress, stop=lambda: worker.is_cancelled,
-            on_hash_progress=self.post_progress,
+            on_hash_progress=self.post_progress, name=name,
+            on_verdict=self.post_counted,
         )
-        self.post_message(RunEnded(summary))
+        if len(summaries) == 1:
+            self.post_message(RunEnded(summaries[0]))
+        else:
+            self.post_message(RunsEnded(summaries))
+
+    def post_counted(self, event: VerdictEvent) -> None:
+        self.post_message(RunCounted(event.run_id, event.done, event.total))
 
     def post_started(self, store: Store, run: RunRecord) -> None:
         self.post_message(RunStarted(run))
@@ -357,7 +390,14 @@ class RunsScreen(FlowScreen):
         self.notify(message.outcome, title="Runs")
 
     def on_run_started(self, message: RunStarted) -> None:
-        self.active_run_id = message.run.id
+        """The cursor follows the first of the runs started together."""
+        if not self.live_run_ids:
+            self.active_run_id = message.run.id
+        self.live_run_ids.append(message.run.id)
+
+    def on_run_counted(self, message: RunCounted) -> None:
+        if self.running and message.run_id in self.live_run_ids:
+            self.show_live_row(message.run_id, message.done, message.total)
 
     def on_progress_changed(self, message: ProgressChanged) -> None:
         progress = message.progress
@@ -388,6 +428,18 @@ class RunsScreen(FlowScreen):
             self.query_one("#runs-table", DataTable).focus()
         self.list_runs()
 
+    def on_runs_ended(self, message: RunsEnded) -> None:
+        """Several runs started together ended: one notice for all, the cursor on the first."""
+        summaries = message.summaries
+        self.active_run_id = summaries[0].run.id
+        self.set_running(False)
+        self.notify(describe_runs_end(summaries), title="Runs")
+        if any(summary.stopped for summary in summaries):
+            self.query_one(ProgressPanel).show_hint(
+                "Stopped: [b]r[/b] resumes the selected run.")
+            self.query_one("#runs-table", DataTable).focus()
+        self.list_runs()
+
     def action_delete_run(self) -> None:
         run = self.selected_run()
         if run is None:
@@ -412,6 +464,30 @@ class RunsScreen(FlowScreen):
             delete_run(self.flow.store, run_id)
         self.post_message(TaskFinished("delete", f"Deleted run {run_id}."))
         self.post_message(RunsListed(self.flow.store.list_runs()))
+
+    def action_rename_run(self) -> None:
+        """Name the selected run in a small dialog (empty takes the name away)."""
+        run = self.selected_run()
+        if run is None:
+            self.notify("Choose a run in the list to rename first.", title="Runs")
+            return
+        run_id = run.id
+
+        def rename(text: str) -> str | None:
+            """In the dialog's worker thread: a sentence keeps the dialog open."""
+            renamed = self.flow.store.rename_run(run_id, text if text.strip() else None)
+            self.post_message(RunRenamed(renamed))
+            return None
+
+        prompt = TextPrompt(f"Rename run {run.id}", f"A name for run {run.id} ({run.rubric_name} "
+                            f"on {run.dataset_name}); empty for none.", value=run.name or "",
+                            placeholder="e.g. baseline, Q5 quant, new prompt", check=rename)
+        self.app.push_screen(prompt)
+
+    def on_run_renamed(self, message: RunRenamed) -> None:
+        self.notify(f"{message.run.title} is now unnamed." if message.run.name is None
+                    else f"Renamed: {message.run.title}.", title="Runs")
+        self.list_runs()
 
     def action_cancel_run(self) -> None:
         if self.running:
