@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from flowjudge_tui.models.removal import Removable, Removal
     from flowjudge_tui.models.servers import SavedServer
     from flowjudge_tui.progress import Progress
-    from flowjudge_tui.reports.agreement import Comparison, RunStats
+    from flowjudge_tui.reports.agreement import Comparison, ItemPair, RunStats
     from flowjudge_tui.runs.execute import RunSummary
     from flowjudge_tui.store import DatasetRecord, JudgedItem, LabelRecord, RunRecord
     from flowjudge_tui.tui.model_scan import ModelScan
@@ -286,11 +286,16 @@ class StatsReady(Message, bubble=False):
 
 
 class ComparisonReady(Message, bubble=False):
-    def __init__(self, comparison: Comparison, left: RunStats, right: RunStats) -> None:
+    """Two runs compared: the figures, each run's statistics, the runs and their pairs."""
+
+    def __init__(self, comparison: Comparison, left: RunStats, right: RunStats,
+                 runs: tuple[RunRecord, RunRecord], items: list[ItemPair]) -> None:
         super().__init__()
         self.comparison = comparison
         self.left = left
         self.right = right
+        self.runs = runs
+        self.items = items
 
 
 class VerdictKept(Message, bubble=False):
