@@ -109,8 +109,14 @@ def test_run_then_list_show_stats_compare_and_export(
     comparison = json.loads(out)
     assert comparison["kind"] == "judges" and comparison["paired"] == 3
     assert comparison["agreement"]["figures"]["cohen_kappa"] is None
+    # Each run against the people's labels (0, 1, 0 on the three paired rows; all judged 1).
+    assert comparison["human_a"]["n"] == comparison["human_b"]["n"] == 3
+    assert comparison["human_a"]["figures"]["accuracy"] == pytest.approx(1 / 3)
     code, out, _ = cli(capsys, "compare", str(run_id), str(again["id"]))
     assert "the same outputs judged twice" in out and "n/a" in out
+    people = out[out.index("AGREEMENT WITH PEOPLE"):].splitlines()
+    assert people[0].split()[-4:] == ["A", "(n=3)", "B", "(n=3)"]
+    assert people[2].split() == ["accuracy", "0.333", "0.333"]
 
     for fmt in ("jsonl", "csv", "html"):
         target = tmp_path / f"export.{fmt}"
