@@ -10,7 +10,6 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.coordinate import Coordinate
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from textual.worker import get_current_worker
@@ -40,13 +39,12 @@ from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettings, JudgeSettingsForm
 from flowjudge_tui.tui.widgets.new_run_form import NewRunForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+from flowjudge_tui.tui.widgets.runs_table import RunsTable
 
 if TYPE_CHECKING:
     from flowjudge_tui.runs.execute import RunSummary, VerdictEvent
 
 RECENT_FILES = 10
-STATE_COLUMN = 4
-DONE_COLUMN = 5
 
 
 def describe_runs_end(summaries: list[RunSummary]) -> str:
@@ -119,14 +117,11 @@ class RunsScreen(FlowScreen):
                 yield Button("Stop", id="stop-run", variant="error", disabled=True)
                 yield Label("", id="run-hint", classes="hint")
             yield ProgressPanel(id="run-progress")
-        runs: DataTable[str] = DataTable(id="runs-table", classes="panel", cursor_type="row")
+        runs = RunsTable(id="runs-table", classes="panel", cursor_type="row")
         runs.border_title = "Runs"
         yield runs
 
     def on_mount(self) -> None:
-        self.query_one("#runs-table", DataTable).add_columns(
-            "Run", "Rubric", "Dataset", "Model", "State", "Done", "Started"
-        )
         if self.flow.preferences.rubric:
             self.query_one(NewRunForm).choose_rubric(self.flow.preferences.rubric)
 
@@ -152,29 +147,13 @@ class RunsScreen(FlowScreen):
 
     def on_runs_listed(self, message: RunsListed) -> None:
         self.runs = message.runs
-        table = self.query_one("#runs-table", DataTable)
-        selected = self.active_run_id or self.selected_run_id()
-        table.clear()
-        for run in message.runs:
-            live = self.running and run.id in self.live_run_ids
-            table.add_row(
-                str(run.id) if run.name is None else cell(f"{run.id}{run.quoted_name}"),
-                run.rubric_name, cell(run.dataset_name),
-                cell(run.model_name),
-                "running" if live else run.state,
-                f"{run.done}/{run.total_items}", (run.started_at or run.created_at)[:16]
-                .replace("T", " "), key=str(run.id),
-            )
-        if selected is not None:
-            self.select_run(selected)
+        live = [*self.live_run_ids, self.active_run_id] if self.running else []
+        self.query_one(RunsTable).show_runs(message.runs, live,
+                                            self.active_run_id or self.selected_run_id())
         self.refresh_bindings()
 
     def selected_run_id(self) -> int | None:
-        table = self.query_one("#runs-table", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return int(key) if key is not None else None
+        return self.query_one(RunsTable).selected_run_id()
 
     def selected_rubric(self) -> Rubric | None:
         return self.query_one(NewRunForm).selected_rubric()
@@ -245,9 +224,7 @@ class RunsScreen(FlowScreen):
 
     def select_run(self, run_id: int) -> None:
         """Put the table's cursor on this run (if it is listed)."""
-        table = self.query_one("#runs-table", DataTable)
-        if str(run_id) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(run_id)))
+        self.query_one(RunsTable).select_run(run_id)
 
     def action_start_run(self) -> None:
         form = self.query_one(NewRunForm)
@@ -406,14 +383,7 @@ class RunsScreen(FlowScreen):
             self.show_live_row(self.active_run_id, int(progress.done), progress.total)
 
     def show_live_row(self, run_id: int, done: int, total: float | None) -> None:
-        """The running run's row follows its progress (the store is read only at the end)."""
-        table = self.query_one("#runs-table", DataTable)
-        if str(run_id) not in table.rows:
-            return
-        row = table.get_row_index(str(run_id))
-        table.update_cell_at(Coordinate(row, STATE_COLUMN), "running")
-        if total is not None:
-            table.update_cell_at(Coordinate(row, DONE_COLUMN), f"{done}/{int(total)}")
+        self.query_one(RunsTable).show_live_row(run_id, done, total)
 
     def on_run_ended(self, message: RunEnded) -> None:
         summary = message.summary
