@@ -162,9 +162,9 @@ def describe_people(comparison: Comparison) -> str:
         return ("No human labels on these items yet: label verdicts in Review (a digit), or "
                 "import a label column.")
     a, b = comparison.human_a, comparison.human_b
-    lines = [f"{'':24} {'A':>6} {'B':>6}",
-             f"{'labelled (n)':24} {a.n if a else 0:>6} {b.n if b else 0:>6}"]
+    lines = [f"{'':24} {'A':>5} {'B':>5}",
+             f"{'labelled (n)':24} {a.n if a else 0:>5} {b.n if b else 0:>5}"]
     for key in sides[0].figures:
         values = [format_figure(side.figures[key], 2) if side else "–" for side in (a, b)]
-        lines.append(f"{FIGURE_LABELS.get(key, key):24} {values[0]:>6} {values[1]:>6}")
+        lines.append(f"{FIGURE_LABELS.get(key, key):24} {values[0]:>5} {values[1]:>5}")
     return "\n".join(lines)

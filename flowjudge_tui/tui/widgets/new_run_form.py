@@ -17,6 +17,7 @@ from flowjudge_tui.tui.widgets.judge_settings import JudgeSettingsForm
 
 MORE_RUBRICS_TITLE = "Also judge with (space ticks)"
 NO_MORE_RUBRICS = "No other rubric reads these fields"
+CHOOSE_RUBRIC_FIRST = "More rubrics: choose a rubric first"
 
 
 def same_fields(rubric: Rubric, other: Rubric) -> bool:
@@ -52,7 +53,7 @@ class NewRunForm(Vertical):
             yield Input(placeholder="Name (optional)", id="run-name",
                         tooltip="Shown beside the run's id in lists, Review and reports")
             more: SelectionList[str] = SelectionList(id="run-more-rubrics")
-            more.border_title = NO_MORE_RUBRICS
+            more.border_title = CHOOSE_RUBRIC_FIRST
             yield more
         yield JudgeSettingsForm(with_limit=True, id="run-settings")
 
@@ -81,7 +82,8 @@ class NewRunForm(Vertical):
         ]
         more.clear_options()
         more.add_options([(Content(name), name, name in ticked) for name in others])
-        more.border_title = MORE_RUBRICS_TITLE if others else NO_MORE_RUBRICS
+        more.border_title = (CHOOSE_RUBRIC_FIRST if rubric is None else
+                             MORE_RUBRICS_TITLE if others else NO_MORE_RUBRICS)
 
     def chosen_rubrics(self) -> list[Rubric]:
         """The mapped rubric first, then the ticked ones: one run each."""
