@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, Label, Select, SelectionList
 
 from flowjudge_tui.settings import app_paths
@@ -295,6 +296,9 @@ async def test_several_rubrics_named_start_together_and_the_cursor_follows_them(
         await wait_for(pilot, lambda: "are done" in (notifications(app) or [""])[-1],
                        what="the runs")
         assert notifications(app)[-1] == "Runs 1, 2 are done: 4 judged, 0 reused, 0 skipped."
+        panel = screen.query_one(ProgressPanel)  # one bar for both runs
+        assert panel.last is not None and panel.last.task == "Run 1, 2"
+        assert (panel.last.done, panel.last.total) == (4, 4)
         runs = screen.query_one("#runs-table", DataTable)
         await wait_for(pilot, lambda: runs.row_count == 2, what="the list")
         assert str(row_of(runs, 1)[0]) == '1 "first try [b]"'
@@ -332,5 +336,14 @@ async def test_rename_asks_for_the_name_keeps_a_bad_one_to_fix_and_shows_it(
                        what="the new name")
         assert notifications(app)[-1] == f'Renamed: Run {first} "judge A".'
         assert row_of(runs, second)[0] == str(second)
+        # The palette renames too: the dialog opens with the name to edit.
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*"rename the selected")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the dialog")
+        assert app.screen.query_one("#dialog-input", Input).value == "judge A"
+        await pilot.press("escape")
     with open_store(app_paths().database) as store:
         assert store.get_run(first).name == "judge A"
