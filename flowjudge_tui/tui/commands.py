@@ -10,6 +10,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.markup import escape
 
 from flowjudge_tui.errors import FlowJudgeError
 
@@ -44,14 +46,17 @@ class FlowJudgeCommands(Provider):
 
     async def discover(self) -> Hits:
         for verb in self._verbs():
-            yield DiscoveryHit(verb.title, partial(_run, verb), help=verb.help)
+            # Titles and help hold user text (run and dataset names): never read as markup.
+            yield DiscoveryHit(Content(verb.title), partial(_run, verb), text=verb.title,
+                               help=escape(verb.help))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for verb in self._verbs():
             score = matcher.match(verb.title)
             if score > 0:
-                yield Hit(score, matcher.highlight(verb.title), partial(_run, verb), help=verb.help)
+                yield Hit(score, matcher.highlight(verb.title), partial(_run, verb),
+                          text=verb.title, help=escape(verb.help))
 
 
 async def _run(verb: Verb) -> None:

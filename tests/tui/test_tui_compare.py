@@ -18,20 +18,20 @@ async def test_compare_lists_items_with_the_human_label_and_both_verdicts(
 ) -> None:
     first, second = stored_runs
     with open_store(app_paths().database) as store:
-        store.rename_run(second, "judge B")
+        store.rename_run(second, "judge [/]B")
     app = create_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_review(pilot, app, first)
         await pilot.press("v")
         await wait_for(pilot, lambda: isinstance(app.screen, RunPicker), what="the picker")
-        assert f'Run {second} "judge B"' in str(
+        assert f'Run {second} "judge [/]B"' in str(
             app.screen.query_one("#run-options").get_option_at_index(0).prompt)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
         screen = app.screen
         table = screen.query_one("#compare-items", DataTable)
         await wait_for(pilot, lambda: table.row_count == 4, what="the paired items")
-        assert f'Run {second} "judge B" (B)' in shown(screen.query_one("#compare-heading"))
+        assert f'Run {second} "judge [/]B" (B)' in shown(screen.query_one("#compare-heading"))
         # Items 1-4 (the fifth is skipped by A); labels 5, 1, 4 came with the file.
         assert column(table, 1) == ["5 imp.", "1 imp.", "4 imp.", ""]
         assert (column(table, 2), column(table, 3)) == (["5", "2", "4", "3"], ["4", "1", "4", "3"])

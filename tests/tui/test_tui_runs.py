@@ -330,11 +330,11 @@ async def test_rename_asks_for_the_name_keeps_a_bad_one_to_fix_and_shows_it(
         error = app.screen.query_one("#dialog-error", Label)
         await wait_for(pilot, lambda: "at most 80" in str(error.render()), what="the problem")
         assert isinstance(app.screen, TextPrompt) and field.value == "x" * 81
-        field.value = "judge A"
+        field.value = "judge [/]A"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: str(row_of(runs, first)[0]) == f'{first} "judge A"',
+        await wait_for(pilot, lambda: str(row_of(runs, first)[0]) == f'{first} "judge [/]A"',
                        what="the new name")
-        assert notifications(app)[-1] == f'Renamed: Run {first} "judge A".'
+        assert notifications(app)[-1] == f'Renamed: Run {first} "judge [/]A".'
         assert row_of(runs, second)[0] == str(second)
         # The palette renames too: the dialog opens with the name to edit.
         await pilot.press("ctrl+p")
@@ -343,7 +343,7 @@ async def test_rename_asks_for_the_name_keeps_a_bad_one_to_fix_and_shows_it(
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the dialog")
-        assert app.screen.query_one("#dialog-input", Input).value == "judge A"
+        assert app.screen.query_one("#dialog-input", Input).value == "judge [/]A"
         await pilot.press("escape")
     with open_store(app_paths().database) as store:
-        assert store.get_run(first).name == "judge A"
+        assert store.get_run(first).name == "judge [/]A"

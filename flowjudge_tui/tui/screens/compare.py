@@ -40,7 +40,7 @@ class RunPicker(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
-            dialog.border_title = self.title_text
+            dialog.border_title = Content(self.title_text)
             yield OptionList(
                 *(Option(Content(f"{r.title} · {r.rubric_name} · {r.dataset_name} · "
                                  f"{r.model_name}"), id=str(r.id)) for r in self.runs),
@@ -116,8 +116,8 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
         run_a, run_b = message.runs
         self.query_one("#compare-heading", Static).update(Content.assemble(
             (run_a.title, "bold"), " (A) against ", (run_b.title, "bold"), " (B)"))
-        self.query_one("#compare-side-a").border_title = f"{run_a.title} (A)"
-        self.query_one("#compare-side-b").border_title = f"{run_b.title} (B)"
+        self.query_one("#compare-side-a").border_title = Content(f"{run_a.title} (A)")
+        self.query_one("#compare-side-b").border_title = Content(f"{run_b.title} (B)")
         self.query_one("#compare-people", Static).update(describe_people(comparison))
         for side, stats, summary in (("a", message.left, comparison.a),
                                      ("b", message.right, comparison.b)):

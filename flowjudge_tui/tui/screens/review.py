@@ -162,7 +162,8 @@ class ReviewScreen(FlowScreen):
     def on_run_loaded(self, message: RunLoaded) -> None:
         same_run = self.run is not None and self.run.id == message.run.id
         self.run, self.rubric = message.run, message.rubric
-        self.query_one("#verdicts", DataTable).border_title = f"Verdicts · {message.run.title}"
+        self.query_one("#verdicts", DataTable).border_title = Content(
+            f"Verdicts · {message.run.title}")
         self.entries = {entry.verdict.id: entry for entry in message.entries}
         filters = self.query_one("#review-filter", Select)
         chosen = filters.value

@@ -456,7 +456,7 @@ class RunsScreen(FlowScreen):
 
     def on_run_renamed(self, message: RunRenamed) -> None:
         self.notify(f"{message.run.title} is now unnamed." if message.run.name is None
-                    else f"Renamed: {message.run.title}.", title="Runs")
+                    else f"Renamed: {message.run.title}.", title="Runs", markup=False)
         self.list_runs()
 
     def action_cancel_run(self) -> None:
