@@ -356,8 +356,8 @@ def _delete(args: argparse.Namespace) -> int:
     with _store() as store:
         run = store.get_run(args.run_id)
         if not args.yes:
-            what = (f"{run.title} ({run.rubric_name} on {run.dataset_name}, {run.done} of "
-                    f"{run.total_items} judged)")
+            what = (f"run {run.id}{run.quoted_name} ({run.rubric_name} on {run.dataset_name}, "
+                    f"{run.done} of {run.total_items} judged)")
             if not sys.stdin.isatty():
                 print(f"flowjudge: add --yes to delete {what} without a question.",
                       file=sys.stderr)
