@@ -14,11 +14,10 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from flowjudge_tui.datasets import DatasetPreview, ImportResult, preview_dataset
-from flowjudge_tui.errors import ModelError
+from flowjudge_tui.datasets import DatasetPreview, preview_dataset
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import Progress
-from flowjudge_tui.store import RunRecord, Store
+from flowjudge_tui.store import RunRecord
 from flowjudge_tui.tui.messages import (
     DatasetsListed,
     PreviewReady,
@@ -32,17 +31,18 @@ from flowjudge_tui.tui.messages import (
     TaskFinished,
 )
 from flowjudge_tui.tui.plain import cell, escape
+from flowjudge_tui.tui.run_start import RunRequest, import_and_judge
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.screens.dialogs import Confirm, TextPrompt
 from flowjudge_tui.tui.screens.retry_dialog import retry_prompt, retryable
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
-from flowjudge_tui.tui.widgets.judge_settings import JudgeSettings, JudgeSettingsForm
+from flowjudge_tui.tui.widgets.judge_settings import JudgeSettingsForm
 from flowjudge_tui.tui.widgets.new_run_form import NewRunForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
 from flowjudge_tui.tui.widgets.runs_table import RunsTable
 
 if TYPE_CHECKING:
-    from flowjudge_tui.runs.execute import RunSummary, VerdictEvent
+    from flowjudge_tui.runs.execute import RunSummary
 
 RECENT_FILES = 10
 
@@ -244,65 +244,15 @@ class RunsScreen(FlowScreen):
             return
         self.set_running(True)
         self.live_run_ids = []
-        self.start_in_background(self.preview.path, rubrics, settings, form.run_name(),
-                                 *mapping)
+        self.start_in_background(RunRequest(self.preview.path, rubrics, settings,
+                                            form.run_name(), *mapping))
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def start_in_background(
-        self, path: Path, rubrics: list[Rubric], settings: JudgeSettings, name: str | None,
-        column_map: dict[str, str], label: str | None, id_column: str | None,
-    ) -> None:
-        with self.flow.jobs.job():
-            self.import_and_run(path, rubrics, settings, name, column_map, label, id_column)
-
-    def import_and_run(
-        self, path: Path, rubrics: list[Rubric], settings: JudgeSettings, name: str | None,
-        column_map: dict[str, str], label: str | None, id_column: str | None,
-    ) -> None:
-        """Import the file, load the model, create one run per rubric and judge them together
-        (worker thread), as ``flowjudge run --rubric A --rubric B`` does."""
-        from flowjudge_tui.runs.workflow import DatasetSource, start_runs
-
+    def start_in_background(self, request: RunRequest) -> None:
         worker = get_current_worker()
-        if not self.flow.model_status.has_judge:
-            raise ModelError("No model is set up yet; choose one on the Models screen (F3).")
-        store = self.flow.store
-        summaries = start_runs(
-            store, DatasetSource(path, column_map, label, id_column, settings.limit), rubrics,
-            lambda: self.flow.engine_for_worker(settings.n_ctx), settings.sampling,
-            on_import_progress=self.post_progress, on_imported=self.report_import,
-            on_created=lambda run: self.post_started(store, run),
-            on_progress=self.post_progress, stop=lambda: worker.is_cancelled,
-            on_hash_progress=self.post_progress, name=name,
-            on_verdict=self.post_counted,
-        )
-        if len(summaries) == 1:
-            self.post_message(RunEnded(summaries[0]))
-        else:
-            self.post_message(RunsEnded(summaries))
-
-    def post_counted(self, event: VerdictEvent) -> None:
-        self.post_message(RunCounted(event.run_id, event.done, event.total))
-
-    def post_started(self, store: Store, run: RunRecord) -> None:
-        self.post_message(RunStarted(run))
-        self.post_message(RunsListed(store.list_runs()))
-
-    def report_import(self, imported: ImportResult) -> None:
-        if imported.reused:
-            self.post_message(TaskFinished("import", (
-                f"{Path(imported.dataset.source_path).name} is unchanged since it was "
-                f"imported; its {imported.imported} rows (and their labels) are reused."
-            )))
-        elif imported.problems or imported.labels_off_scale is not None:
-            skipped = (f"; skipped {len(imported.problems)} ({imported.problems[0]})"
-                       if imported.problems else "")
-            off_scale = (f" {imported.labels_off_scale.sentence()}"
-                         if imported.labels_off_scale is not None else "")
-            self.post_message(TaskFinished("import", escape(
-                f"Imported {imported.imported} rows of {imported.dataset.source_path}"
-                f"{skipped}.{off_scale}"
-            )))
+        with self.flow.jobs.job():
+            import_and_judge(self.flow, self.post_message, request,
+                             stop=lambda: worker.is_cancelled)
 
     def action_resume_run(self, run_id: int | None = None) -> None:
         if run_id is not None:
