@@ -43,6 +43,7 @@ async def test_compare_lists_items_with_the_human_label_and_both_verdicts(
         verdict_a = screen.query_one("#compare-verdict-a", Static)
         verdict_b = screen.query_one("#compare-verdict-b", Static)
         assert "score 5 · confidence 0.90" in shown(verdict_a)
+        assert "your label — · imported label 5" in shown(verdict_a)
         assert "Feedback for 4." in shown(verdict_b)
 
         assert table.has_focus

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 
 from flowjudge_tui.judging.verdict import confidence_level
 from flowjudge_tui.tui.plain import cell
-from flowjudge_tui.tui.review_rows import human_cell
+from flowjudge_tui.tui.review_rows import describe_labels, human_cell
 
 if TYPE_CHECKING:
     from flowjudge_tui.reports.agreement import ItemPair
@@ -51,8 +51,8 @@ def human_of_pair(pair: ItemPair) -> str:
 
 
 def describe_side(name: str, title: str, entry: JudgedItem, show_output: bool) -> Content:
-    """One side's verdict: score, confidence and feedback (and the output it judged, when
-    the two runs judged different outputs)."""
+    """One side's verdict: score, confidence, the labels and feedback (and the output it
+    judged, when the two runs judged different outputs)."""
     verdict = entry.verdict
     if verdict.score is None:
         headline = f"skipped: {verdict.skip_reason or 'no score'}"
@@ -60,7 +60,8 @@ def describe_side(name: str, title: str, entry: JudgedItem, show_output: bool) -
         confidence = verdict.confidence if verdict.confidence is not None else 0.0
         headline = (f"score {verdict.score} · confidence {confidence:.2f} "
                     f"({confidence_level(confidence)})")
-    parts: list[Content | str] = [Content.styled(f"{name} · {title}", "bold"), "\n", headline]
+    parts: list[Content | str] = [Content.styled(f"{name} · {title}", "bold"), "\n", headline,
+                                  "\n", describe_labels(entry)]
     if show_output:
         parts += ["\n\n", Content.styled("output", "bold"), "\n", entry.item.output]
     parts += ["\n\n", Content.styled("feedback", "bold"), "\n", verdict.feedback or "—"]
