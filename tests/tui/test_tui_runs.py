@@ -347,3 +347,38 @@ async def test_rename_asks_for_the_name_keeps_a_bad_one_to_fix_and_shows_it(
         await pilot.press("escape")
     with open_store(app_paths().database) as store:
         assert store.get_run(first).name == "judge [/]A"
+
+
+async def test_escape_stops_runs_started_together_and_each_resumes(
+    tiny_model_path: Path, tmp_path: Path, slow_judge: None
+) -> None:
+    rows = [(f"Question {n}?", f"Context {n}.", f"Answer {n}.", "") for n in range(4)]
+    items = write_csv(tmp_path / "four.csv", ["question", "context", "answer", "label"], rows)
+    app = create_app(model=str(tiny_model_path), section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
+        more = screen.query_one("#run-more-rubrics", SelectionList)
+        await wait_for(pilot, lambda: more.option_count == 2, what="the rubrics offered")
+        more.select("faithfulness-context-3")
+        screen.query_one("#run-path", Input).value = str(items)
+        screen.action_preview()
+        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        await pilot.press("ctrl+r")
+        panel = screen.query_one(ProgressPanel)
+        await wait_for(pilot, lambda: judged(panel) >= 1, what="the first verdict")
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: [row_of(runs, run)[4:5] for run in (1, 2)]
+                       == [["running"], ["running"]], what="both runs running")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "stopped after" in (notifications(app) or [""])[-1],
+                       what="the stop")
+        assert notifications(app)[-1].startswith("Runs 1, 2 stopped after ")
+        await wait_for(pilot, lambda: row_of(runs, 1)[4:5] == ["cancelled"], what="the list")
+        assert screen.selected_run_id() == 1
+        await pilot.press("r")
+        await wait_for(pilot, lambda: row_of(runs, 1)[4:6] == ["done", "4/4"], what="run 1")
+    with open_store(app_paths().database) as store:
+        second = store.get_run(2)
+    assert second.rubric_name == "faithfulness-context-3" and second.resumable
