@@ -39,7 +39,9 @@ class FlowJudgeCommands(Provider):
             runs = await asyncio.to_thread(app.store.list_runs, RECENT_RUNS)
         except FlowJudgeError:
             runs = []
-        self.verbs = app.palette_verbs(runs)
+        # A screen pushed over a section (Compare) offers its own verbs first.
+        own = getattr(self.screen, "palette_verbs", None)
+        self.verbs = [*(own() if callable(own) else []), *app.palette_verbs(runs)]
 
     def _verbs(self) -> list[Verb]:
         return self.verbs

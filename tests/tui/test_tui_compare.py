@@ -3,6 +3,7 @@ both scores, the highlighted item's two verdicts side by side, filters from the 
 
 from __future__ import annotations
 
+from textual.command import CommandPalette
 from textual.widgets import DataTable, Static
 
 from flowjudge_tui.settings import app_paths
@@ -58,6 +59,12 @@ async def test_compare_lists_items_with_the_human_label_and_both_verdicts(
         await pilot.press("f")
         await wait_for(pilot, lambda: table.row_count == 4, what="all items again")
         assert any(b.binding.key == "f" for b in screen.active_bindings.values())
+        await pilot.press("ctrl+p")  # the filter is in the palette too
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*"filter the compared")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.row_count == 2, what="the filter from the palette")
 
 
 async def test_compare_without_labels_says_how_to_get_them(

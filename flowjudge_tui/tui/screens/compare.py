@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 
 from flowjudge_tui.format import format_figure
 from flowjudge_tui.store import RunRecord
+from flowjudge_tui.tui.commands import Verb
 from flowjudge_tui.tui.messages import ComparisonReady
 from flowjudge_tui.tui.screens.base import flow_app
 from flowjudge_tui.tui.widgets.paired_items import PairedItems
@@ -99,6 +100,14 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
 
     def action_next_filter(self) -> None:
         self.query_one(PairedItems).next_filter()
+
+    def palette_verbs(self) -> list[Verb]:
+        """This screen's verbs in the command palette (``tui/commands.py``)."""
+        return [
+            Verb("Filter the compared items", "All, A ≠ B, A or B ≠ the person, labelled (f)",
+                 self.action_next_filter),
+            Verb("Back from Compare", "Return to Review (escape)", self.app.pop_screen),
+        ]
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def compare_in_background(self) -> None:
