@@ -378,6 +378,8 @@ async def test_escape_stops_runs_started_together_and_each_resumes(
         await wait_for(pilot, lambda: row_of(runs, 1)[4:5] == ["cancelled"], what="the list")
         assert screen.selected_run_id() == 1
         await pilot.press("r")
+        await wait_for(pilot, lambda: row_of(runs, 1)[4:5] == ["running"], what="resuming")
+        assert row_of(runs, 2)[4:5] == ["cancelled"]  # only the run resumed is running
         await wait_for(pilot, lambda: row_of(runs, 1)[4:6] == ["done", "4/4"], what="run 1")
     with open_store(app_paths().database) as store:
         second = store.get_run(2)

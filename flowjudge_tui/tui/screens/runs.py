@@ -199,6 +199,8 @@ class RunsScreen(FlowScreen):
 
     def set_running(self, running: bool) -> None:
         self.running = running
+        if not running:
+            self.live_run_ids = []
         self.update_buttons()
         self.refresh_bindings()
 
@@ -243,7 +245,6 @@ class RunsScreen(FlowScreen):
         if settings is None:
             return
         self.set_running(True)
-        self.live_run_ids = []
         self.start_in_background(RunRequest(self.preview.path, rubrics, settings,
                                             form.run_name(), *mapping))
 
