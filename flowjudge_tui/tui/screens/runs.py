@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
@@ -31,9 +31,11 @@ from flowjudge_tui.tui.messages import (
     TaskFinished,
 )
 from flowjudge_tui.tui.plain import cell, escape
+from flowjudge_tui.tui.run_outcomes import describe_run_end, describe_runs_end
 from flowjudge_tui.tui.run_start import RunRequest, import_and_judge
 from flowjudge_tui.tui.screens.base import FlowScreen
-from flowjudge_tui.tui.screens.dialogs import Confirm, TextPrompt
+from flowjudge_tui.tui.screens.dialogs import Confirm
+from flowjudge_tui.tui.screens.rename_dialog import rename_prompt
 from flowjudge_tui.tui.screens.retry_dialog import retry_prompt, retryable
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettingsForm
@@ -41,38 +43,7 @@ from flowjudge_tui.tui.widgets.new_run_form import NewRunForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
 from flowjudge_tui.tui.widgets.runs_table import RunsTable
 
-if TYPE_CHECKING:
-    from flowjudge_tui.runs.execute import RunSummary
-
 RECENT_FILES = 10
-
-
-def describe_runs_end(summaries: list[RunSummary]) -> str:
-    """One sentence for runs started together (one per rubric)."""
-    ids = ", ".join(str(summary.run.id) for summary in summaries)
-    counts = (f"{sum(s.judged for s in summaries)} judged, "
-              f"{sum(s.reused for s in summaries)} reused, "
-              f"{sum(s.skipped for s in summaries)} skipped")
-    if any(summary.stopped for summary in summaries):
-        done = sum(summary.run.done for summary in summaries)
-        total = sum(summary.run.total_items for summary in summaries)
-        return (f"Runs {ids} stopped after {done} of {total} ({counts}); press r on each to "
-                "resume it.")
-    return f"Runs {ids} are done: {counts}."
-
-
-def describe_run_end(summary_run: RunRecord, judged: int, reused: int, skipped: int,
-                     stopped: bool) -> str:
-    counts = f"{judged} judged, {reused} reused, {skipped} skipped"
-    if stopped:
-        return (f"Run {summary_run.id} stopped after {summary_run.done} of "
-                f"{summary_run.total_items} ({counts}); press r to resume it.")
-    too_long = summary_run.skipped_too_long
-    if too_long and summary_run.server_url is None:
-        them = "it" if too_long == 1 else "them"
-        return (f"Run {summary_run.id} is done: {counts}; {too_long} too long for its "
-                f"context: press l to judge {them} with a larger one.")
-    return f"Run {summary_run.id} is done: {counts}."
 
 
 class RunsScreen(FlowScreen):
@@ -392,18 +363,8 @@ class RunsScreen(FlowScreen):
         if run is None:
             self.notify("Choose a run in the list to rename first.", title="Runs")
             return
-        run_id = run.id
-
-        def rename(text: str) -> str | None:
-            """In the dialog's worker thread: a sentence keeps the dialog open."""
-            renamed = self.flow.store.rename_run(run_id, text if text.strip() else None)
-            self.post_message(RunRenamed(renamed))
-            return None
-
-        prompt = TextPrompt(f"Rename run {run.id}", f"A name for run {run.id} ({run.rubric_name} "
-                            f"on {run.dataset_name}); empty for none.", value=run.name or "",
-                            placeholder="e.g. baseline, Q5 quant, new prompt", check=rename)
-        self.app.push_screen(prompt)
+        self.app.push_screen(rename_prompt(
+            self.flow.store, run, lambda renamed: self.post_message(RunRenamed(renamed))))
 
     def on_run_renamed(self, message: RunRenamed) -> None:
         self.notify(f"{message.run.title} is now unnamed." if message.run.name is None
