@@ -49,3 +49,18 @@ def test_compare_two_runs_item_by_item(snap_compare: Snap,
         await pilot.pause(0.3)
 
     assert snap_compare(create_app(), terminal_size=SIZE, run_before=steady(compared))
+
+
+def test_compare_at_80_columns_keeps_the_items_on_screen(
+    snap_compare: Snap, stored_runs: tuple[int, int]
+) -> None:
+    async def compared(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        pilot.app.push_screen(CompareScreen(*stored_runs))
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, CompareScreen))
+        table = pilot.app.screen.query_one("#compare-items", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 4, what="the items")
+        assert table.region.bottom <= 30 and table.region.height >= 6
+        await pilot.pause(0.3)
+
+    assert snap_compare(create_app(), terminal_size=(80, 30), run_before=steady(compared))
