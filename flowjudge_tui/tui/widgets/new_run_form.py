@@ -34,7 +34,7 @@ class NewRunForm(Vertical):
     NewRunForm #run-path { width: 2fr; }
     NewRunForm #run-rubric, NewRunForm #run-recent { width: 1fr; }
     NewRunForm #run-name { width: 1fr; }
-    NewRunForm #run-more-rubrics { width: 2fr; height: auto; max-height: 6; }
+    NewRunForm #run-more-rubrics { width: 2fr; height: auto; max-height: 5; }
     """
 
     def __init__(self, library: RubricLibrary, *, id: str | None = None) -> None:
