@@ -90,7 +90,7 @@ def test_run_then_list_show_stats_compare_and_export(
     assert [r["id"] for r in listed] == [again["id"], run_id]
     assert all(r.keys() >= RUN_KEYS for r in listed)
     code, out, _ = cli(capsys, "runs", "list")
-    assert out.splitlines()[0].split()[:4] == ["ID", "STATUS", "DONE", "TOTAL"]
+    assert out.splitlines()[0].split()[:5] == ["ID", "NAME", "STATUS", "DONE", "TOTAL"]
 
     code, out, _ = cli(capsys, "runs", "show", str(run_id), "--json")
     shown = json.loads(out)
@@ -109,8 +109,14 @@ def test_run_then_list_show_stats_compare_and_export(
     comparison = json.loads(out)
     assert comparison["kind"] == "judges" and comparison["paired"] == 3
     assert comparison["agreement"]["figures"]["cohen_kappa"] is None
+    # Each run against the people's labels (0, 1, 0 on the three paired rows; all judged 1).
+    assert comparison["human_a"]["n"] == comparison["human_b"]["n"] == 3
+    assert comparison["human_a"]["figures"]["accuracy"] == pytest.approx(1 / 3)
     code, out, _ = cli(capsys, "compare", str(run_id), str(again["id"]))
     assert "the same outputs judged twice" in out and "n/a" in out
+    people = out[out.index("AGREEMENT WITH PEOPLE"):].splitlines()
+    assert people[0].split()[-4:] == ["A", "(n=3)", "B", "(n=3)"]
+    assert people[2].split() == ["accuracy", "0.333", "0.333"]
 
     for fmt in ("jsonl", "csv", "html"):
         target = tmp_path / f"export.{fmt}"
@@ -218,6 +224,9 @@ def test_runs_delete_asks_for_yes_and_keeps_a_shared_dataset(
     (["--temperature", "-0.5"], "flowjudge: Argument --temperature: -0.5 is not a temperature"),
     (["--max-tokens", "0"], "flowjudge: Argument --max-tokens: 0 is out of range; give 1 or more"),
     (["--n-ctx", "12"], "flowjudge: Argument --n-ctx: 12 is out of range; give from 512 to 131072"),
+    (["--name", " "], "flowjudge: Argument --name: A run's name cannot be empty"),
+    (["--name", "x" * 81], "flowjudge: Argument --name: A run's name is at most 80 characters"),
+    (["--name", "a\tb"], "flowjudge: Argument --name: A run's name cannot hold control"),
 ])
 def test_bad_arguments_are_refused_before_any_import_or_model_load(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
@@ -229,3 +238,45 @@ def test_bad_arguments_are_refused_before_any_import_or_model_load(
     assert code == 2 and "Traceback" not in err
     assert message in err and err.strip().endswith("See 'flowjudge run --help'.")
     assert committed_verdicts() == [] and not app_paths().database.exists()
+
+
+def test_a_run_is_named_when_it_starts_renamed_later_and_shown_where_it_is_described(
+    capsys: pytest.CaptureFixture[str], tiny_model_path: Path, tmp_path: Path
+) -> None:
+    data = dataset(tmp_path, 2)
+    code, out, err = cli(capsys, "run", "--model", str(tiny_model_path), "--rubric", RUBRIC,
+                         "--rubric", "relevance-query-3", "--data", str(data), "--name",
+                         "  baseline  ", "--json")
+    assert code == 0, err
+    started = json.loads(out)
+    assert [run["name"] for run in started] == ["baseline", "baseline"]
+    first, second = (run["id"] for run in started)
+    assert f'run {first} "baseline": 2 items' in err
+
+    code, out, err = cli(capsys, "runs", "rename", str(second), "three-point [b]")
+    assert code == 0 and out.strip() == f'Renamed: Run {second} "three-point [b]".'
+    code, out, _ = cli(capsys, "runs", "list", "--json")
+    assert {run["id"]: run["name"] for run in json.loads(out)} == {
+        first: "baseline", second: "three-point [b]"}
+    code, out, _ = cli(capsys, "runs", "list")
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[2:]}
+    assert rows == {str(first): "baseline", str(second): "three-point"}
+    code, out, _ = cli(capsys, "runs", "show", str(first))
+    assert "name: baseline" in out
+
+    target = tmp_path / "report.html"
+    assert cli(capsys, "export", str(first), "--format", "html", "--out", str(target))[0] == 0
+    assert f"<h1>Run {first} &quot;baseline&quot;:" in target.read_text(encoding="utf-8")
+    target = tmp_path / "export.jsonl"
+    assert cli(capsys, "export", str(first), "--format", "jsonl", "--out", str(target))[0] == 0
+    metadata = json.loads((tmp_path / "export.metadata.json").read_text(encoding="utf-8"))
+    assert metadata["run_name"] == "baseline"
+
+    code, _, err = cli(capsys, "runs", "rename", str(first), "line\nbreak")
+    assert code == 2 and "cannot hold control characters" in err and "Traceback" not in err
+    code, _, err = cli(capsys, "runs", "rename", "99", "x")
+    assert code == 2 and "No run 99" in err
+    code, out, _ = cli(capsys, "runs", "rename", str(first), "")
+    assert out.strip() == f"Run {first} is now unnamed."
+    code, out, _ = cli(capsys, "runs", "show", str(first), "--json")
+    assert json.loads(out)["name"] is None

@@ -16,7 +16,14 @@ import pytest
 
 from flowjudge_tui.errors import StoreError
 from flowjudge_tui.settings import app_paths
-from flowjudge_tui.store import SCHEMA_VERSION, NewItem, NewVerdict, Store, open_store
+from flowjudge_tui.store import (
+    SCHEMA_VERSION,
+    NewItem,
+    NewVerdict,
+    RunSettings,
+    Store,
+    open_store,
+)
 from flowjudge_tui.store.owner import current_owner, process_token
 from flowjudge_tui.store.schema import MIGRATIONS
 from tests.run_helpers import add_dataset, add_run, rubric, scored
@@ -296,3 +303,36 @@ def test_deleting_a_dataset_removes_its_runs_and_verdicts(store: Store) -> None:
     assert sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == 0
     with pytest.raises(StoreError, match="No run"):
         store.get_run(run.id)
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("", "cannot be empty"),
+    ("   ", "cannot be empty"),
+    ("x" * 81, "at most 80 characters; this one has 81"),
+    ("two\nlines", "control characters"),
+    ("bell\x07", "control characters"),
+    ("hidden\u200bspace", "control characters"),
+])
+def test_a_run_name_is_refused_in_one_sentence(store: Store, name: str, problem: str) -> None:
+    rub = rubric("relevance-query-binary")
+    run = add_run(store, add_dataset(store, rub, ["a"]), rub)
+    with pytest.raises(StoreError, match=problem):
+        store.rename_run(run.id, name)
+    assert store.get_run(run.id).name is None
+
+
+def test_a_run_is_named_renamed_and_unnamed(store: Store) -> None:
+    rub = rubric("relevance-query-binary")
+    dataset = add_dataset(store, rub, ["a"])
+    run = store.create_run(
+        dataset_id=dataset, rubric=rub, model_name="m.gguf", model_path="/m.gguf",
+        model_fingerprint="quick-v1:m", fingerprint_kind="quick-v1",
+        settings=RunSettings(), total_items=1,
+        name="  Übung 3 — 日本語 ",
+    )
+    assert (run.name, run.title) == ("Übung 3 — 日本語", 'Run 1 "Übung 3 — 日本語"')
+    assert store.rename_run(run.id, "x" * 80).name == "x" * 80
+    unnamed = store.rename_run(run.id, None)
+    assert (unnamed.name, unnamed.title) == (None, "Run 1")
+    with pytest.raises(StoreError, match="No run 99"):
+        store.rename_run(99, "x")

@@ -37,6 +37,17 @@ def temperature(text: str) -> float:
     return value
 
 
+def run_name(text: str) -> str:
+    """A run's name: not empty, not too long, no control characters (see ``check_run_name``)."""
+    from flowjudge_tui.errors import StoreError
+    from flowjudge_tui.store.records import check_run_name
+
+    try:
+        return check_run_name(text)
+    except StoreError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 positive = whole_number(1)
 seed = whole_number(0, 2**31 - 1)
 context_size = whole_number(512, 131072)

@@ -55,6 +55,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     run.add_argument("--label", metavar="COLUMN", help="a column of human scores on the scale")
     run.add_argument("--id", metavar="COLUMN", help="a column that names each row")
     run.add_argument("--limit", type=arg_types.positive, help="judge only the first N rows")
+    run.add_argument("--name", type=arg_types.run_name, metavar="TEXT",
+                     help="a name for the run, shown beside its id (each rubric's run gets it)")
     run.add_argument("--max-tokens", type=arg_types.positive,
                      default=SamplingSettings.max_feedback_tokens,
                      help="most tokens of feedback (default %(default)s)")
@@ -67,7 +69,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add_concurrency_argument(run)
     run.set_defaults(handler=_run)
 
-    runs = commands.add_parser("runs", help="list, show, resume and delete runs")
+    runs = commands.add_parser("runs", help="list, show, rename, resume and delete runs")
     verbs = runs.add_subparsers(dest="runs_command", metavar="VERB")
     listing = verbs.add_parser("list", help="all runs, newest first")
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -95,6 +97,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add_server_arguments(resume)
     add_concurrency_argument(resume)
     resume.set_defaults(handler=_resume)
+
+    rename = verbs.add_parser("rename", help="give a run a name (\"\" takes it away)",
+                              description="Give a run a name, shown beside its id in lists, "
+                              "Review, Compare and reports. An empty name takes it away.")
+    rename.add_argument("run_id", type=int, metavar="ID")
+    rename.add_argument("name", metavar="NAME")
+    rename.set_defaults(handler=_rename)
 
     delete = verbs.add_parser("delete", help="delete a run and its verdicts",
                               description="Delete a run, its verdicts, and its imported "
@@ -208,8 +217,8 @@ def _run(args: argparse.Namespace) -> int:
             where = f" at {run.server_url}, 1 in flight (the server serves one at a time)"
         elif run.server_url:
             where = f" at {run.server_url}, {concurrency_from_args(args, True)} in flight"
-        print(f"flowjudge: run {run.id}: {run.total_items} items, {run.rubric_name}, "
-              f"{run.model_name}{where}", file=sys.stderr)
+        print(f"flowjudge: run {run.id}{run.quoted_name}: {run.total_items} items, "
+              f"{run.rubric_name}, {run.model_name}{where}", file=sys.stderr)
 
     def load() -> JudgeEngine:
         engine = load_from_args(args, n_parallel=args.parallel)
@@ -227,7 +236,7 @@ def _run(args: argparse.Namespace) -> int:
                 store, source, rubrics, load, sampling,
                 on_import_progress=ProgressPrinter(), on_imported=report_import,
                 on_created=report_run, on_progress=ProgressPrinter(), stop=stop,
-                on_hash_progress=ProgressPrinter(),
+                on_hash_progress=ProgressPrinter(), name=args.name,
             )
         extras = []
         for summary in summaries:
@@ -311,9 +320,10 @@ def _list(args: argparse.Namespace) -> int:
         print_json([run_json(run) for run in runs])
         return 0
     print_table(
-        ["ID", "STATUS", "DONE", "TOTAL", "SKIPPED", "RUBRIC", "MODEL", "DATASET", "CREATED"],
-        [(r.id, r.state, r.done, r.total_items, _skipped(r), r.rubric_name, r.model_name,
-          r.dataset_name, r.created_at[:19].replace("T", " ")) for r in runs],
+        ["ID", "NAME", "STATUS", "DONE", "TOTAL", "SKIPPED", "RUBRIC", "MODEL", "DATASET",
+         "CREATED"],
+        [(r.id, r.name or "", r.state, r.done, r.total_items, _skipped(r), r.rubric_name,
+          r.model_name, r.dataset_name, r.created_at[:19].replace("T", " ")) for r in runs],
     )
     retry = [str(r.id) for r in runs if r.skipped_too_long and r.server_url is None]
     if retry:
@@ -330,14 +340,24 @@ def _skipped(run: RunRecord) -> str:
     return str(run.skipped)
 
 
+def _rename(args: argparse.Namespace) -> int:
+    from flowjudge_tui.store import check_run_name
+
+    name = check_run_name(args.name) if args.name.strip() else None
+    with _store() as store:
+        run = store.rename_run(args.run_id, name)
+    print(f"{run.title} is now unnamed." if name is None else f"Renamed: {run.title}.")
+    return 0
+
+
 def _delete(args: argparse.Namespace) -> int:
     from flowjudge_tui.runs.workflow import delete_run
 
     with _store() as store:
         run = store.get_run(args.run_id)
         if not args.yes:
-            what = (f"run {run.id} ({run.rubric_name} on {run.dataset_name}, {run.done} of "
-                    f"{run.total_items} judged)")
+            what = (f"run {run.id}{run.quoted_name} ({run.rubric_name} on {run.dataset_name}, "
+                    f"{run.done} of {run.total_items} judged)")
             if not sys.stdin.isatty():
                 print(f"flowjudge: add --yes to delete {what} without a question.",
                       file=sys.stderr)

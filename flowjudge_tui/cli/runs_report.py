@@ -29,6 +29,7 @@ def jsonable(value: Any) -> Any:
 def run_json(run: RunRecord, detailed: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": run.id,
+        "name": run.name,
         "status": run.state,
         "total": run.total_items,
         "done": run.done,
@@ -132,6 +133,17 @@ def print_comparison(c: Comparison) -> None:
         print()
         print_table(["AGREEMENT OF B WITH A", f"n={c.agreement.n}"],
                     _agreement_rows([c.agreement]))
+    print()
+    if c.human_a is None and c.human_b is None:
+        print("No human labels on the paired items (import them with --label COLUMN, or "
+              "label verdicts in Review).")
+    else:
+        columns = [side for side in (c.human_a, c.human_b) if side is not None]
+        headers = ["AGREEMENT WITH PEOPLE",
+                   *(f"{name} (n={side.n})" for name, side in (("A", c.human_a),
+                                                             ("B", c.human_b))
+                     if side is not None)]
+        print_table(headers, _agreement_rows(columns))
     if c.differences:
         print("\nItems that differ most:")
         print_table(

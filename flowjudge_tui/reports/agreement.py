@@ -187,6 +187,23 @@ class Comparison:
     sign_test_p: float
     agreement: Agreement | None
     differences: list[ItemDifference]
+    human_a: Agreement | None = None
+    """A's agreement with people over the paired items with a human label (None: none)."""
+    human_b: Agreement | None = None
+    """B's, over the same pairs: each side against its own item's label."""
+
+
+@dataclass(frozen=True)
+class ItemPair:
+    """One item both runs scored: its name and both sides (item, verdict, labels)."""
+
+    key: str
+    a: JudgedItem
+    b: JudgedItem
+
+    @property
+    def disagree(self) -> bool:
+        return self.a.verdict.score != self.b.verdict.score
 
 
 def _inputs_key(entry: JudgedItem) -> str:
@@ -215,6 +232,13 @@ def _pairing(
 
 def compare_runs(store: Store, run_a: int, run_b: int, top: int = 10) -> Comparison:
     """Pair the two runs' scored items and compare them (see ``Comparison``)."""
+    return compare_runs_with_items(store, run_a, run_b, top)[0]
+
+
+def compare_runs_with_items(
+    store: Store, run_a: int, run_b: int, top: int = 10
+) -> tuple[Comparison, list[ItemPair]]:
+    """``compare_runs``, and every paired item in A's file order (for a side-by-side list)."""
     runs = store.get_run(run_a), store.get_run(run_b)
     rubrics = store.get_rubric(runs[0].rubric_hash), store.get_rubric(runs[1].rubric_hash)
     sides = [
@@ -243,7 +267,9 @@ def compare_runs(store: Store, run_a: int, run_b: int, top: int = 10) -> Compari
     losses = sum(1 for x, y in zip(scores_a, scores_b, strict=True) if y < x)
     differences = [_difference(x, y, paired_by) for x, y in pairs]
     differences.sort(key=lambda d: (-abs(d.score_b - d.score_a), -abs(d.difference)))
-    return Comparison(
+    scale = rubrics[0].score_values
+    items = [ItemPair(x.item.source_key or f"row {x.item.row_number}", x, y) for x, y in pairs]
+    comparison = Comparison(
         kind=kind,
         a=_summary(run_a, scores_a),
         b=_summary(run_b, scores_b),
@@ -257,7 +283,10 @@ def compare_runs(store: Store, run_a: int, run_b: int, top: int = 10) -> Compari
         sign_test_p=sign_test(wins, losses),
         agreement=agreement(scores_a, scores_b, rubrics[0].score_values),
         differences=[d for d in differences[:top] if d.score_a != d.score_b or d.difference],
+        human_a=_human_agreement([x for x, _ in pairs if x.human_score is not None], scale),
+        human_b=_human_agreement([y for _, y in pairs if y.human_score is not None], scale),
     )
+    return comparison, items
 
 
 def _summary(run_id: int, scores: Sequence[int]) -> SystemSummary:

@@ -88,6 +88,7 @@ def run_metadata(run: RunRecord, rubric: Rubric) -> dict[str, Any]:
         "rubric_hash": rubric.content_hash,
         "rubric_toml": rubric.to_toml(),
         "run_id": run.id,
+        "run_name": run.name,
         "status": run.status,
         "dataset": run.dataset_name,
         "model_path": run.model_path,

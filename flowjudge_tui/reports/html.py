@@ -151,8 +151,9 @@ def render_html(
     verdicts = "\n".join(_verdict(entry, rubric) for entry in entries)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>flowjudge run {run.id}: {_e(rubric.name)}</title><style>{CSS}</style></head>"
-        f"<body><h1>Run {run.id}: {_e(rubric.title)}</h1><table>{rows}</table>"
+        f"<title>flowjudge · {_e(run.title)}: {_e(rubric.name)}"
+        f"</title><style>{CSS}</style></head>"
+        f"<body><h1>{_e(run.title)}: {_e(rubric.title)}</h1><table>{rows}</table>"
         f"<h2>Scores</h2>{_histogram_svg(stats.histogram)}"
         f"<h2>Agreement with human labels</h2>{_agreement_table(stats)}"
         f"<h2>When to trust a verdict</h2>{calibration_html(run_calibration(entries))}"

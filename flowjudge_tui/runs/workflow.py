@@ -34,7 +34,7 @@ from flowjudge_tui.runs.work import (
     served_model_of,
     work_key,
 )
-from flowjudge_tui.store import NewItem, RunRecord, RunSettings, Store
+from flowjudge_tui.store import NewItem, RunRecord, RunSettings, Store, check_run_name
 
 SPOT_CHECK_SOURCE = "spot check"
 DEFAULT_SERVER_CONCURRENCY = 4
@@ -101,9 +101,10 @@ def create_run(
     model_path: Path | ServedModel,
     settings: RunSettings | None = None,
     on_progress: ProgressCallback | None = None,
+    name: str | None = None,
 ) -> RunRecord:
     """A queued run of ``rubric`` over the dataset (its first ``settings.limit`` items), judged
-    by a model file in-process or by a server (``ServedModel``).
+    by a model file in-process or by a server (``ServedModel``), called ``name`` if given.
 
     ``on_progress`` follows the model file's hashing, the first time the file is seen.
     """
@@ -125,7 +126,7 @@ def create_run(
         return store.create_run(
             dataset_id=dataset_id, rubric=rubric, model_name=model_path.model,
             model_path=model_path.server, model_fingerprint=served, fingerprint_kind=kind,
-            settings=settings, total_items=total, server_url=model_path.server,
+            settings=settings, total_items=total, server_url=model_path.server, name=name,
         )
     fingerprint, kind = model_fingerprint(model_path, on_progress)
     return store.create_run(
@@ -137,6 +138,7 @@ def create_run(
         fingerprint_kind=kind,
         settings=settings,
         total_items=total,
+        name=name,
     )
 
 
@@ -166,6 +168,7 @@ def start_run(
     on_feedback: ItemFeedback | None = None,
     stop: Stop | None = None,
     on_hash_progress: ProgressCallback | None = None,
+    name: str | None = None,
 ) -> RunSummary:
     """Import ``source``, load the judge (``engine`` is called only once the file is in, so a
     bad file is reported before a slow model load), create the run and judge it.
@@ -173,12 +176,12 @@ def start_run(
     The settings are checked before anything is imported; if the judge cannot be loaded or
     the run cannot be created, the dataset just imported is deleted again (no run refers to
     it, so it would stay behind unseen). ``on_hash_progress`` follows the model file's first
-    hashing."""
+    hashing; ``name`` names the run."""
     [summary] = start_runs(
         store, source, [rubric], engine, sampling, on_import_progress=on_import_progress,
         on_imported=on_imported, on_created=on_created, on_progress=on_progress,
         on_verdict=on_verdict, on_feedback=on_feedback, stop=stop,
-        on_hash_progress=on_hash_progress)
+        on_hash_progress=on_hash_progress, name=name)
     return summary
 
 
@@ -197,11 +200,15 @@ def start_runs(
     on_feedback: ItemFeedback | None = None,
     stop: Stop | None = None,
     on_hash_progress: ProgressCallback | None = None,
+    name: str | None = None,
 ) -> list[RunSummary]:
     """``start_run`` for several rubrics: one run per rubric, created together and judged
     together (``execute_runs``). The file is imported once per set of fields the rubrics
-    read; on a failure before judging, every dataset imported here is deleted again."""
+    read; on a failure before judging, every dataset imported here is deleted again. Each
+    run is called ``name`` as it is (checked before anything is imported): the rubric beside
+    it tells them apart."""
     sampling = (sampling or SamplingSettings()).check()
+    name = None if name is None else check_run_name(name)
     imports: dict[tuple[tuple[str, ...], str], ImportResult] = {}
     runs: list[RunRecord] = []
     try:
@@ -224,7 +231,7 @@ def start_runs(
         for rubric in rubrics:
             imported = imports[(tuple(sorted(rubric.inputs)), rubric.output)]
             runs.append(create_run(store, imported.dataset.id, rubric, identity, settings,
-                                   on_hash_progress))
+                                   on_hash_progress, name=name))
     except BaseException:
         for run in runs:
             store.delete_run(run.id)

@@ -27,6 +27,7 @@ from flowjudge_tui.store.records import (
     RunStatus,
     VerdictRecord,
     VerdictStatus,
+    check_run_name,
     item_content_hash,
 )
 from flowjudge_tui.store.run_queries import RunQueries
@@ -51,6 +52,7 @@ __all__ = [
     "TrialRecord",
     "VerdictRecord",
     "VerdictStatus",
+    "check_run_name",
     "item_content_hash",
     "open_store",
 ]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from flowjudge_tui.errors import StoreError
 from flowjudge_tui.judging.backend import LoadSettings, SamplingSettings
 from flowjudge_tui.judging.rubric import Item
 
@@ -18,6 +20,24 @@ FingerprintKind = Literal["sha256", "quick-v1", "served-v1"]
 
 # The stop reason of an item skipped because its prompt did not fit the context.
 TOO_LONG = "too_long"
+
+
+RUN_NAME_MAX = 80
+"""Characters a run's name may have: enough to say what it is, short enough for a table."""
+
+
+def check_run_name(name: str) -> str:
+    """A run's name without surrounding spaces, or a ``StoreError`` saying what is wrong."""
+    name = name.strip()
+    if not name:
+        raise StoreError("A run's name cannot be empty; give a few words, or no name at all.")
+    if len(name) > RUN_NAME_MAX:
+        raise StoreError(f"A run's name is at most {RUN_NAME_MAX} characters; this one has "
+                         f"{len(name)}: shorten it.")
+    if any(unicodedata.category(char).startswith("C") for char in name):
+        raise StoreError("A run's name cannot hold control characters (tabs, line breaks, "
+                         "escape sequences); type it as plain text.")
+    return name
 
 
 def item_content_hash(inputs: Mapping[str, str], output: str) -> str:
@@ -131,6 +151,18 @@ class RunRecord:
     """The server that judges this run; None when a model file is judged in-process."""
     skipped_too_long: int = 0
     """Of the skipped items, those too long for the context (a larger one may judge them)."""
+    name: str | None = None
+    """What the user called the run (``--name``, renamed later); None when unnamed."""
+
+    @property
+    def quoted_name(self) -> str:
+        """' "baseline"' after a named run's id, or nothing."""
+        return "" if self.name is None else f' "{self.name}"'
+
+    @property
+    def title(self) -> str:
+        """'Run 3' or 'Run 3 "baseline"': how the run is named wherever it is described."""
+        return f"Run {self.id}{self.quoted_name}"
 
     @property
     def done(self) -> int:

@@ -31,6 +31,7 @@ from flowjudge_tui.store.records import (
     RunState,
     RunStatus,
     VerdictRecord,
+    check_run_name,
 )
 from flowjudge_tui.store.rows import ITEM_COLUMNS, item_from_row, save_rubric_version
 
@@ -102,6 +103,7 @@ def _run_from_row(row: sqlite3.Row) -> RunRecord:
         owner_heartbeat=row["owner_heartbeat"],
         server_url=row["server_url"],
         skipped_too_long=row["too_long"],
+        name=row["name"],
     )
 
 
@@ -163,21 +165,32 @@ class RunQueries:
         settings: RunSettings,
         total_items: int,
         server_url: str | None = None,
+        name: str | None = None,
     ) -> RunRecord:
         settings.sampling.check()
+        name = None if name is None else check_run_name(name)
         with self.db.transaction() as conn:
             save_rubric_version(conn, rubric)
             cursor = conn.execute(
                 "INSERT INTO runs (dataset_id, rubric_hash, model_name, model_path,"
                 " model_fingerprint, fingerprint_kind, settings, status, total_items, created_at,"
-                " server_url) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                " server_url, name) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
                 (
                     dataset_id, rubric.content_hash, model_name, model_path, model_fingerprint,
                     fingerprint_kind, json.dumps(settings.to_json_dict()), total_items, utc_now(),
-                    server_url,
+                    server_url, name,
                 ),
             )
         return self.get_run(int(cursor.lastrowid or 0))
+
+    def rename_run(self, run_id: int, name: str | None) -> RunRecord:
+        """Give a run a name (checked, see ``check_run_name``), or take it away (None)."""
+        name = None if name is None else check_run_name(name)
+        with self.db.transaction() as conn:
+            found = conn.execute("UPDATE runs SET name = ? WHERE id = ?", (name, run_id))
+        if found.rowcount == 0:
+            raise StoreError(f"No run {run_id}; run 'flowjudge runs list' to see the runs.")
+        return self.get_run(run_id)
 
     def move_run_to_server(self, run_id: int, server_url: str, model_fingerprint: str,
                            ) -> RunRecord:

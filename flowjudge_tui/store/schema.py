@@ -164,6 +164,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE datasets ADD COLUMN source_hash TEXT",
         "CREATE INDEX datasets_by_source_hash ON datasets (source_hash)",
     ),
+    # A name the user gives a run (NULL: none), shown beside its id.
+    ("ALTER TABLE runs ADD COLUMN name TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

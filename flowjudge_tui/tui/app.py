@@ -343,13 +343,15 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
                           partial(self.run_on_screen, "runs", "start_run")))
         verbs.append(Verb("Stop the run", "Stop the run in progress; it can be resumed",
                           partial(self.run_on_screen, "runs", "cancel_run")))
+        verbs.append(Verb("Rename the selected run", "Give the run selected on Runs a name (n)",
+                          partial(self.run_on_screen, "runs", "rename_run")))
         verbs.append(Verb("Compare two runs", "Pick a run to compare with the one in Review",
                           partial(self.run_on_screen, "review", "compare")))
         verbs.append(Verb("Export the run in Review", "JSONL, CSV or an HTML report",
                           partial(self.run_on_screen, "review", "export")))
         for run in runs:
             if run.resumable:
-                verbs.append(Verb(f"Resume run {run.id}: {run.rubric_name} on "
+                verbs.append(Verb(f"Resume run {run.id}{run.quoted_name}: {run.rubric_name} on "
                                   f"{run.dataset_name}",
                                   f"{run.done} of {run.total_items} judged so far",
                                   partial(self.run_on_screen, "runs", "resume_run", run.id)))
@@ -365,7 +367,8 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
             verbs.append(Verb(f"Spot check with {name}", entry.rubric.title,
                               partial(self.open_spot_check, name)))
         for run in runs:
-            verbs.append(Verb(f"Review run {run.id}: {run.rubric_name} on {run.dataset_name}",
+            verbs.append(Verb(f"Review run {run.id}{run.quoted_name}: {run.rubric_name} on "
+                              f"{run.dataset_name}",
                               f"{run.state}, {run.done} of {run.total_items} judged",
                               partial(self.open_review, run.id)))
         verbs.append(Verb("Add a local GGUF file", "Use a model file already on this machine",

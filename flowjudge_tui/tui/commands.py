@@ -10,6 +10,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.markup import escape
 
 from flowjudge_tui.errors import FlowJudgeError
 
@@ -37,21 +39,26 @@ class FlowJudgeCommands(Provider):
             runs = await asyncio.to_thread(app.store.list_runs, RECENT_RUNS)
         except FlowJudgeError:
             runs = []
-        self.verbs = app.palette_verbs(runs)
+        # A screen pushed over a section (Compare) offers its own verbs first.
+        own = getattr(self.screen, "palette_verbs", None)
+        self.verbs = [*(own() if callable(own) else []), *app.palette_verbs(runs)]
 
     def _verbs(self) -> list[Verb]:
         return self.verbs
 
     async def discover(self) -> Hits:
         for verb in self._verbs():
-            yield DiscoveryHit(verb.title, partial(_run, verb), help=verb.help)
+            # Titles and help hold user text (run and dataset names): never read as markup.
+            yield DiscoveryHit(Content(verb.title), partial(_run, verb), text=verb.title,
+                               help=escape(verb.help))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for verb in self._verbs():
             score = matcher.match(verb.title)
             if score > 0:
-                yield Hit(score, matcher.highlight(verb.title), partial(_run, verb), help=verb.help)
+                yield Hit(score, matcher.highlight(verb.title), partial(_run, verb),
+                          text=verb.title, help=escape(verb.help))
 
 
 async def _run(verb: Verb) -> None:

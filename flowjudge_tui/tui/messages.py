@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from flowjudge_tui.models.removal import Removable, Removal
     from flowjudge_tui.models.servers import SavedServer
     from flowjudge_tui.progress import Progress
-    from flowjudge_tui.reports.agreement import Comparison, RunStats
+    from flowjudge_tui.reports.agreement import Comparison, ItemPair, RunStats
     from flowjudge_tui.runs.execute import RunSummary
     from flowjudge_tui.store import DatasetRecord, JudgedItem, LabelRecord, RunRecord
     from flowjudge_tui.tui.model_scan import ModelScan
@@ -229,6 +229,32 @@ class RunEnded(Message, bubble=False):
         self.summary = summary
 
 
+class RunsEnded(Message, bubble=False):
+    """Runs started together (one per rubric) stopped: finished, cancelled or failed."""
+
+    def __init__(self, summaries: list[RunSummary]) -> None:
+        super().__init__()
+        self.summaries = summaries
+
+
+class RunCounted(Message, bubble=False):
+    """A verdict of one of the runs being judged was committed: ``done`` of ``total``."""
+
+    def __init__(self, run_id: int, done: int, total: int) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.done = done
+        self.total = total
+
+
+class RunRenamed(Message, bubble=False):
+    """A run was given a name (or its name was taken away)."""
+
+    def __init__(self, run: RunRecord) -> None:
+        super().__init__()
+        self.run = run
+
+
 class RunLoaded(Message, bubble=False):
     """A run's verdicts with their items and labels, and its statistics, ready to review."""
 
@@ -260,11 +286,16 @@ class StatsReady(Message, bubble=False):
 
 
 class ComparisonReady(Message, bubble=False):
-    def __init__(self, comparison: Comparison, left: RunStats, right: RunStats) -> None:
+    """Two runs compared: the figures, each run's statistics, the runs and their pairs."""
+
+    def __init__(self, comparison: Comparison, left: RunStats, right: RunStats,
+                 runs: tuple[RunRecord, RunRecord], items: list[ItemPair]) -> None:
         super().__init__()
         self.comparison = comparison
         self.left = left
         self.right = right
+        self.runs = runs
+        self.items = items
 
 
 class VerdictKept(Message, bubble=False):

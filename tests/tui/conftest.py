@@ -40,4 +40,6 @@ def stored_runs() -> tuple[int, int]:
         judge_all(store, second, [4, 1, 4, 3, 2], rub.score_values,
                   confidences=[0.7, 0.6, 0.9, 0.4, 0.5])
         store.finish_run(second.id, "done")
+        # A fixed time, so that snapshots showing it do not change from day to day.
+        store.db.conn().execute("UPDATE runs SET created_at = '2026-01-02T09:30:00+00:00'")
     return first.id, second.id

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, Select
+from textual.command import CommandPalette
+from textual.widgets import DataTable, Input, Label, Select, SelectionList
 
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import open_store
 from flowjudge_tui.tui.app import create_app
+from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.review import ReviewScreen
 from flowjudge_tui.tui.screens.runs import RunsScreen
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
@@ -262,3 +264,123 @@ async def test_a_new_run_takes_the_settings_typed_beside_it(
         run = store.get_run(1)
     assert run.total_items == 1
     assert (run.settings.sampling.max_feedback_tokens, run.settings.sampling.seed) == (7, 3)
+
+
+async def test_several_rubrics_named_start_together_and_the_cursor_follows_them(
+    tiny_model_path: Path, items_csv: Path
+) -> None:
+    app = create_app(model=str(tiny_model_path), section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
+        more = screen.query_one("#run-more-rubrics", SelectionList)
+        await wait_for(pilot, lambda: more.option_count == 2, what="the rubrics offered")
+        offered = [str(more.get_option_at_index(n).value) for n in range(more.option_count)]
+        assert offered == ["faithfulness-context-3", "faithfulness-context-binary"]
+        more.focus()
+        await pilot.press("down", "down", "space")  # tick the binary one by keyboard
+        assert more.selected == ["faithfulness-context-binary"]
+        screen.query_one("#run-path", Input).value = str(items_csv)
+        screen.action_preview()
+        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+
+        name = screen.query_one("#run-name", Input)
+        name.value = "bad\x1b[2Jname"
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert not screen.running and "control characters" in notifications(app)[-1]
+        assert name.has_focus and name.value == "bad\x1b[2Jname"  # kept, to be fixed
+        name.value = "first try [b]"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: "are done" in (notifications(app) or [""])[-1],
+                       what="the runs")
+        assert notifications(app)[-1] == "Runs 1, 2 are done: 4 judged, 0 reused, 0 skipped."
+        panel = screen.query_one(ProgressPanel)  # one bar for both runs
+        assert panel.last is not None and panel.last.task == "Run 1, 2"
+        assert (panel.last.done, panel.last.total) == (4, 4)
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: runs.row_count == 2, what="the list")
+        assert str(row_of(runs, 1)[0]) == '1 "first try [b]"'
+        assert [row_of(runs, run)[4:6] for run in (1, 2)] == [["done", "2/2"]] * 2
+        assert screen.selected_run_id() == 1  # the first of the runs just started
+    with open_store(app_paths().database) as store:
+        made = {run.id: (run.rubric_name, run.name) for run in store.list_runs()}
+    assert made == {1: ("faithfulness-context-5", "first try [b]"),
+                    2: ("faithfulness-context-binary", "first try [b]")}
+
+
+async def test_rename_asks_for_the_name_keeps_a_bad_one_to_fix_and_shows_it(
+    stored_runs: tuple[int, int]
+) -> None:
+    first, second = stored_runs
+    app = create_app(section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: runs.row_count == 2, what="the runs")
+        runs.focus()
+        screen.select_run(first)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the dialog")
+        field = app.screen.query_one("#dialog-input", Input)
+        field.value = "x" * 81
+        await pilot.press("enter")
+        error = app.screen.query_one("#dialog-error", Label)
+        await wait_for(pilot, lambda: "at most 80" in str(error.render()), what="the problem")
+        assert isinstance(app.screen, TextPrompt) and field.value == "x" * 81
+        field.value = "judge [/]A"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: str(row_of(runs, first)[0]) == f'{first} "judge [/]A"',
+                       what="the new name")
+        assert notifications(app)[-1] == f'Renamed: Run {first} "judge [/]A".'
+        assert row_of(runs, second)[0] == str(second)
+        # The palette renames too: the dialog opens with the name to edit.
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*"rename the selected")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the dialog")
+        assert app.screen.query_one("#dialog-input", Input).value == "judge [/]A"
+        await pilot.press("escape")
+    with open_store(app_paths().database) as store:
+        assert store.get_run(first).name == "judge [/]A"
+
+
+async def test_escape_stops_runs_started_together_and_each_resumes(
+    tiny_model_path: Path, tmp_path: Path, slow_judge: None
+) -> None:
+    rows = [(f"Question {n}?", f"Context {n}.", f"Answer {n}.", "") for n in range(4)]
+    items = write_csv(tmp_path / "four.csv", ["question", "context", "answer", "label"], rows)
+    app = create_app(model=str(tiny_model_path), section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
+        more = screen.query_one("#run-more-rubrics", SelectionList)
+        await wait_for(pilot, lambda: more.option_count == 2, what="the rubrics offered")
+        more.select("faithfulness-context-3")
+        screen.query_one("#run-path", Input).value = str(items)
+        screen.action_preview()
+        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        await pilot.press("ctrl+r")
+        panel = screen.query_one(ProgressPanel)
+        await wait_for(pilot, lambda: judged(panel) >= 1, what="the first verdict")
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: [row_of(runs, run)[4:5] for run in (1, 2)]
+                       == [["running"], ["running"]], what="both runs running")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "stopped after" in (notifications(app) or [""])[-1],
+                       what="the stop")
+        assert notifications(app)[-1].startswith("Runs 1, 2 stopped after ")
+        await wait_for(pilot, lambda: row_of(runs, 1)[4:5] == ["cancelled"], what="the list")
+        assert screen.selected_run_id() == 1
+        await pilot.press("r")
+        await wait_for(pilot, lambda: row_of(runs, 1)[4:5] == ["running"], what="resuming")
+        assert row_of(runs, 2)[4:5] == ["cancelled"]  # only the run resumed is running
+        await wait_for(pilot, lambda: row_of(runs, 1)[4:6] == ["done", "4/4"], what="run 1")
+    with open_store(app_paths().database) as store:
+        second = store.get_run(2)
+    assert second.rubric_name == "faithfulness-context-3" and second.resumable

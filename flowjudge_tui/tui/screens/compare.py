@@ -1,8 +1,9 @@
-"""Two runs side by side: their score histograms, means, wins and losses, and agreement."""
+"""Two runs side by side: their score histograms, means, wins and losses, agreement with each
+other and with people, and every paired item with both verdicts."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,11 +16,15 @@ from textual.widgets.option_list import Option
 
 from flowjudge_tui.format import format_figure
 from flowjudge_tui.store import RunRecord
+from flowjudge_tui.tui.commands import Verb
 from flowjudge_tui.tui.messages import ComparisonReady
-from flowjudge_tui.tui.plain import cell
 from flowjudge_tui.tui.screens.base import flow_app
+from flowjudge_tui.tui.widgets.paired_items import PairedItems
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
+
+if TYPE_CHECKING:
+    from flowjudge_tui.reports.agreement import Comparison
 
 
 class RunPicker(ModalScreen[int | None]):
@@ -36,9 +41,9 @@ class RunPicker(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
-            dialog.border_title = self.title_text
+            dialog.border_title = Content(self.title_text)
             yield OptionList(
-                *(Option(Content(f"Run {r.id} · {r.rubric_name} · {r.dataset_name} · "
+                *(Option(Content(f"{r.title} · {r.rubric_name} · {r.dataset_name} · "
                                  f"{r.model_name}"), id=str(r.id)) for r in self.runs),
                 id="run-options",
             )
@@ -56,10 +61,14 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
         "Two runs over the same items. When both judged the same outputs (another model, "
         "quantization or setting), read how far the judges agree. When they judged different "
         "outputs for the same inputs (two systems), read the means, wins and losses and the "
-        "sign test."
+        "sign test. Agreement with people is measured on the paired items with a human label "
+        "(your label where you gave one, else the imported one). The list holds every paired "
+        "item: **f** filters it (A ≠ B, A or B ≠ the person, labelled), and the highlighted "
+        "item's two verdicts show side by side below it."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="compare.back"),
+        Binding("f", "next_filter", "Filter", id="compare.filter"),
     ]
 
     def __init__(self, run_a: int, run_b: int) -> None:
@@ -68,37 +77,57 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
         self.run_b = run_b
 
     def compose(self) -> ComposeResult:
-        yield Static(f"[b]Run {self.run_a}[/b] (A) against [b]run {self.run_b}[/b] (B)",
+        yield Static(Content.assemble((f"Run {self.run_a}", "bold"), " (A) against ",
+                                      (f"Run {self.run_b}", "bold"), " (B)"),
                      id="compare-heading")
         with Horizontal(id="compare-sides"):
             for side, run_id in (("a", self.run_a), ("b", self.run_b)):
-                with Vertical(classes="panel compare-side") as panel:
-                    panel.border_title = f"Run {run_id}"
+                with Vertical(classes="panel compare-side", id=f"compare-side-{side}") as panel:
+                    panel.border_title = f"Run {run_id} (A)" if side == "a" else f"Run {run_id} (B)"
                     yield Static("Loading…", id=f"compare-summary-{side}")
                     yield ScoreBars(as_counts=True, id=f"compare-bars-{side}")
+            with Vertical(classes="panel compare-side", id="compare-people-panel") as people:
+                people.border_title = "Agreement with people"
+                yield Static("", id="compare-people")
         with Vertical(id="compare-result", classes="panel") as result:
             result.border_title = "Comparison"
             yield Static("", id="compare-figures")
-            yield DataTable(id="compare-differences", cursor_type="row")
+        yield PairedItems(id="compare-paired")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#compare-differences", DataTable)
-        table.add_columns("Item", "A", "B", "Expected A", "Expected B")
         self.compare_in_background()
+
+    def action_next_filter(self) -> None:
+        self.query_one(PairedItems).next_filter()
+
+    def palette_verbs(self) -> list[Verb]:
+        """This screen's verbs in the command palette (``tui/commands.py``)."""
+        return [
+            Verb("Filter the compared items", "All, A ≠ B, A or B ≠ the person, labelled (f)",
+                 self.action_next_filter),
+            Verb("Back from Compare", "Return to Review (escape)", self.app.pop_screen),
+        ]
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def compare_in_background(self) -> None:
-        from flowjudge_tui.reports.agreement import compare_runs, run_stats
+        from flowjudge_tui.reports.agreement import compare_runs_with_items, run_stats
 
         store = flow_app(self).store
-        comparison = compare_runs(store, self.run_a, self.run_b)
+        comparison, items = compare_runs_with_items(store, self.run_a, self.run_b)
         self.post_message(ComparisonReady(
-            comparison, run_stats(store, self.run_a), run_stats(store, self.run_b)
+            comparison, run_stats(store, self.run_a), run_stats(store, self.run_b),
+            (store.get_run(self.run_a), store.get_run(self.run_b)), items,
         ))
 
     def on_comparison_ready(self, message: ComparisonReady) -> None:
         comparison = message.comparison
+        run_a, run_b = message.runs
+        self.query_one("#compare-heading", Static).update(Content.assemble(
+            (run_a.title, "bold"), " (A) against ", (run_b.title, "bold"), " (B)"))
+        self.query_one("#compare-side-a").border_title = Content(f"{run_a.title} (A)")
+        self.query_one("#compare-side-b").border_title = Content(f"{run_b.title} (B)")
+        self.query_one("#compare-people", Static).update(describe_people(comparison))
         for side, stats, summary in (("a", message.left, comparison.a),
                                      ("b", message.right, comparison.b)):
             self.query_one(f"#compare-summary-{side}", Static).update(Content(
@@ -128,8 +157,23 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
                 f"{FIGURE_LABELS.get(k, k)} {format_figure(v, 2)}" for k, v in figures.items()
             ))
         self.query_one("#compare-figures", Static).update(Content("\n".join(lines)))
-        table = self.query_one("#compare-differences", DataTable)
-        for difference in comparison.differences:
-            table.add_row(cell(difference.key), str(difference.score_a), str(difference.score_b),
-                          format_figure(difference.expected_a, 2),
-                          format_figure(difference.expected_b, 2))
+        self.query_one(PairedItems).show_pairs(message.items, (run_a.title, run_b.title),
+                                               comparison.kind == "judges")
+        self.query_one("#compare-items", DataTable).focus()
+
+
+def describe_people(comparison: Comparison) -> str:
+    """A's and B's agreement with people, figure by figure, with how many labels each."""
+    from flowjudge_tui.reports.agreement import FIGURE_LABELS
+
+    sides = [side for side in (comparison.human_a, comparison.human_b) if side is not None]
+    if not sides:
+        return ("No human labels on these items yet: label verdicts in Review (a digit), or "
+                "import a label column.")
+    a, b = comparison.human_a, comparison.human_b
+    lines = [f"{'':24} {'A':>5} {'B':>5}",
+             f"{'labelled (n)':24} {a.n if a else 0:>5} {b.n if b else 0:>5}"]
+    for key in sides[0].figures:
+        values = [format_figure(side.figures[key], 2) if side else "–" for side in (a, b)]
+        lines.append(f"{FIGURE_LABELS.get(key, key):24} {values[0]:>5} {values[1]:>5}")
+    return "\n".join(lines)

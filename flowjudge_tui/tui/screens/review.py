@@ -134,7 +134,7 @@ class ReviewScreen(FlowScreen):
         select = self.query_one("#review-run", Select)
         shown = self.run.id if self.run is not None else None
         with self.prevent(Select.Changed):
-            select.set_options([(Content(f"Run {r.id} · {r.rubric_name} · {r.dataset_name}"),
+            select.set_options([(Content(f"{r.title} · {r.rubric_name} · {r.dataset_name}"),
                                  r.id) for r in message.runs])
             if any(r.id == shown for r in message.runs):
                 select.value = shown  # the same run stays, with its filter and row
@@ -162,6 +162,8 @@ class ReviewScreen(FlowScreen):
     def on_run_loaded(self, message: RunLoaded) -> None:
         same_run = self.run is not None and self.run.id == message.run.id
         self.run, self.rubric = message.run, message.rubric
+        self.query_one("#verdicts", DataTable).border_title = Content(
+            f"Verdicts · {message.run.title}")
         self.entries = {entry.verdict.id: entry for entry in message.entries}
         filters = self.query_one("#review-filter", Select)
         chosen = filters.value
@@ -435,7 +437,7 @@ class ReviewScreen(FlowScreen):
             if other is not None:
                 self.app.push_screen(CompareScreen(run_id, other))
 
-        self.app.push_screen(RunPicker(others, f"Compare run {run_id} with…"), compare_with)
+        self.app.push_screen(RunPicker(others, f"Compare {self.run.title} with…"), compare_with)
 
     def action_export(self) -> None:
         if self.run is None:

@@ -10,50 +10,40 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.coordinate import Coordinate
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from flowjudge_tui.datasets import DatasetPreview, ImportResult, preview_dataset
-from flowjudge_tui.errors import ModelError
+from flowjudge_tui.datasets import DatasetPreview, preview_dataset
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import Progress
-from flowjudge_tui.store import RunRecord, Store
+from flowjudge_tui.store import RunRecord
 from flowjudge_tui.tui.messages import (
     DatasetsListed,
     PreviewReady,
     ProgressChanged,
+    RunCounted,
     RunEnded,
+    RunRenamed,
+    RunsEnded,
     RunsListed,
     RunStarted,
     TaskFinished,
 )
 from flowjudge_tui.tui.plain import cell, escape
+from flowjudge_tui.tui.run_outcomes import describe_run_end, describe_runs_end
+from flowjudge_tui.tui.run_start import RunRequest, import_and_judge
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.screens.dialogs import Confirm
+from flowjudge_tui.tui.screens.rename_dialog import rename_prompt
 from flowjudge_tui.tui.screens.retry_dialog import retry_prompt, retryable
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
-from flowjudge_tui.tui.widgets.judge_settings import JudgeSettings, JudgeSettingsForm
+from flowjudge_tui.tui.widgets.judge_settings import JudgeSettingsForm
+from flowjudge_tui.tui.widgets.new_run_form import NewRunForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+from flowjudge_tui.tui.widgets.runs_table import RunsTable
 
 RECENT_FILES = 10
-STATE_COLUMN = 4
-DONE_COLUMN = 5
-
-
-def describe_run_end(summary_run: RunRecord, judged: int, reused: int, skipped: int,
-                     stopped: bool) -> str:
-    counts = f"{judged} judged, {reused} reused, {skipped} skipped"
-    if stopped:
-        return (f"Run {summary_run.id} stopped after {summary_run.done} of "
-                f"{summary_run.total_items} ({counts}); press r to resume it.")
-    too_long = summary_run.skipped_too_long
-    if too_long and summary_run.server_url is None:
-        them = "it" if too_long == 1 else "them"
-        return (f"Run {summary_run.id} is done: {counts}; {too_long} too long for its "
-                f"context: press l to judge {them} with a larger one.")
-    return f"Run {summary_run.id} is done: {counts}."
 
 
 class RunsScreen(FlowScreen):
@@ -64,8 +54,10 @@ class RunsScreen(FlowScreen):
         "are wrong; a column of human scores is optional). **ctrl+r** imports the file and "
         "starts the run. Every verdict is saved as it is made, so a run that is stopped, or "
         "cut short, resumes where it left off (**r** on a run in the list). **enter** opens "
-        "a run in Review; **delete** deletes it (after asking). Items too long for a run's "
-        "context are skipped; **l** judges just those again with a larger context."
+        "a run in Review; **n** renames it; **delete** deletes it (after asking). Items too "
+        "long for a run's context are skipped; **l** judges just those again with a larger "
+        "context. Give a run a name beside the settings; tick more rubrics that read the same "
+        "fields to judge the file with each (one run per rubric, judged together)."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "start_run", "Start run", priority=True, id="runs.start"),
@@ -73,6 +65,7 @@ class RunsScreen(FlowScreen):
         Binding("r", "resume_run", "Resume", id="runs.resume"),
         Binding("l", "retry_too_long", "Retry too long", id="runs.retry_too_long"),
         Binding("delete", "delete_run", "Delete", id="runs.delete"),
+        Binding("n", "rename_run", "Rename", id="runs.rename"),
         Binding("p", "preview", "Preview", show=False, id="runs.preview"),
     ]
 
@@ -83,36 +76,25 @@ class RunsScreen(FlowScreen):
         self.runs: list[RunRecord] = []
         self.active_run_id: int | None = None
         """The run being judged, or the one that last stopped: the table's cursor follows it."""
+        self.live_run_ids: list[int] = []
+        """The runs being judged together (one per rubric), shown as running in the table."""
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="new-run", classes="panel") as new_run:
             new_run.border_title = "New run"
-            with Horizontal(id="new-run-source"):
-                yield Input(placeholder="Path of a .csv, .tsv or .jsonl file, then enter",
-                            id="run-path")
-                yield Select[str]([], prompt="Rubric", id="run-rubric")
-                yield Select[str]([], prompt="Recent files", id="run-recent")
-            yield Static("", id="preview-problems", classes="problem")
-            yield ColumnMappingForm(id="column-mapping")
-            yield JudgeSettingsForm(with_limit=True, id="run-settings")
+            yield NewRunForm(self.flow.library, id="new-run-form")
             with Horizontal(classes="buttons"):
                 yield Button("Start run", id="start-run", variant="primary", disabled=True)
                 yield Button("Stop", id="stop-run", variant="error", disabled=True)
                 yield Label("", id="run-hint", classes="hint")
             yield ProgressPanel(id="run-progress")
-        runs: DataTable[str] = DataTable(id="runs-table", classes="panel", cursor_type="row")
+        runs = RunsTable(id="runs-table", classes="panel", cursor_type="row")
         runs.border_title = "Runs"
         yield runs
 
     def on_mount(self) -> None:
-        self.query_one("#runs-table", DataTable).add_columns(
-            "Run", "Rubric", "Dataset", "Model", "State", "Done", "Started"
-        )
-        self.query_one("#run-rubric", Select).set_options(
-            [(entry.rubric.name, entry.rubric.name) for entry in self.flow.library.entries()]
-        )
         if self.flow.preferences.rubric:
-            self.query_one("#run-rubric", Select).value = self.flow.preferences.rubric
+            self.query_one(NewRunForm).choose_rubric(self.flow.preferences.rubric)
 
     def on_screen_resume(self) -> None:
         self.list_runs()
@@ -136,31 +118,16 @@ class RunsScreen(FlowScreen):
 
     def on_runs_listed(self, message: RunsListed) -> None:
         self.runs = message.runs
-        table = self.query_one("#runs-table", DataTable)
-        selected = self.active_run_id or self.selected_run_id()
-        table.clear()
-        for run in message.runs:
-            live = self.running and run.id == self.active_run_id
-            table.add_row(
-                str(run.id), run.rubric_name, cell(run.dataset_name), cell(run.model_name),
-                "running" if live else run.state,
-                f"{run.done}/{run.total_items}", (run.started_at or run.created_at)[:16]
-                .replace("T", " "), key=str(run.id),
-            )
-        if selected is not None:
-            self.select_run(selected)
+        live = [*self.live_run_ids, self.active_run_id] if self.running else []
+        self.query_one(RunsTable).show_runs(message.runs, live,
+                                            self.active_run_id or self.selected_run_id())
         self.refresh_bindings()
 
     def selected_run_id(self) -> int | None:
-        table = self.query_one("#runs-table", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return int(key) if key is not None else None
+        return self.query_one(RunsTable).selected_run_id()
 
     def selected_rubric(self) -> Rubric | None:
-        value = self.query_one("#run-rubric", Select).value
-        return self.flow.library.get(value).rubric if isinstance(value, str) else None
+        return self.query_one(NewRunForm).selected_rubric()
 
     @on(Input.Submitted, "#run-path")
     @on(Select.Changed, "#run-rubric")
@@ -203,6 +170,8 @@ class RunsScreen(FlowScreen):
 
     def set_running(self, running: bool) -> None:
         self.running = running
+        if not running:
+            self.live_run_ids = []
         self.update_buttons()
         self.refresh_bindings()
 
@@ -228,71 +197,34 @@ class RunsScreen(FlowScreen):
 
     def select_run(self, run_id: int) -> None:
         """Put the table's cursor on this run (if it is listed)."""
-        table = self.query_one("#runs-table", DataTable)
-        if str(run_id) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(run_id)))
+        self.query_one(RunsTable).select_run(run_id)
 
     def action_start_run(self) -> None:
-        rubric = self.selected_rubric()
+        form = self.query_one(NewRunForm)
+        rubrics = form.chosen_rubrics()
         mapping = self.query_one(ColumnMappingForm).chosen_mapping()
-        if self.preview is None or rubric is None or mapping is None:
+        if self.preview is None or not rubrics or mapping is None:
             self.notify("Give a file and a rubric, and map every field to a column first.",
                         title="Runs", severity="warning")
+            return
+        problem = form.name_problem()
+        if problem is not None:
+            self.notify(problem, title="Runs", severity="warning")
+            self.query_one("#run-name", Input).focus()
             return
         settings = self.query_one(JudgeSettingsForm).settings()
         if settings is None:
             return
         self.set_running(True)
-        self.start_in_background(self.preview.path, rubric, settings, *mapping)
+        self.start_in_background(RunRequest(self.preview.path, rubrics, settings,
+                                            form.run_name(), *mapping))
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def start_in_background(
-        self, path: Path, rubric: Rubric, settings: JudgeSettings, column_map: dict[str, str],
-        label: str | None, id_column: str | None,
-    ) -> None:
-        with self.flow.jobs.job():
-            self.import_and_run(path, rubric, settings, column_map, label, id_column)
-
-    def import_and_run(
-        self, path: Path, rubric: Rubric, settings: JudgeSettings, column_map: dict[str, str],
-        label: str | None, id_column: str | None,
-    ) -> None:
-        """Import the file, load the model, create the run and judge it (worker thread)."""
-        from flowjudge_tui.runs.workflow import DatasetSource, start_run
-
+    def start_in_background(self, request: RunRequest) -> None:
         worker = get_current_worker()
-        if not self.flow.model_status.has_judge:
-            raise ModelError("No model is set up yet; choose one on the Models screen (F3).")
-        store = self.flow.store
-        summary = start_run(
-            store, DatasetSource(path, column_map, label, id_column, settings.limit), rubric,
-            lambda: self.flow.engine_for_worker(settings.n_ctx), settings.sampling,
-            on_import_progress=self.post_progress, on_imported=self.report_import,
-            on_created=lambda run: self.post_started(store, run),
-            on_progress=self.post_progress, stop=lambda: worker.is_cancelled,
-            on_hash_progress=self.post_progress,
-        )
-        self.post_message(RunEnded(summary))
-
-    def post_started(self, store: Store, run: RunRecord) -> None:
-        self.post_message(RunStarted(run))
-        self.post_message(RunsListed(store.list_runs()))
-
-    def report_import(self, imported: ImportResult) -> None:
-        if imported.reused:
-            self.post_message(TaskFinished("import", (
-                f"{Path(imported.dataset.source_path).name} is unchanged since it was "
-                f"imported; its {imported.imported} rows (and their labels) are reused."
-            )))
-        elif imported.problems or imported.labels_off_scale is not None:
-            skipped = (f"; skipped {len(imported.problems)} ({imported.problems[0]})"
-                       if imported.problems else "")
-            off_scale = (f" {imported.labels_off_scale.sentence()}"
-                         if imported.labels_off_scale is not None else "")
-            self.post_message(TaskFinished("import", escape(
-                f"Imported {imported.imported} rows of {imported.dataset.source_path}"
-                f"{skipped}.{off_scale}"
-            )))
+        with self.flow.jobs.job():
+            import_and_judge(self.flow, self.post_message, request,
+                             stop=lambda: worker.is_cancelled)
 
     def action_resume_run(self, run_id: int | None = None) -> None:
         if run_id is not None:
@@ -357,7 +289,14 @@ class RunsScreen(FlowScreen):
         self.notify(message.outcome, title="Runs")
 
     def on_run_started(self, message: RunStarted) -> None:
-        self.active_run_id = message.run.id
+        """The cursor follows the first of the runs started together."""
+        if not self.live_run_ids:
+            self.active_run_id = message.run.id
+        self.live_run_ids.append(message.run.id)
+
+    def on_run_counted(self, message: RunCounted) -> None:
+        if self.running and message.run_id in self.live_run_ids:
+            self.show_live_row(message.run_id, message.done, message.total)
 
     def on_progress_changed(self, message: ProgressChanged) -> None:
         progress = message.progress
@@ -366,14 +305,7 @@ class RunsScreen(FlowScreen):
             self.show_live_row(self.active_run_id, int(progress.done), progress.total)
 
     def show_live_row(self, run_id: int, done: int, total: float | None) -> None:
-        """The running run's row follows its progress (the store is read only at the end)."""
-        table = self.query_one("#runs-table", DataTable)
-        if str(run_id) not in table.rows:
-            return
-        row = table.get_row_index(str(run_id))
-        table.update_cell_at(Coordinate(row, STATE_COLUMN), "running")
-        if total is not None:
-            table.update_cell_at(Coordinate(row, DONE_COLUMN), f"{done}/{int(total)}")
+        self.query_one(RunsTable).show_live_row(run_id, done, total)
 
     def on_run_ended(self, message: RunEnded) -> None:
         summary = message.summary
@@ -385,6 +317,18 @@ class RunsScreen(FlowScreen):
             self.query_one(ProgressPanel).show_hint(
                 f"Run {summary.run.id} stopped: [b]r[/b] resumes it."
             )
+            self.query_one("#runs-table", DataTable).focus()
+        self.list_runs()
+
+    def on_runs_ended(self, message: RunsEnded) -> None:
+        """Several runs started together ended: one notice for all, the cursor on the first."""
+        summaries = message.summaries
+        self.active_run_id = summaries[0].run.id
+        self.set_running(False)
+        self.notify(describe_runs_end(summaries), title="Runs")
+        if any(summary.stopped for summary in summaries):
+            self.query_one(ProgressPanel).show_hint(
+                "Stopped: [b]r[/b] resumes the selected run.")
             self.query_one("#runs-table", DataTable).focus()
         self.list_runs()
 
@@ -412,6 +356,20 @@ class RunsScreen(FlowScreen):
             delete_run(self.flow.store, run_id)
         self.post_message(TaskFinished("delete", f"Deleted run {run_id}."))
         self.post_message(RunsListed(self.flow.store.list_runs()))
+
+    def action_rename_run(self) -> None:
+        """Name the selected run in a small dialog (empty takes the name away)."""
+        run = self.selected_run()
+        if run is None:
+            self.notify("Choose a run in the list to rename first.", title="Runs")
+            return
+        self.app.push_screen(rename_prompt(
+            self.flow.store, run, lambda renamed: self.post_message(RunRenamed(renamed))))
+
+    def on_run_renamed(self, message: RunRenamed) -> None:
+        self.notify(f"{message.run.title} is now unnamed." if message.run.name is None
+                    else f"Renamed: {message.run.title}.", title="Runs", markup=False)
+        self.list_runs()
 
     def action_cancel_run(self) -> None:
         if self.running:

@@ -1,0 +1,107 @@
+"""Where a run starts: the file, the rubric its columns are mapped for, more rubrics that read
+the same fields (one run each, judged together), the run's name and the judge settings."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Input, Select, SelectionList, Static
+
+from flowjudge_tui.errors import StoreError
+from flowjudge_tui.judging.rubric import Rubric, RubricLibrary
+from flowjudge_tui.store import check_run_name
+from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
+from flowjudge_tui.tui.widgets.judge_settings import JudgeSettingsForm
+
+MORE_RUBRICS_TITLE = "Also judge with (space ticks)"
+NO_MORE_RUBRICS = "No other rubric reads these fields"
+CHOOSE_RUBRIC_FIRST = "More rubrics: choose a rubric first"
+
+
+def same_fields(rubric: Rubric, other: Rubric) -> bool:
+    """Whether one column mapping serves both rubrics (the same inputs and output)."""
+    return sorted(rubric.inputs) == sorted(other.inputs) and rubric.output == other.output
+
+
+class NewRunForm(Vertical):
+    """The inputs of a new run; the screen around it previews, starts and stops."""
+
+    DEFAULT_CSS = """
+    NewRunForm { height: auto; }
+    NewRunForm #new-run-source, NewRunForm #new-run-extra { height: auto; }
+    NewRunForm #run-path { width: 2fr; }
+    NewRunForm #run-rubric, NewRunForm #run-recent { width: 1fr; }
+    NewRunForm #run-name { width: 1fr; }
+    NewRunForm #run-more-rubrics { width: 2fr; height: auto; max-height: 5; }
+    """
+
+    def __init__(self, library: RubricLibrary, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.library = library
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="new-run-source"):
+            yield Input(placeholder="Path of a .csv, .tsv or .jsonl file, then enter",
+                        id="run-path")
+            yield Select[str]([], prompt="Rubric", id="run-rubric")
+            yield Select[str]([], prompt="Recent files", id="run-recent")
+        yield Static("", id="preview-problems", classes="problem")
+        yield ColumnMappingForm(id="column-mapping")
+        with Horizontal(id="new-run-extra"):
+            yield Input(placeholder="Name (optional)", id="run-name",
+                        tooltip="Shown beside the run's id in lists, Review and reports")
+            more: SelectionList[str] = SelectionList(id="run-more-rubrics")
+            more.border_title = CHOOSE_RUBRIC_FIRST
+            yield more
+        yield JudgeSettingsForm(with_limit=True, id="run-settings")
+
+    def on_mount(self) -> None:
+        self.query_one("#run-rubric", Select).set_options(
+            [(entry.rubric.name, entry.rubric.name) for entry in self.library.entries()]
+        )
+
+    def choose_rubric(self, name: str) -> None:
+        """Make ``name`` the rubric the columns are mapped for (e.g. the remembered one)."""
+        self.query_one("#run-rubric", Select).value = name
+
+    def selected_rubric(self) -> Rubric | None:
+        value = self.query_one("#run-rubric", Select).value
+        return self.library.get(value).rubric if isinstance(value, str) else None
+
+    @on(Select.Changed, "#run-rubric")
+    def _offer_more_rubrics(self) -> None:
+        """The other rubrics one mapping serves; ticks stay on those still offered."""
+        rubric = self.selected_rubric()
+        more = self.query_one("#run-more-rubrics", SelectionList)
+        ticked = set(more.selected)
+        others = [] if rubric is None else [
+            entry.rubric.name for entry in self.library.entries()
+            if entry.rubric.name != rubric.name and same_fields(rubric, entry.rubric)
+        ]
+        more.clear_options()
+        more.add_options([(Content(name), name, name in ticked) for name in others])
+        more.border_title = (CHOOSE_RUBRIC_FIRST if rubric is None else
+                             MORE_RUBRICS_TITLE if others else NO_MORE_RUBRICS)
+
+    def chosen_rubrics(self) -> list[Rubric]:
+        """The mapped rubric first, then the ticked ones: one run each."""
+        rubric = self.selected_rubric()
+        if rubric is None:
+            return []
+        more = self.query_one("#run-more-rubrics", SelectionList)
+        ticked = [self.library.get(str(name)).rubric for name in more.selected]
+        return [rubric, *(other for other in ticked if same_fields(rubric, other))]
+
+    def run_name(self) -> str | None:
+        """The name typed (None when empty); raises ``StoreError`` with what is wrong."""
+        text = self.query_one("#run-name", Input).value
+        return check_run_name(text) if text.strip() else None
+
+    def name_problem(self) -> str | None:
+        try:
+            self.run_name()
+        except StoreError as exc:
+            return str(exc)
+        return None
