@@ -99,17 +99,20 @@ async def open_compare(pilot: Pilot[object], app: object, runs: tuple[int, int])
     return app.screen  # type: ignore[attr-defined, no-any-return]
 
 
-async def tick_filters(pilot: Pilot[object], app: object, *rows: int) -> None:
-    """Open the filter list (f) and tick the filters at ``rows`` (0: A ≠ B, 1: ≠ person,
-    2: low confidence, 3: labelled), then close it."""
+async def tick_filters(pilot: Pilot[object], app: object, *rows: int, close: str = "escape",
+                       first: str = "") -> None:
+    """Open the filter list (f), press ``first`` if given, tick the filters at ``rows`` (0:
+    A ≠ B, 1: ≠ person, 2: low confidence, 3: labelled), then close it with ``close``."""
     await pilot.press("f")
     await wait_for(pilot, lambda: isinstance(app.screen, FilterChoice),  # type: ignore[attr-defined]
                    what="the filters")
+    if first:
+        await pilot.press(first)
     options = app.screen.query_one(SelectionList)  # type: ignore[attr-defined]
     for row in rows:
         options.highlighted = row
         await pilot.press("space")
-    await pilot.press("escape")
+    await pilot.press(close)
     await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen),  # type: ignore[attr-defined]
                    what="compare again")
 
@@ -139,8 +142,9 @@ async def test_combined_filters_sorting_both_ways_and_search(
         await wait_for(pilot, lambda: shown(line).startswith("1 of 4 items shown · low "
                                                              "confidence + labelled"),
                        what="the filters changed")
-        await tick_filters(pilot, app, 2, 3)
+        await tick_filters(pilot, app, close="f", first="backspace")  # unticks them all
         await wait_for(pilot, lambda: table.row_count == 4, what="every item again")
+        assert "all items" in shown(line)
 
         await pilot.press("o")  # |A−B|, largest first, then reversed
         await wait_for(pilot, lambda: "by difference ↓" in shown(line), what="the sort")
@@ -168,6 +172,16 @@ async def test_combined_filters_sorting_both_ways_and_search(
         await search(pilot, app, "nothing like this")
         await wait_for(pilot, lambda: table.row_count == 0, what="no match")
         assert "No item matches" in shown(screen.query_one("#compare-verdict-a", Static))
+        await tick_filters(pilot, app, 1)  # ≠ person, with a search on: no row still
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*"show every compared")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.row_count == 4, what="every item from the palette")
+        assert "all items" in shown(line) and "“" not in shown(line)
+        await search(pilot, app, "marlowe")
+        await wait_for(pilot, lambda: table.row_count == 1, what="the third search")
         await pilot.press("escape", "escape")  # clears the search, then goes back
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="Review")
 

@@ -114,29 +114,29 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
         self.compare_in_background()
 
     @property
-    def items(self) -> PairedItems:
+    def paired(self) -> PairedItems:
         return self.query_one(PairedItems)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_search":
-            return bool(self.items.search)
+            return bool(self.paired.search)
         return True
 
     def action_filter(self) -> None:
-        items = self.items
+        items = self.paired
         self.app.push_screen(FilterChoice(
             "Show the items that are…", [(f.label, f.key) for f in PAIR_FILTERS],
             items.filters, items.set_filters,
         ))
 
     def toggle_filter(self, key: str) -> None:
-        self.items.set_filters(self.items.filters ^ {key})
+        self.paired.set_filters(self.paired.filters ^ {key})
 
     def action_next_sort(self) -> None:
-        self.items.next_sort()
+        self.paired.next_sort()
 
     def action_reverse_sort(self) -> None:
-        self.items.reverse_sort()
+        self.paired.reverse_sort()
 
     def action_search(self) -> None:
         def search_for(text: str | None) -> None:
@@ -146,22 +146,22 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
         self.app.push_screen(TextPrompt("Search the compared items",
                                         "Items whose name, inputs, outputs, either feedback "
                                         "or comment contain this (any case); empty shows "
-                                        "every item.", value=self.items.search), search_for)
+                                        "every item.", value=self.paired.search), search_for)
 
     def action_clear_search(self) -> None:
         self.set_search("")
 
     def set_search(self, text: str) -> None:
-        self.items.set_search(text)
+        self.paired.set_search(text)
         self.refresh_bindings()  # escape clears the search, or goes back
 
     def show_everything(self) -> None:
-        self.items.set_filters(frozenset())
+        self.paired.set_filters(frozenset())
         self.set_search("")
 
     def palette_verbs(self) -> list[Verb]:
         """This screen's verbs in the command palette (``tui/commands.py``)."""
-        ticked = self.items.filters
+        ticked = self.paired.filters
         return [
             Verb("Filter the compared items", "Tick several: A ≠ B, A or B ≠ the person, low "
                  "confidence, labelled (f)", self.action_filter),
