@@ -4,6 +4,8 @@ sorting both ways and search from the keyboard, kept across the help and section
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, SelectionList, Static
@@ -86,42 +88,42 @@ async def test_compare_without_labels_says_how_to_get_them(
         assert shown(people).startswith("No human labels on these items yet")
 
 
-async def open_compare(pilot: Pilot[object], app: object, runs: tuple[int, int]) -> CompareScreen:
+async def open_compare(pilot: Pilot[Any], app: Any, runs: tuple[int, int]) -> CompareScreen:
     """Review's first run compared with the second, as a person gets there (v, enter)."""
     await open_review(pilot, app, runs[0])
     await pilot.press("v")
-    await wait_for(pilot, lambda: isinstance(app.screen, RunPicker),  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, RunPicker),
                    what="the picker")
     await pilot.press("enter")
-    await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
                    and app.screen.query_one("#compare-items", DataTable).row_count == 4,
                    what="the paired items")
-    return app.screen  # type: ignore[attr-defined, no-any-return]
+    return app.screen
 
 
-async def tick_filters(pilot: Pilot[object], app: object, *rows: int, close: str = "escape",
+async def tick_filters(pilot: Pilot[Any], app: Any, *rows: int, close: str = "escape",
                        first: str = "") -> None:
     """Open the filter list (f), press ``first`` if given, tick the filters at ``rows`` (0:
     A ≠ B, 1: ≠ person, 2: low confidence, 3: labelled), then close it with ``close``."""
     await pilot.press("f")
-    await wait_for(pilot, lambda: isinstance(app.screen, FilterChoice),  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, FilterChoice),
                    what="the filters")
     if first:
         await pilot.press(first)
-    options = app.screen.query_one(SelectionList)  # type: ignore[attr-defined]
+    options = app.screen.query_one(SelectionList)
     for row in rows:
         options.highlighted = row
         await pilot.press("space")
     await pilot.press(close)
-    await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen),  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen),
                    what="compare again")
 
 
-async def search(pilot: Pilot[object], app: object, text: str) -> None:
+async def search(pilot: Pilot[Any], app: Any, text: str) -> None:
     await pilot.press("slash")
-    await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt),  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt),
                    what="the search")
-    app.screen.query_one(Input).value = text  # type: ignore[attr-defined]
+    app.screen.query_one(Input).value = text
     await pilot.press("enter")
 
 
