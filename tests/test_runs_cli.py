@@ -280,3 +280,31 @@ def test_a_run_is_named_when_it_starts_renamed_later_and_shown_where_it_is_descr
     assert out.strip() == f"Run {first} is now unnamed."
     code, out, _ = cli(capsys, "runs", "show", str(first), "--json")
     assert json.loads(out)["name"] is None
+
+
+def test_stats_and_compare_name_the_runs_that_have_a_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flowjudge_tui.store import open_store
+    from tests.run_helpers import add_dataset, add_run, judge_all, rubric
+
+    rub = rubric("relevance-query-3")
+    with open_store(app_paths().database) as store:
+        data = add_dataset(store, rub, ["One.", "Two.", "Three."], labels=[3, 1, 2])
+        first, second = add_run(store, data, rub), add_run(store, data, rub)
+        judge_all(store, first, [3, 2, 2], rub.score_values)
+        judge_all(store, second, [3, 1, 1], rub.score_values)
+        store.rename_run(first.id, "baseline [b]")
+
+    code, out, _ = cli(capsys, "stats", str(first.id))
+    assert code == 0 and out.startswith(f'Run {first.id} "baseline [b]" · relevance-query-3 · ')
+    code, out, _ = cli(capsys, "stats", str(second.id))
+    assert out.startswith(f"Run {second.id} · relevance-query-3 · ")
+    code, out, _ = cli(capsys, "stats", str(first.id), "--json")
+    assert json.loads(out)["run_name"] == "baseline [b]"
+    code, out, _ = cli(capsys, "compare", str(first.id), str(second.id))
+    assert out.splitlines()[0] == (f'Run {first.id} "baseline [b]" (A) and Run {second.id} (B): '
+                                   "the same outputs judged twice, 3 items paired by item")
+    code, out, _ = cli(capsys, "compare", str(first.id), str(second.id), "--json")
+    comparison = json.loads(out)
+    assert (comparison["a"]["run_name"], comparison["b"]["run_name"]) == ("baseline [b]", None)

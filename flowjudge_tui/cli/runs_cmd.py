@@ -465,11 +465,12 @@ def _stats(args: argparse.Namespace) -> int:
     with _store() as store:
         stats = run_stats(store, args.run_id)
         calibration = calibration_report.calibration_section(store, args.run_id, args)
-        hint = too_long_hint(store.get_run(args.run_id))
+        run = store.get_run(args.run_id)
+        hint = too_long_hint(run)
     if args.json:
-        print_json({**stats_json(stats), **calibration})
+        print_json({**stats_json(stats), "run_name": run.name, **calibration})
     else:
-        print_stats(stats)
+        print_stats(stats, run.title)
         calibration_report.print_calibration(calibration)
         if hint is not None:
             print(f"\n{hint[0].upper()}{hint[1:]}")
@@ -482,10 +483,11 @@ def _compare(args: argparse.Namespace) -> int:
 
     with _store() as store:
         comparison = compare_runs(store, args.run_a, args.run_b)
+        runs = store.get_run(args.run_a), store.get_run(args.run_b)
     if args.json:
-        print_json(comparison_json(comparison))
+        print_json(comparison_json(comparison, (runs[0].name, runs[1].name)))
     else:
-        print_comparison(comparison)
+        print_comparison(comparison, (runs[0].title, runs[1].title))
     return 0
 
 

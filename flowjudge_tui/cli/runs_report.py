@@ -70,8 +70,13 @@ def stats_json(stats: RunStats) -> dict[str, Any]:
     return dict(jsonable(asdict(stats)))
 
 
-def comparison_json(comparison: Comparison) -> dict[str, Any]:
+def comparison_json(
+    comparison: Comparison, names: tuple[str | None, str | None] = (None, None)
+) -> dict[str, Any]:
+    """The comparison as JSON; ``names`` are the runs' names (None when unnamed), given
+    beside each side's figures."""
     data = jsonable(asdict(comparison))
+    data["a"]["run_name"], data["b"]["run_name"] = names
     for entry, difference in zip(data["differences"], comparison.differences, strict=True):
         entry["difference"] = difference.difference
     return dict(data)
@@ -90,10 +95,12 @@ def describe_levels(levels: dict[str, int]) -> str:
             f"{levels['low']} low (< {LOW_CONFIDENCE})")
 
 
-def print_stats(stats: RunStats) -> None:
+def print_stats(stats: RunStats, title: str = "") -> None:
+    """``title`` names the run ('Run 3 "baseline"'; 'Run 3' when not given)."""
     too_long = (f" ({stats.skipped_too_long} too long for the context)"
                 if stats.skipped_too_long else "")
-    print(f"Run {stats.run_id} · {stats.rubric_name} · {stats.scored} of {stats.total_items} "
+    name = title or f"Run {stats.run_id}"
+    print(f"{name} · {stats.rubric_name} · {stats.scored} of {stats.total_items} "
           f"scored, {stats.skipped} skipped{too_long}")
     top = max(stats.histogram.values(), default=0) or 1
     for score, count in stats.histogram.items():
@@ -115,13 +122,11 @@ def print_stats(stats: RunStats) -> None:
     print_table(headers, _agreement_rows(columns))
 
 
-def print_comparison(c: Comparison) -> None:
-    if c.kind == "systems":
-        print(f"Runs {c.a.run_id} (A) and {c.b.run_id} (B): two systems' outputs, "
-              f"{c.paired} items paired by {c.paired_by}")
-    else:
-        print(f"Runs {c.a.run_id} (A) and {c.b.run_id} (B): the same outputs judged twice, "
-              f"{c.paired} items paired by {c.paired_by}")
+def print_comparison(c: Comparison, titles: tuple[str, str] | None = None) -> None:
+    """``titles`` name the runs ('Run 3 "baseline"'; 'Run 3' when not given)."""
+    a, b = titles or (f"Run {c.a.run_id}", f"Run {c.b.run_id}")
+    what = "two systems' outputs" if c.kind == "systems" else "the same outputs judged twice"
+    print(f"{a} (A) and {b} (B): {what}, {c.paired} items paired by {c.paired_by}")
     if c.unpaired_a or c.unpaired_b:
         print(f"({c.unpaired_a} items of A and {c.unpaired_b} of B have no partner)")
     for name, side in (("A", c.a), ("B", c.b)):

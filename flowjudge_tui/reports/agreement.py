@@ -205,6 +205,11 @@ class ItemPair:
     def disagree(self) -> bool:
         return self.a.verdict.score != self.b.verdict.score
 
+    @property
+    def difference(self) -> int:
+        """How far apart the two scores are, |A - B| (both sides of a pair are scored)."""
+        return abs((self.a.verdict.score or 0) - (self.b.verdict.score or 0))
+
 
 def _inputs_key(entry: JudgedItem) -> str:
     canonical = json.dumps(list(entry.item.inputs.items()), ensure_ascii=False)

@@ -1,4 +1,5 @@
-"""Which verdicts the Review table shows, and in what order: filters and sort keys."""
+"""Which verdicts the Review table shows, and in what order: filters and sort keys (the
+row tests and sort rules it shares with Compare are in ``row_view``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from flowjudge_tui.judging.verdict import LOW_CONFIDENCE, confidence_level, unreliable_reason
 from flowjudge_tui.reports.calibration import needs_review
 from flowjudge_tui.store import JudgedItem
+from flowjudge_tui.tui.row_view import disagrees_with_human, low_confidence, sorted_rows
 
 
 @dataclass(frozen=True)
@@ -17,24 +19,14 @@ class RowFilter:
     keep: Callable[[JudgedItem], bool]
 
 
-def _disagrees(entry: JudgedItem) -> bool:
-    human = entry.human_score
-    return human is not None and entry.verdict.score is not None and human != entry.verdict.score
-
-
-def _low_confidence(entry: JudgedItem) -> bool:
-    confidence = entry.verdict.confidence
-    return confidence is not None and confidence < LOW_CONFIDENCE
-
-
 def row_filters(scale: list[int], review_below: float | None = None) -> list[RowFilter]:
     """The Review filters; ``review_below`` (the run's threshold) adds 'Needs review'."""
     filters = [
         RowFilter("all", "All verdicts", lambda e: True),
-        RowFilter("low", f"Low confidence (< {LOW_CONFIDENCE})", _low_confidence),
-        RowFilter("disagree", "Disagrees with the human", _disagrees),
+        RowFilter("low", f"Low confidence (< {LOW_CONFIDENCE})", low_confidence),
+        RowFilter("disagree", "Disagrees with the human", disagrees_with_human),
         RowFilter("disagree-low", "Disagrees, and low confidence",
-                  lambda e: _disagrees(e) and _low_confidence(e)),
+                  lambda e: disagrees_with_human(e) and low_confidence(e)),
         RowFilter("unreliable", "Unreliable (little score mass, or cut off)",
                   lambda e: bool(unreliable_reason(e.verdict.score_mass, e.verdict.stop_reason))),
         RowFilter("labelled", "Labelled", lambda e: e.human_score is not None),
@@ -68,18 +60,7 @@ SORT_COLUMNS = {"Line": "line", "Score": "score", "Conf.": "confidence", "Human"
 def visible_rows(
     entries: list[JudgedItem], keep: Callable[[JudgedItem], bool], sort: str, descending: bool
 ) -> list[JudgedItem]:
-    rows = [e for e in entries if keep(e)]
-    rows.sort(key=SORT_KEYS[sort], reverse=descending)
-    return rows
-
-
-def matches(entry: JudgedItem, text: str) -> bool:
-    """Whether the search text (any case) is in the item's fields, output or feedback."""
-    needle = text.casefold()
-    haystack = [*entry.item.inputs.values(), entry.item.output, entry.verdict.feedback]
-    if entry.label is not None:
-        haystack.append(entry.label.comment)
-    return any(needle in value.casefold() for value in haystack)
+    return sorted_rows(entries, keep, SORT_KEYS[sort], descending)
 
 
 def preview_text(text: str, width: int = 60) -> str:

@@ -1,8 +1,10 @@
 """Two runs side by side: their score histograms, means, wins and losses, agreement with each
-other and with people, and every paired item with both verdicts."""
+other and with people, and every paired item with both verdicts, to filter (several filters
+at once), sort and search with Review's keys."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -18,7 +20,10 @@ from flowjudge_tui.format import format_figure
 from flowjudge_tui.store import RunRecord
 from flowjudge_tui.tui.commands import Verb
 from flowjudge_tui.tui.messages import ComparisonReady
+from flowjudge_tui.tui.pair_rows import PAIR_FILTERS
 from flowjudge_tui.tui.screens.base import flow_app
+from flowjudge_tui.tui.screens.dialogs import TextPrompt
+from flowjudge_tui.tui.screens.filter_choice import FilterChoice
 from flowjudge_tui.tui.widgets.paired_items import PairedItems
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
@@ -63,12 +68,22 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
         "outputs for the same inputs (two systems), read the means, wins and losses and the "
         "sign test. Agreement with people is measured on the paired items with a human label "
         "(your label where you gave one, else the imported one). The list holds every paired "
-        "item: **f** filters it (A ≠ B, A or B ≠ the person, labelled), and the highlighted "
-        "item's two verdicts show side by side below it."
+        "item, and the highlighted item's two verdicts show side by side below it. **f** "
+        "ticks filters, several at once (A ≠ B, A or B ≠ the person, low confidence in either "
+        "run, labelled: an item shows when it passes every one); **o** sorts by item, by the "
+        "difference |A−B| or by confidence (the lower of the two), **O** reverses (or click a "
+        "column title); **/** searches the items' text and both feedbacks, and **escape** "
+        "clears the search before it goes back. The line over the list says how many items "
+        "are shown and which filters are on."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
+        # The first escape that applies wins: clear the search if there is one, else go back.
+        Binding("escape", "clear_search", "Clear search", id="compare.clear_search"),
         Binding("escape", "app.pop_screen", "Back", id="compare.back"),
-        Binding("f", "next_filter", "Filter", id="compare.filter"),
+        Binding("f", "filter", "Filter", id="compare.filter"),
+        Binding("o", "next_sort", "Sort", id="compare.sort"),
+        Binding("O", "reverse_sort", "Reverse", show=False, id="compare.reverse"),
+        Binding("slash", "search", "Search", id="compare.search"),
     ]
 
     def __init__(self, run_a: int, run_b: int) -> None:
@@ -98,14 +113,69 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
     def on_mount(self) -> None:
         self.compare_in_background()
 
-    def action_next_filter(self) -> None:
-        self.query_one(PairedItems).next_filter()
+    @property
+    def paired(self) -> PairedItems:
+        return self.query_one(PairedItems)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_search":
+            return bool(self.paired.search)
+        return True
+
+    def action_filter(self) -> None:
+        items = self.paired
+        self.app.push_screen(FilterChoice(
+            "Show the items that are…", [(f.label, f.key) for f in PAIR_FILTERS],
+            items.filters, items.set_filters,
+        ))
+
+    def toggle_filter(self, key: str) -> None:
+        self.paired.set_filters(self.paired.filters ^ {key})
+
+    def action_next_sort(self) -> None:
+        self.paired.next_sort()
+
+    def action_reverse_sort(self) -> None:
+        self.paired.reverse_sort()
+
+    def action_search(self) -> None:
+        def search_for(text: str | None) -> None:
+            if text is not None:
+                self.set_search(text)
+
+        self.app.push_screen(TextPrompt("Search the compared items",
+                                        "Items whose name, inputs, outputs, either feedback "
+                                        "or comment contain this (any case); empty shows "
+                                        "every item.", value=self.paired.search), search_for)
+
+    def action_clear_search(self) -> None:
+        self.set_search("")
+
+    def set_search(self, text: str) -> None:
+        self.paired.set_search(text)
+        self.refresh_bindings()  # escape clears the search, or goes back
+
+    def show_everything(self) -> None:
+        self.paired.set_filters(frozenset())
+        self.set_search("")
 
     def palette_verbs(self) -> list[Verb]:
         """This screen's verbs in the command palette (``tui/commands.py``)."""
+        ticked = self.paired.filters
         return [
-            Verb("Filter the compared items", "All, A ≠ B, A or B ≠ the person, labelled (f)",
-                 self.action_next_filter),
+            Verb("Filter the compared items", "Tick several: A ≠ B, A or B ≠ the person, low "
+                 "confidence, labelled (f)", self.action_filter),
+            *(Verb(f"{'Stop showing only' if f.key in ticked else 'Show only'} items: {f.short}",
+                   "Combines with the other filters on", partial(self.toggle_filter, f.key))
+              for f in PAIR_FILTERS),
+            Verb("Sort the compared items", "By item, |A−B| or confidence (o; O reverses)",
+                 self.action_next_sort),
+            Verb("Reverse the compared items' order", "Ascending or descending (O)",
+                 self.action_reverse_sort),
+            Verb("Search the compared items", "Their text and both feedbacks (/)",
+                 self.action_search),
+            Verb("Show every compared item", "Untick the filters and clear the search",
+                 self.show_everything),
             Verb("Back from Compare", "Return to Review (escape)", self.app.pop_screen),
         ]
 

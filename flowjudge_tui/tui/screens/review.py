@@ -30,11 +30,11 @@ from flowjudge_tui.tui.review_rows import (
     RowFilter,
     describe_entry,
     human_cell,
-    matches,
     preview_text,
     row_filters,
     visible_rows,
 )
+from flowjudge_tui.tui.row_view import matches, next_sort, sort_on_column, view_summary
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.screens.compare import CompareScreen, RunPicker
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
@@ -264,10 +264,7 @@ class ReviewScreen(FlowScreen):
         if selected is not None and str(selected.verdict.id) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected.verdict.id)))
         self.query_one("#review-count", Static).update(
-            f"{len(rows)} of {len(self.entries)} · by {self.sort}"
-            + (" ↓" if self.descending else " ↑")
-            + (f" · “{search}”" if search else "")
-        )
+            view_summary(len(rows), len(self.entries), self.sort, self.descending, search))
         self.show_detail()
 
     @staticmethod
@@ -300,14 +297,11 @@ class ReviewScreen(FlowScreen):
     def _header_selected(self, event: DataTable.HeaderSelected) -> None:
         sort = SORT_COLUMNS.get(str(event.label))
         if sort is not None:
-            self.descending = not self.descending if sort == self.sort else sort != "line"
-            self.sort = sort
+            self.sort, self.descending = sort_on_column(self.sort, self.descending, sort, "line")
             self.show_rows()
 
     def action_next_sort(self) -> None:
-        order = list(SORT_COLUMNS.values())
-        self.sort = order[(order.index(self.sort) + 1) % len(order)]
-        self.descending = self.sort != "line"
+        self.sort, self.descending = next_sort(list(SORT_COLUMNS.values()), self.sort)
         self.show_rows()
 
     def action_reverse_sort(self) -> None:
