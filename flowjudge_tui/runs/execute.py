@@ -188,6 +188,8 @@ class _RunsWork:
         self.started = time.monotonic()
         self.stopped = False
         self.in_flight: set[str] = set()
+        # A request's start changes what the panel says only when several are in flight.
+        self.reports_starts = bool(_activity(self.engine, 0, 0, 0, 0.0))
         self.deferred: list[tuple[RunRecord, ItemRecord, str]] = []
 
     def execute(self) -> None:
@@ -233,7 +235,8 @@ class _RunsWork:
                                                    skip_reason=str(exc)))
                 continue
             self.in_flight.add(key)
-            self.progress()
+            if self.reports_starts:
+                self.progress()
             yield JudgeRequest(
                 key=(run.id, item, key), prompt=prompt, scores=tuple(rubric.score_values),
                 sampling=run.settings.sampling, group=item.content_hash,
