@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from flowjudge_tui.cli.output import print_json, print_table
+from flowjudge_tui.cli.output import print_json, print_table, refusal_to_confirm
 from flowjudge_tui.cli.progress_bar import ProgressPrinter
 from flowjudge_tui.format import format_amount
 from flowjudge_tui.judging.backend import DEFAULT_N_CTX
@@ -114,15 +113,9 @@ def _remove(args: argparse.Namespace) -> int:
     from flowjudge_tui.models.removal import find_removable, remove_model
 
     target = find_removable(args.name)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            print(f"flowjudge: add --yes to {target.action} without a question.",
-                  file=sys.stderr)
-            return 2
-        answer = input(f"{target.question()} [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("Nothing removed.")
-            return 1
+    refused = refusal_to_confirm(args.yes, target.action, target.question(), "Nothing removed.")
+    if refused is not None:
+        return refused
     print(remove_model(target).sentence())
     return 0
 

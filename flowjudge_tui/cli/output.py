@@ -27,3 +27,17 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
         if index == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def refusal_to_confirm(yes: bool, action: str, question: str, nothing: str) -> int | None:
+    """None when the user agreed to ``action`` (``--yes``, or "y" on a terminal), else the
+    exit status: 2 without a terminal to ask on (one line saying to add --yes), 1 for "no"."""
+    if yes:
+        return None
+    if not sys.stdin.isatty():
+        print(f"flowjudge: add --yes to {action} without a question.", file=sys.stderr)
+        return 2
+    if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+        print(nothing)
+        return 1
+    return None

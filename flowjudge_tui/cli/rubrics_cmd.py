@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flowjudge_tui.cli import lab_cmd
-from flowjudge_tui.cli.output import print_json, print_table
+from flowjudge_tui.cli.output import print_json, print_table, refusal_to_confirm
 from flowjudge_tui.judging.rubric import RubricLibrary, load_rubric
 from flowjudge_tui.settings import app_paths
 
@@ -92,15 +92,11 @@ def _delete(args: argparse.Namespace) -> int:
     entry = library.get(args.name)
     if entry.source != "user":
         library.delete_user_rubric(args.name)  # says why it cannot be deleted
-    if not args.yes:
-        if not sys.stdin.isatty():
-            print(f"flowjudge: add --yes to delete your rubric '{args.name}' without a question.",
-                  file=sys.stderr)
-            return 2
-        answer = input(f"Delete your rubric '{args.name}' ({entry.path})? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("Nothing deleted.")
-            return 1
+    refused = refusal_to_confirm(args.yes, f"delete your rubric '{args.name}'",
+                                 f"Delete your rubric '{args.name}' ({entry.path})?",
+                                 "Nothing deleted.")
+    if refused is not None:
+        return refused
     library.delete_user_rubric(args.name)
     after = library.entries()
     restored = next((e for e in after if e.rubric.name == args.name), None)

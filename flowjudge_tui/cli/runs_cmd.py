@@ -23,7 +23,7 @@ from flowjudge_tui.cli.model_args import (
     server_timeout,
     settle_judge,
 )
-from flowjudge_tui.cli.output import print_json, print_table
+from flowjudge_tui.cli.output import print_json, print_table, refusal_to_confirm
 from flowjudge_tui.cli.progress_bar import ProgressPrinter
 from flowjudge_tui.datasets import ImportResult, parse_map_args
 from flowjudge_tui.errors import ModelError, ServerUnreachableError
@@ -355,17 +355,12 @@ def _delete(args: argparse.Namespace) -> int:
 
     with _store() as store:
         run = store.get_run(args.run_id)
-        if not args.yes:
-            what = (f"run {run.id}{run.quoted_name} ({run.rubric_name} on {run.dataset_name}, "
-                    f"{run.done} of {run.total_items} judged)")
-            if not sys.stdin.isatty():
-                print(f"flowjudge: add --yes to delete {what} without a question.",
-                      file=sys.stderr)
-                return 2
-            answer = input(f"Delete {what}? [y/N] ").strip().lower()
-            if answer not in ("y", "yes"):
-                print("Nothing deleted.")
-                return 1
+        what = (f"run {run.id}{run.quoted_name} ({run.rubric_name} on {run.dataset_name}, "
+                f"{run.done} of {run.total_items} judged)")
+        refused = refusal_to_confirm(args.yes, f"delete {what}", f"Delete {what}?",
+                                     "Nothing deleted.")
+        if refused is not None:
+            return refused
         delete_run(store, run.id)
     print(f"Deleted run {run.id}.")
     return 0
