@@ -122,6 +122,7 @@ async def test_a_typo_keeps_the_dialog_open_and_another_architecture_is_a_clear_
         error = dialog.query_one("#dialog-error", Static)
         await wait_for(pilot, lambda: "nothing.gguf" in shown(error), what="the problem")
         assert app.screen is dialog and dialog.query_one(Input).value == typo
+        assert error.display and error.region.height >= 1  # on screen, not only in the widget
         assert app.model_status.path is None
         dialog.query_one(Input).value = str(llama)
         await pilot.press("enter")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import DataTable, Input, Label, Select, SelectionList
+from textual.widgets import DataTable, Input, Select, SelectionList, Static
 
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import open_store
@@ -327,7 +327,7 @@ async def test_rename_asks_for_the_name_keeps_a_bad_one_to_fix_and_shows_it(
         field = app.screen.query_one("#dialog-input", Input)
         field.value = "x" * 81
         await pilot.press("enter")
-        error = app.screen.query_one("#dialog-error", Label)
+        error = app.screen.query_one("#dialog-error", Static)
         await wait_for(pilot, lambda: "at most 80" in str(error.render()), what="the problem")
         assert isinstance(app.screen, TextPrompt) and field.value == "x" * 81
         field.value = "judge [/]A"

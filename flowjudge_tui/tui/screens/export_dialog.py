@@ -16,7 +16,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, RadioButton, RadioSet, Static
+
+from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 
 if TYPE_CHECKING:
     from flowjudge_tui.reports.export import ExportFormat
@@ -62,7 +64,7 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
             yield Static(f"The file to write, absolute or relative to {Path.cwd()}.",
                          classes="dialog-explanation")
             yield Input(self.suggested, id="export-path")
-            yield Label("", id="export-error", classes="problem")
+            yield ProblemLine(id="export-error")
             with Horizontal(classes="buttons"):
                 yield Button("Export", id="export-ok", variant="primary")
                 yield Button("Cancel", id="export-cancel")
@@ -79,7 +81,7 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
     @on(Button.Pressed, "#export-ok")
     def _submit(self) -> None:
         text = self.query_one("#export-path", Input).value.strip()
-        problem = self.query_one("#export-error", Label)
+        problem = self.query_one("#export-error", ProblemLine)
         if not text:
             problem.update("Give the file to write.")
             return

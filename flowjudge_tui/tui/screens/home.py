@@ -17,6 +17,7 @@ from flowjudge_tui.tui.messages import RunsListed
 from flowjudge_tui.tui.model_choice import ModelStatus
 from flowjudge_tui.tui.plain import cell, escape
 from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 
 RECENT_RUNS = 10
 STATE_TEXT = {
@@ -70,7 +71,7 @@ class HomeScreen(FlowScreen):
                 yield Static("", id="model-name")
                 yield Static("", id="model-state")
                 yield Static("", id="model-plan")
-                yield Static("", id="model-problem", classes="problem")
+                yield ProblemLine(id="model-problem")
                 with Horizontal(id="model-actions", classes="buttons"):
                     yield Button("Load model", id="load-model", variant="primary")
                     yield Button("Download Flow-Judge", id="download-model", variant="primary")

@@ -7,13 +7,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Input, Select, SelectionList, Static
+from textual.widgets import Input, Select, SelectionList
 
 from flowjudge_tui.errors import StoreError
 from flowjudge_tui.judging.rubric import Rubric, RubricLibrary
 from flowjudge_tui.store import check_run_name
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettingsForm
+from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 
 MORE_RUBRICS_TITLE = "Also judge with (space ticks)"
 NO_MORE_RUBRICS = "No other rubric reads these fields"
@@ -47,7 +48,7 @@ class NewRunForm(Vertical):
                         id="run-path")
             yield Select[str]([], prompt="Rubric", id="run-rubric")
             yield Select[str]([], prompt="Recent files", id="run-recent")
-        yield Static("", id="preview-problems", classes="problem")
+        yield ProblemLine(id="preview-problems")
         yield ColumnMappingForm(id="column-mapping")
         with Horizontal(id="new-run-extra"):
             yield Input(placeholder="Name (optional)", id="run-name",
