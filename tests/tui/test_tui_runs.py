@@ -266,6 +266,22 @@ async def test_a_new_run_takes_the_settings_typed_beside_it(
     assert (run.settings.sampling.max_feedback_tokens, run.settings.sampling.seed) == (7, 3)
 
 
+async def test_space_ticks_a_rubric_as_soon_as_tab_reaches_the_list() -> None:
+    app = create_app(section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
+        more = screen.query_one("#run-more-rubrics", SelectionList)
+        await wait_for(pilot, lambda: more.option_count == 2, what="the rubrics offered")
+        screen.query_one("#run-name", Input).focus()
+        await pilot.press("tab")
+        await wait_for(pilot, lambda: more.has_focus, what="the rubric list")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: more.selected == ["faithfulness-context-3"],
+                       what="the first rubric ticked")
+
+
 async def test_several_rubrics_named_start_together_and_the_cursor_follows_them(
     tiny_model_path: Path, items_csv: Path
 ) -> None:
@@ -279,7 +295,7 @@ async def test_several_rubrics_named_start_together_and_the_cursor_follows_them(
         offered = [str(more.get_option_at_index(n).value) for n in range(more.option_count)]
         assert offered == ["faithfulness-context-3", "faithfulness-context-binary"]
         more.focus()
-        await pilot.press("down", "down", "space")  # tick the binary one by keyboard
+        await pilot.press("down", "space")  # tick the binary one by keyboard
         assert more.selected == ["faithfulness-context-binary"]
         screen.query_one("#run-path", Input).value = str(items_csv)
         screen.action_preview()

@@ -3,7 +3,7 @@ the same fields (one run each, judged together), the run's name and the judge se
 
 from __future__ import annotations
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -85,6 +85,14 @@ class NewRunForm(Vertical):
         more.add_options([(Content(name), name, name in ticked) for name in others])
         more.border_title = (CHOOSE_RUBRIC_FIRST if rubric is None else
                              MORE_RUBRICS_TITLE if others else NO_MORE_RUBRICS)
+
+    @on(events.DescendantFocus, "#run-more-rubrics")
+    def _highlight_the_first_rubric(self) -> None:
+        """Space ticks the highlighted rubric, and a list filled anew has none: reached with
+        tab, space did nothing until an arrow key was pressed."""
+        more = self.query_one("#run-more-rubrics", SelectionList)
+        if more.highlighted is None and more.option_count:
+            more.highlighted = 0
 
     def chosen_rubrics(self) -> list[Rubric]:
         """The mapped rubric first, then the ticked ones: one run each."""
