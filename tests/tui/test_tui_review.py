@@ -198,6 +198,24 @@ async def test_export_as_csv_and_a_path_that_cannot_be_written(
     assert rows[1]["feedback"] == "Feedback for 1."
 
 
+async def test_exporting_over_the_database_is_refused_with_the_dialog_still_open(
+    stored_runs: tuple[int, int],
+) -> None:
+    """The dialog once closed and the refusal came as a toast, the typed path lost."""
+    first, _ = stored_runs
+    database = str(app_paths().database)
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        path = await open_export(pilot, app, first, "csv")
+        dialog = app.screen
+        path.value = database
+        await pilot.click("#export-ok")
+        error = dialog.query_one("#export-error", Static)
+        await wait_for(pilot, lambda: "own database" in shown(error), what="the refusal")
+        assert app.screen is dialog and path.value == database
+        assert error.display and error.region.height >= 1
+
+
 async def test_export_from_the_command_palette(stored_runs: tuple[int, int]) -> None:
     _, second = stored_runs
     app = create_app()

@@ -443,7 +443,7 @@ class ReviewScreen(FlowScreen):
             if choice is not None:
                 self.export_run(run_id, choice)
 
-        self.app.push_screen(ExportDialog(run_id), export_to)
+        self.app.push_screen(ExportDialog(run_id, store_path=self.flow.store.path), export_to)
 
     @work(thread=True, group="export", exit_on_error=False)
     def export_run(self, run_id: int, choice: ExportChoice) -> None:
