@@ -108,7 +108,8 @@ class HomeScreen(FlowScreen):
         table = self.query_one("#home-runs", DataTable)
         table.clear()
         for run in message.runs:
-            table.add_row(str(run.id), run.rubric_name, cell(run.dataset_name), run.state,
+            title = str(run.id) if run.name is None else cell(f"{run.id}{run.quoted_name}")
+            table.add_row(title, run.rubric_name, cell(run.dataset_name), run.state,
                           f"{run.done}/{run.total_items}", key=str(run.id))
         self.show_next_steps()
 
