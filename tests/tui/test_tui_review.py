@@ -97,6 +97,7 @@ async def test_a_label_sits_beside_the_imported_one_and_undo_puts_it_back(
         table.move_cursor(row=1)  # imported label 1
         await pilot.press("2")
         await wait_for(pilot, lambda: column(table, 3)[1] == "2 (imp. 1)", what="the label")
+        assert table.columns["Human"].content_width >= len("2 (imp. 1)")  # not cut to "2 (imp"
         assert "your label 2 · imported label 1" in screen.query_one("#verdict-detail").source
         await pilot.press("backspace")
         await wait_for(pilot, lambda: column(table, 3)[1] == "1 imp.", what="the clear")
