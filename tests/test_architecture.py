@@ -26,6 +26,15 @@ def test_starting_flowjudge_loads_no_heavy_library(module: str) -> None:
     assert result.stdout.strip() == ""
 
 
+def test_python_dash_m_runs_the_flowjudge_command() -> None:
+    """``python -m flowjudge_tui VERB`` is the command line, where the script is not on the
+    PATH (it once failed: the package had no ``__main__``)."""
+    result = subprocess.run([sys.executable, "-m", "flowjudge_tui", "rubrics", "list"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "faithfulness-context-binary" in result.stdout
+
+
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
     """Strongly connected groups of more than one module (Tarjan, iteratively)."""
     modules = sorted(m for m in graph.modules if m.startswith("flowjudge_tui"))

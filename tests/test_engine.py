@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flowjudge_tui.engine.llama import LlamaEngine
+from flowjudge_tui.engine.llama import MIN_FEEDBACK_TOKENS, SCORE_RESERVE, LlamaEngine
 from flowjudge_tui.errors import ModelError, PromptTooLongError
 from flowjudge_tui.judging.backend import JudgmentCancelled, LoadSettings, SamplingSettings
 from flowjudge_tui.judging.judge import judge_item
@@ -109,6 +109,27 @@ def test_an_item_too_long_is_refused_before_generating(tiny_engine: LlamaEngine)
     assert error.value.prompt_tokens > tiny_engine.n_ctx
     assert streamed == []
     assert judge_item(tiny_engine, rubric_with([0, 1]), ITEM).score == 1
+
+
+def test_a_context_size_llama_cpp_rounds_up_is_the_one_asked_for(tiny_model_path: Path) -> None:
+    """llama.cpp pads the context to a multiple of 256 (1100 -> 1280) while llama-cpp-python
+    keeps 1100 token slots: an item whose prompt fits the padded size but not 1100 is
+    refused as too long, not left to fail inside llama-cpp-python with a numpy broadcast
+    error."""
+    engine = LlamaEngine(tiny_model_path, LoadSettings(n_ctx=1100))
+    try:
+        assert engine.n_ctx == 1100
+        fits = judge_item(engine, rubric_with([0, 1]), ITEM, SHORT)
+        assert fits.prompt_tokens + SHORT.max_feedback_tokens < 1100
+        padding = " word" * ((1150 - fits.prompt_tokens) // 2)  # two tokens a word
+        longer = Item(inputs={"query": ITEM.inputs["query"] + padding}, output="Paris.")
+        with pytest.raises(PromptTooLongError) as error:
+            judge_item(engine, rubric_with([0, 1]), longer, SHORT)
+        needs = MIN_FEEDBACK_TOKENS + SCORE_RESERVE
+        assert 1100 < error.value.prompt_tokens <= 1280 - needs
+        assert "the context holds 1100" in str(error.value)
+    finally:
+        engine.close()
 
 
 def test_a_judgment_can_be_cancelled(tiny_engine: LlamaEngine) -> None:

@@ -157,6 +157,29 @@ def test_run_stats_without_labels(store: Store) -> None:
     assert stats.all_labelled is None and stats.confident_half is None
 
 
+def test_a_label_off_the_scale_of_the_rubric_version_is_left_out_not_a_crash(
+    store: Store,
+) -> None:
+    """A reviewer's label follows the item under the rubric's name, so a 4 given under a 1-5
+    version reaches a pass/fail version of the same name: it is no label there (stats and
+    compare used to fail with a KeyError)."""
+    five = rubric("relevance-query-5")
+    binary = five.model_copy(update={"scores": {0: "Irrelevant.", 1: "Relevant."}})
+    dataset_id = add_dataset(store, five, ["a", "b", "c"], labels=[5, 1, None])
+    first = add_run(store, dataset_id, five)
+    judge_all(store, first, [4, 2, 3], [1, 2, 3, 4, 5])
+    store.set_human_score(store.items(dataset_id)[2].id, five.content_hash, 4)
+    runs = [add_run(store, dataset_id, binary, name) for name in ("q4.gguf", "q8.gguf")]
+    for run, scores in zip(runs, ([1, 1, 0], [1, 0, 0]), strict=True):
+        judge_all(store, run, scores, [0, 1])
+    stats = run_stats(store, runs[0].id)
+    assert stats.labelled == 1 and stats.all_labelled is not None
+    assert stats.all_labelled.figures["accuracy"] == 1.0  # only item b's label 1 is on 0-1
+    result = compare_runs(store, runs[0].id, runs[1].id)
+    assert result.human_a is not None and result.human_a.n == 1
+    assert result.human_b is not None and result.human_b.figures["accuracy"] == 0.0
+
+
 def test_comparing_two_systems_pairs_items_by_their_inputs(store: Store) -> None:
     rub = rubric("correctness-reference-5")
     scale = [1, 2, 3, 4, 5]

@@ -91,3 +91,31 @@ def test_rubrics_try_leaves_off_scale_rows_out_of_the_sample_in_one_line(
     assert [line for line in captured.err.splitlines() if "off the" in line] == [
         "flowjudge: 1 row had a label off the 0-1 scale (line 4: '5'); it is left out of the "
         "sample as unlabelled."]
+
+
+def test_rubrics_of_different_scales_each_check_the_labels_against_their_own_scale(
+    capsys: pytest.CaptureFixture[str], tiny_model_path: Path, tmp_path: Path
+) -> None:
+    """One label column, a pass/fail rubric and a 1-3 one started together: a 0 is a label
+    for the first and off the scale of the second (it used to reach the 1-3 run as a label,
+    and ``stats`` then failed on it)."""
+    data = write_csv(tmp_path / "both.csv", ["query", "response", "human"],
+                     [["Q0?", "A0.", "1"], ["Q1?", "A1.", "0"], ["Q2?", "A2.", "3"]])
+    code = main(["run", "--model", str(tiny_model_path), "--rubric", RUBRIC,
+                 "--rubric", "relevance-query-3", "--data", str(data), "--label", "human",
+                 "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    binary, three = json.loads(captured.out)
+    assert binary["labels_off_scale"]["examples"] == [{"line": 4, "value": "3"}]
+    assert three["labels_off_scale"]["examples"] == [{"line": 3, "value": "0"}]
+    assert [line for line in captured.err.splitlines() if "off the" in line] == [
+        "flowjudge: 1 row had a label off the 0-1 scale (line 4: '3'); it is judged without "
+        "a label.",
+        "flowjudge: 1 row had a label off the 1-3 scale (line 3: '0'); it is judged without "
+        "a label."]
+    with open_store() as store:
+        assert [i.human_label for i in store.items(binary["dataset_id"])] == [1, 0, None]
+        assert [i.human_label for i in store.items(three["dataset_id"])] == [1, None, 3]
+    assert main(["stats", str(three["run_id"])]) == 0
+    assert "ALL LABELLED (2)" in capsys.readouterr().out

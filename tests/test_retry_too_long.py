@@ -185,6 +185,13 @@ def test_cli_counts_too_long_skips_and_retries_them(
                  "--server", "http://127.0.0.1:9"]) == 2
     assert "drop --server" in capsys.readouterr().err
 
+    # A retry with a context still too small: the hint names the context it tried.
+    assert main(["runs", "resume", str(run_id), "--retry-skipped", "--n-ctx", "2100"]) == 0
+    err = capsys.readouterr().err
+    assert ("1 item was skipped as too long for the context of 2100 tokens; judge it with "
+            f"a larger one: '{retry}'.") in err
+    assert f"context of {SMALL_CTX} tokens" not in err
+
     assert main(["runs", "resume", str(run_id), "--retry-skipped", "--n-ctx", "8192",
                  "--json"]) == 0
     captured = capsys.readouterr()

@@ -284,7 +284,7 @@ def _finish(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = N
         print(f"flowjudge: run {run.id} {run.state}: {summary.judged} judged, {summary.reused} "
               f"reused, {summary.skipped} skipped{too_long} in {summary.seconds:.1f} s; see "
               f"'flowjudge stats {run.id}'.", file=sys.stderr)
-        hint = too_long_hint(run)
+        hint = too_long_hint(run, retry_ctx)
         if hint is not None:
             print(f"flowjudge: {hint}", file=sys.stderr)
     if as_json:

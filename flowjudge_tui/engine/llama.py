@@ -172,7 +172,10 @@ class LlamaEngine:
     def n_ctx(self) -> int:
         if self._batched is not None:
             return self._batched.context.n_ctx_seq
-        return int(self._llm.n_ctx())
+        # llama.cpp pads the context to a multiple of 256 and reports that, but
+        # llama-cpp-python keeps only the size asked for in token slots (``input_ids``):
+        # past it, its eval fails with a numpy broadcast error. The smaller is the real room.
+        return min(int(self._llm.n_ctx()), len(self._llm.input_ids))
 
     @property
     def n_parallel(self) -> int:

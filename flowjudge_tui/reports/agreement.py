@@ -96,7 +96,7 @@ def stats_from_items(
         histogram[entry.verdict.score or 0] = histogram.get(entry.verdict.score or 0, 0) + 1
     scores = [float(j.verdict.score or 0) for j in scored]
     confidences = [j.verdict.confidence or 0.0 for j in scored]
-    labelled = [j for j in scored if j.human_score is not None]
+    labelled = _labelled(scored, scale)
     confident = sorted(labelled, key=lambda j: -(j.verdict.confidence or 0.0))
     confident = confident[: math.ceil(len(confident) / 2)]
     return RunStats(
@@ -126,7 +126,15 @@ def _levels(confidences: Sequence[float]) -> dict[str, int]:
     return levels
 
 
+def _labelled(entries: Sequence[JudgedItem], scale: Sequence[int]) -> list[JudgedItem]:
+    """The entries whose human label is on the rubric's scale. A reviewer's label follows the
+    item under the rubric's name, so one given under another version's scale (a 4 on 1-5,
+    then a pass/fail version) can arrive here: it is no label for this version."""
+    return [j for j in entries if j.human_score is not None and j.human_score in scale]
+
+
 def _human_agreement(entries: Sequence[JudgedItem], scale: list[int]) -> Agreement | None:
+    entries = _labelled(entries, scale)
     if not entries:
         return None
     return agreement(
@@ -288,8 +296,8 @@ def compare_runs_with_items(
         sign_test_p=sign_test(wins, losses),
         agreement=agreement(scores_a, scores_b, rubrics[0].score_values),
         differences=[d for d in differences[:top] if d.score_a != d.score_b or d.difference],
-        human_a=_human_agreement([x for x, _ in pairs if x.human_score is not None], scale),
-        human_b=_human_agreement([y for _, y in pairs if y.human_score is not None], scale),
+        human_a=_human_agreement([x for x, _ in pairs], scale),
+        human_b=_human_agreement([y for _, y in pairs], scale),
     )
     return comparison, items
 

@@ -20,9 +20,10 @@ RETRY_CONTEXT = 8192
 """The context to suggest: the most Flow-Judge's card gives."""
 
 
-def suggested_context(run: RunRecord) -> int:
-    """A context larger than the run's: 8192, or twice the run's when it has that already."""
-    own = run.settings.load.n_ctx
+def suggested_context(run: RunRecord, tried: int | None = None) -> int:
+    """A context larger than the run's (or than ``tried``, one a retry just used): 8192, or
+    twice that when it is 8192 or more already."""
+    own = max(run.settings.load.n_ctx, tried or 0)
     return RETRY_CONTEXT if own < RETRY_CONTEXT else own * 2
 
 
@@ -31,9 +32,10 @@ def retry_command(run: RunRecord, n_ctx: int | None = None) -> str:
             f"--n-ctx {n_ctx or suggested_context(run)}")
 
 
-def too_long_hint(run: RunRecord) -> str | None:
+def too_long_hint(run: RunRecord, tried: int | None = None) -> str | None:
     """One sentence about the run's items skipped as too long and how to judge them (None
-    when there are none)."""
+    when there are none). ``tried``: the context a retry just skipped them with (the run's
+    own settings keep the context it was started with)."""
     count = run.skipped_too_long
     if count == 0:
         return None
@@ -42,8 +44,9 @@ def too_long_hint(run: RunRecord) -> str | None:
         return (f"{items} skipped as too long for the context of the server at "
                 f"{run.server_url}; a server started with a larger context judges {them} in "
                 "a new run.")
-    return (f"{items} skipped as too long for the context of {run.settings.load.n_ctx} "
-            f"tokens; judge {them} with a larger one: '{retry_command(run)}'.")
+    context = tried or run.settings.load.n_ctx
+    return (f"{items} skipped as too long for the context of {context} tokens; judge {them} "
+            f"with a larger one: '{retry_command(run, suggested_context(run, tried))}'.")
 
 
 def forget_too_long(store: Store, run_ids: Sequence[int], n_ctx: int | None,

@@ -204,16 +204,18 @@ def start_runs(
 ) -> list[RunSummary]:
     """``start_run`` for several rubrics: one run per rubric, created together and judged
     together (``execute_runs``). The file is imported once per set of fields the rubrics
-    read; on a failure before judging, every dataset imported here is deleted again. Each
+    read (and, with a label column, per scale: a label is checked against its rubric's
+    scale, so a 0 is kept for a pass/fail rubric and dropped as off the scale for a 1-5
+    one); on a failure before judging, every dataset imported here is deleted again. Each
     run is called ``name`` as it is (checked before anything is imported): the rubric beside
     it tells them apart."""
     sampling = (sampling or SamplingSettings()).check()
     name = None if name is None else check_run_name(name)
-    imports: dict[tuple[tuple[str, ...], str], ImportResult] = {}
+    imports: dict[_ImportKey, ImportResult] = {}
     runs: list[RunRecord] = []
     try:
         for rubric in rubrics:
-            fields = (tuple(sorted(rubric.inputs)), rubric.output)
+            fields = _import_key(rubric, source)
             if fields not in imports:
                 imports[fields] = import_dataset(
                     store, source.path, rubric, source.column_map, source.label,
@@ -229,7 +231,7 @@ def start_runs(
             )
         settings = RunSettings(sampling=sampling, load=judge.load, limit=source.limit)
         for rubric in rubrics:
-            imported = imports[(tuple(sorted(rubric.inputs)), rubric.output)]
+            imported = imports[_import_key(rubric, source)]
             runs.append(create_run(store, imported.dataset.id, rubric, identity, settings,
                                    on_hash_progress, name=name))
     except BaseException:
@@ -246,6 +248,16 @@ def start_runs(
             on_created(run)
     return execute_runs(store, [run.id for run in runs], judge, on_progress=on_progress,
                         on_verdict=on_verdict, on_feedback=on_feedback, stop=stop)
+
+
+_ImportKey = tuple[tuple[str, ...], str, tuple[int, ...]]
+
+
+def _import_key(rubric: Rubric, source: DatasetSource) -> _ImportKey:
+    """What an import for ``rubric`` depends on besides the file: the fields it reads, and its
+    scale when the file's labels are read (they are checked against it)."""
+    scale = tuple(rubric.score_values) if source.label is not None else ()
+    return tuple(sorted(rubric.inputs)), rubric.output, scale
 
 
 def resume_settings(

@@ -3,6 +3,7 @@ row tests and sort rules it shares with Compare are in ``row_view``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,7 +74,7 @@ def describe_entry(entry: JudgedItem, rubric_output: str) -> str:
     verdict = entry.verdict
     where = f"Line {entry.item.row_number}"
     if entry.item.source_key:
-        where += f" · id `{entry.item.source_key}`"
+        where += f" · id {_literal(entry.item.source_key)}"
     if verdict.score is None:
         judged = f"**skipped**: {verdict.skip_reason or 'no score'}"
     else:
@@ -87,7 +88,7 @@ def describe_entry(entry: JudgedItem, rubric_output: str) -> str:
             judged += f"\n\n**⚠ Unreliable**: {reason}."
     parts = [f"{where} · {judged} · {describe_labels(entry)}"]
     if entry.label and entry.label.comment:
-        parts.append(f"*{entry.label.comment}*")
+        parts.append(f"*{_literal(entry.label.comment)}*")
     for name, value in entry.item.inputs.items():
         parts.append(f"**{name}**\n\n{_quote(value)}")
     parts.append(f"**{rubric_output}** (judged)\n\n{_quote(entry.item.output)}")
@@ -115,5 +116,26 @@ def describe_labels(entry: JudgedItem) -> str:
     return text
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+"""Every ASCII punctuation character: CommonMark lets a backslash make any of them literal."""
+
+
+def _literal(text: str) -> str:
+    """``text`` as Markdown that shows it as it is: no emphasis, links, headings or HTML
+    read into it (a judged '<b>' or 'a*b*c' is shown, not swallowed or styled)."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
 def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines() or [""])
+    """The judged text as a quote, literally, each of its lines on a line of its own (a
+    backslash at the end of a line is a hard break; none before an empty line, where it
+    would show)."""
+    lines = text.splitlines() or [""]
+    quoted = []
+    for index, line in enumerate(lines):
+        if not line.strip():
+            quoted.append(">")
+            continue
+        last_of_paragraph = index + 1 == len(lines) or not lines[index + 1].strip()
+        quoted.append(f"> {_literal(line)}" + ("" if last_of_paragraph else "\\"))
+    return "\n".join(quoted)

@@ -8,8 +8,10 @@ import time
 from textual import events
 from textual.command import CommandPalette
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
+from flowjudge_tui.settings import app_paths
+from flowjudge_tui.store import open_store
 from flowjudge_tui.tui.app import create_app
 from flowjudge_tui.tui.screens.help import HelpScreen
 from flowjudge_tui.tui.screens.home import HomeScreen
@@ -123,3 +125,15 @@ async def test_ctrl_q_quits() -> None:
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_home_names_a_named_run_beside_its_id(stored_runs: tuple[int, int]) -> None:
+    first, second = stored_runs
+    with open_store(app_paths().database) as store:
+        store.rename_run(second, "judge [b]B")
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#home-runs", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2, what="the recent runs")
+        assert [str(table.get_row_at(row)[0]) for row in range(2)] == [
+            f'{second} "judge [b]B"', str(first)]

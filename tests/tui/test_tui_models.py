@@ -122,6 +122,7 @@ async def test_a_typo_keeps_the_dialog_open_and_another_architecture_is_a_clear_
         error = dialog.query_one("#dialog-error", Static)
         await wait_for(pilot, lambda: "nothing.gguf" in shown(error), what="the problem")
         assert app.screen is dialog and dialog.query_one(Input).value == typo
+        assert error.display and error.region.height >= 1  # on screen, not only in the widget
         assert app.model_status.path is None
         dialog.query_one(Input).value = str(llama)
         await pilot.press("enter")
@@ -198,3 +199,16 @@ async def test_a_saved_server_is_removed_from_the_command_palette() -> None:
         await pilot.press("y")
         await wait_for(pilot, lambda: "server:gpu" not in table.rows, what="the row gone")
     assert load_servers() == []
+
+
+async def test_a_on_models_opens_the_add_gguf_dialog() -> None:
+    """The footer's 'a Add GGUF' once named an app action that did not exist: the key did
+    nothing."""
+    app = create_app(section="models")
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#models-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0, what="the catalog")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the dialog")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelsScreen), what="Models again")

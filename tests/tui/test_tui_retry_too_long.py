@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable, Input, Label, Select
+from textual.widgets import DataTable, Input, Select, Static
 
 from flowjudge_tui.judging.backend import LoadSettings
 from flowjudge_tui.runs.workflow import create_run, resume_run
@@ -53,7 +53,7 @@ async def test_l_asks_for_a_larger_context_and_judges_just_the_too_long_items(
         assert field.value == "8192"
         field.value = "2048"
         await pilot.press("enter")
-        error = dialog.query_one("#dialog-error", Label)
+        error = dialog.query_one("#dialog-error", Static)
         await wait_for(pilot, lambda: "would skip them again" in str(error.render()),
                        what="the refusal")
         assert app.screen is dialog and field.value == "2048"

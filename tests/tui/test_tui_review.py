@@ -81,7 +81,8 @@ async def test_digits_and_comments_are_saved_at_once(stored_runs: tuple[int, int
             entry = store.judged_items(first)[3]
         assert entry.label is not None
         assert (entry.label.score, entry.label.comment) == (3, "Water is right but terse.")
-        assert "Water is right but terse." in screen.query_one("#verdict-detail").source
+        # Shown literally: the full stop escaped in the detail's Markdown.
+        assert "Water is right but terse\\." in screen.query_one("#verdict-detail").source
 
 
 async def test_a_label_sits_beside_the_imported_one_and_undo_puts_it_back(
@@ -96,6 +97,7 @@ async def test_a_label_sits_beside_the_imported_one_and_undo_puts_it_back(
         table.move_cursor(row=1)  # imported label 1
         await pilot.press("2")
         await wait_for(pilot, lambda: column(table, 3)[1] == "2 (imp. 1)", what="the label")
+        assert table.columns["Human"].content_width >= len("2 (imp. 1)")  # not cut to "2 (imp"
         assert "your label 2 · imported label 1" in screen.query_one("#verdict-detail").source
         await pilot.press("backspace")
         await wait_for(pilot, lambda: column(table, 3)[1] == "1 imp.", what="the clear")
@@ -197,6 +199,24 @@ async def test_export_as_csv_and_a_path_that_cannot_be_written(
     assert rows[1]["feedback"] == "Feedback for 1."
 
 
+async def test_exporting_over_the_database_is_refused_with_the_dialog_still_open(
+    stored_runs: tuple[int, int],
+) -> None:
+    """The dialog once closed and the refusal came as a toast, the typed path lost."""
+    first, _ = stored_runs
+    database = str(app_paths().database)
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        path = await open_export(pilot, app, first, "csv")
+        dialog = app.screen
+        path.value = database
+        await pilot.click("#export-ok")
+        error = dialog.query_one("#export-error", Static)
+        await wait_for(pilot, lambda: "own database" in shown(error), what="the refusal")
+        assert app.screen is dialog and path.value == database
+        assert error.display and error.region.height >= 1
+
+
 async def test_export_from_the_command_palette(stored_runs: tuple[int, int]) -> None:
     _, second = stored_runs
     app = create_app()
@@ -266,3 +286,28 @@ async def test_the_filter_and_the_row_are_kept_across_the_help_screen(
         await pilot.pause(0.3)
         assert filters.value == "low"
         assert column(table, 2) == ["0.30", "0.20"] and table.cursor_row == 1
+
+
+async def test_the_judged_text_and_a_comment_are_shown_as_they_are() -> None:
+    """The detail is Markdown, but the item's text and the comment are not: a '<b>' was
+    swallowed as HTML, 'a*b*c' turned italic and the text's line breaks were lost."""
+    from markdown_it import MarkdownIt
+
+    from tests.run_helpers import add_dataset, add_run, judge_all, rubric
+
+    rub = rubric("relevance-query-binary")
+    with open_store(app_paths().database) as store:
+        dataset = add_dataset(store, rub, ["Use <b>bold</b>, a*b*c and # not a heading\n"
+                                           "second line"])
+        run = add_run(store, dataset, rub)
+        judge_all(store, run, [1], rub.score_values)
+        store.set_comment(store.items(dataset)[0].id, rub.content_hash, "<i>x</i> _y_")
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, app, run.id)
+        detail = screen.query_one("#verdict-detail")
+        await wait_for(pilot, lambda: "second" in detail.source, what="the verdict")
+        html = MarkdownIt("gfm-like").render(detail.source)  # the parser Textual uses
+        assert ("Use &lt;b&gt;bold&lt;/b&gt;, a*b*c and # not a heading<br />\n"
+                "second line") in html
+        assert "<em>&lt;i&gt;x&lt;/i&gt; _y_</em>" in html

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import DataTable, Input, Label, Select, SelectionList
+from textual.widgets import DataTable, Input, Select, SelectionList, Static
 
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import open_store
@@ -266,6 +266,22 @@ async def test_a_new_run_takes_the_settings_typed_beside_it(
     assert (run.settings.sampling.max_feedback_tokens, run.settings.sampling.seed) == (7, 3)
 
 
+async def test_space_ticks_a_rubric_as_soon_as_tab_reaches_the_list() -> None:
+    app = create_app(section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
+        more = screen.query_one("#run-more-rubrics", SelectionList)
+        await wait_for(pilot, lambda: more.option_count == 2, what="the rubrics offered")
+        screen.query_one("#run-name", Input).focus()
+        await pilot.press("tab")
+        await wait_for(pilot, lambda: more.has_focus, what="the rubric list")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: more.selected == ["faithfulness-context-3"],
+                       what="the first rubric ticked")
+
+
 async def test_several_rubrics_named_start_together_and_the_cursor_follows_them(
     tiny_model_path: Path, items_csv: Path
 ) -> None:
@@ -279,7 +295,7 @@ async def test_several_rubrics_named_start_together_and_the_cursor_follows_them(
         offered = [str(more.get_option_at_index(n).value) for n in range(more.option_count)]
         assert offered == ["faithfulness-context-3", "faithfulness-context-binary"]
         more.focus()
-        await pilot.press("down", "down", "space")  # tick the binary one by keyboard
+        await pilot.press("down", "space")  # tick the binary one by keyboard
         assert more.selected == ["faithfulness-context-binary"]
         screen.query_one("#run-path", Input).value = str(items_csv)
         screen.action_preview()
@@ -327,7 +343,7 @@ async def test_rename_asks_for_the_name_keeps_a_bad_one_to_fix_and_shows_it(
         field = app.screen.query_one("#dialog-input", Input)
         field.value = "x" * 81
         await pilot.press("enter")
-        error = app.screen.query_one("#dialog-error", Label)
+        error = app.screen.query_one("#dialog-error", Static)
         await wait_for(pilot, lambda: "at most 80" in str(error.render()), what="the problem")
         assert isinstance(app.screen, TextPrompt) and field.value == "x" * 81
         field.value = "judge [/]A"

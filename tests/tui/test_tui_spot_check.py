@@ -140,14 +140,20 @@ async def test_settings_beside_the_form_are_used_and_kept(tiny_model_path: Path)
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert not screen.judging
-        assert shown(screen.query_one("#settings-problem", Static)) == (
-            "Temperature must be a finite number.")
+        problem = screen.query_one("#settings-problem", Static)
+        assert shown(problem) == "Temperature must be a finite number."
+        # On screen, not only in the widget (a CSS rule once hid every problem line).
+        assert problem.display and problem.region.height >= 1
         screen.query_one("#set-temperature", Input).value = "0.5"
         screen.query_one("#set-max-tokens", Input).value = "3"
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: screen.last is not None, what="the verdict")
         assert screen.last is not None
         assert screen.last.verdict.completion_tokens <= 4
+        assert not problem.display
+        warning = screen.query_one("#verdict-warning", Static)
+        await wait_for(pilot, lambda: warning.region.height >= 1, what="the warning shown")
+        assert "ran out of its token budget" in shown(warning)
         assert "Unreliable" in shown(screen.query_one("#verdict-warning", Static))
         await pilot.press("ctrl+k")
         await wait_for(pilot, lambda: screen.kept_run_id is not None, what="keeping")

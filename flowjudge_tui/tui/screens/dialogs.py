@@ -11,9 +11,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Static
 
 from flowjudge_tui.errors import FlowJudgeError
+from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 
 Check = Callable[[str], str | None]
 """Runs in a thread when the user submits: None accepts the text, a sentence refuses it."""
@@ -45,7 +46,7 @@ class TextPrompt(ModalScreen[str | None]):
             if self.explanation:
                 yield Static(self.explanation, classes="dialog-explanation")
             yield Input(self.value, placeholder=self.placeholder, id="dialog-input")
-            yield Label("", id="dialog-error", classes="problem")
+            yield ProblemLine(id="dialog-error")
             with Horizontal(classes="buttons"):
                 yield Button("OK", id="dialog-ok", variant="primary")
                 yield Button("Cancel", id="dialog-cancel")
@@ -57,7 +58,7 @@ class TextPrompt(ModalScreen[str | None]):
         if self.check is None:
             self.dismiss(value)
             return
-        self.query_one("#dialog-error", Label).update("Checking…")
+        self.query_one("#dialog-error", ProblemLine).update("Checking…")
         self.check_in_background(value, self.check)
 
     @work(thread=True, exclusive=True, group="check", exit_on_error=False)
@@ -72,7 +73,7 @@ class TextPrompt(ModalScreen[str | None]):
         if problem is None:
             self.dismiss(value)
         else:
-            self.query_one("#dialog-error", Label).update(Content(problem))
+            self.query_one("#dialog-error", ProblemLine).update(Content(problem))
             self.query_one(Input).focus()
 
     @on(Button.Pressed, "#dialog-cancel")

@@ -1,7 +1,8 @@
 """The export dialog of Review: a format and a file to write a run to.
 
-``flowjudge_tui.reports.export`` (and the numerical code it pulls in) is imported only by the worker
-that writes the file, so opening the app stays light.
+``flowjudge_tui.reports.export`` is imported only when a path is submitted (its
+``export_target`` refuses the database or a device while the dialog is still open, with the
+path kept) and by the worker that writes the file, so opening the app stays light.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, RadioButton, RadioSet, Static
+
+from flowjudge_tui.errors import StoreError
+from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 
 if TYPE_CHECKING:
     from flowjudge_tui.reports.export import ExportFormat
@@ -47,9 +52,11 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
         Binding("escape", "cancel", "Cancel", id="export.cancel"),
     ]
 
-    def __init__(self, run_id: int, fmt: ExportFormat = "jsonl") -> None:
+    def __init__(self, run_id: int, fmt: ExportFormat = "jsonl",
+                 store_path: Path | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.run_id = run_id
+        self.store_path = store_path
         self.fmt: ExportFormat = fmt
         self.suggested = suggested_name(run_id, fmt)
 
@@ -62,7 +69,7 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
             yield Static(f"The file to write, absolute or relative to {Path.cwd()}.",
                          classes="dialog-explanation")
             yield Input(self.suggested, id="export-path")
-            yield Label("", id="export-error", classes="problem")
+            yield ProblemLine(id="export-error")
             with Horizontal(classes="buttons"):
                 yield Button("Export", id="export-ok", variant="primary")
                 yield Button("Cancel", id="export-cancel")
@@ -79,13 +86,20 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
     @on(Button.Pressed, "#export-ok")
     def _submit(self) -> None:
         text = self.query_one("#export-path", Input).value.strip()
-        problem = self.query_one("#export-error", Label)
+        problem = self.query_one("#export-error", ProblemLine)
         if not text:
             problem.update("Give the file to write.")
             return
         path = Path.cwd() / Path(text).expanduser()
         if path.is_dir():
-            problem.update(f"{path} is a folder; give a file name in it.")
+            problem.update(Content(f"{path} is a folder; give a file name in it."))
+            return
+        from flowjudge_tui.reports.export import export_target
+
+        try:  # the database, a device: refused here, with the path kept to be corrected
+            export_target(path, self.store_path)
+        except StoreError as exc:
+            problem.update(Content(str(exc)))
             return
         self.dismiss(ExportChoice(self.fmt, path))
 

@@ -17,6 +17,7 @@ from flowjudge_tui.tui.messages import RunsListed
 from flowjudge_tui.tui.model_choice import ModelStatus
 from flowjudge_tui.tui.plain import cell, escape
 from flowjudge_tui.tui.screens.base import FlowScreen
+from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 
 RECENT_RUNS = 10
 STATE_TEXT = {
@@ -70,7 +71,7 @@ class HomeScreen(FlowScreen):
                 yield Static("", id="model-name")
                 yield Static("", id="model-state")
                 yield Static("", id="model-plan")
-                yield Static("", id="model-problem", classes="problem")
+                yield ProblemLine(id="model-problem")
                 with Horizontal(id="model-actions", classes="buttons"):
                     yield Button("Load model", id="load-model", variant="primary")
                     yield Button("Download Flow-Judge", id="download-model", variant="primary")
@@ -107,7 +108,8 @@ class HomeScreen(FlowScreen):
         table = self.query_one("#home-runs", DataTable)
         table.clear()
         for run in message.runs:
-            table.add_row(str(run.id), run.rubric_name, cell(run.dataset_name), run.state,
+            title = str(run.id) if run.name is None else cell(f"{run.id}{run.quoted_name}")
+            table.add_row(title, run.rubric_name, cell(run.dataset_name), run.state,
                           f"{run.done}/{run.total_items}", key=str(run.id))
         self.show_next_steps()
 

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from flowjudge_tui.tui.plain import cell
+from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 
 if TYPE_CHECKING:
     from flowjudge_tui.reports.lab import TrialComparison
@@ -58,7 +59,7 @@ class TrialDialog(ModalScreen[TrialRequest | None]):
                 yield Input(str(last.sample if last else 20), id="lab-sample", type="integer")
                 yield Label("Seed")
                 yield Input(str(last.seed if last else 0), id="lab-seed", type="integer")
-            yield Label("", id="lab-error", classes="problem")
+            yield ProblemLine(id="lab-error")
             with Horizontal(classes="buttons"):
                 yield Button("Try", id="lab-ok", variant="primary")
                 yield Button("Cancel", id="lab-cancel")
@@ -85,7 +86,7 @@ class TrialDialog(ModalScreen[TrialRequest | None]):
     def _submit(self) -> None:
         request = self.request()
         if isinstance(request, str):
-            self.query_one("#lab-error", Label).update(request)
+            self.query_one("#lab-error", ProblemLine).update(request)
             return
         self.dismiss(request)
 

@@ -56,7 +56,7 @@ class ModelsScreen(FlowScreen):
         Binding("u", "use_model", "Use", id="models.use"),
         Binding("d", "download", "Download", id="models.download"),
         Binding("escape", "stop_download", "Stop download", id="models.stop"),
-        Binding("a", "app.ask_for_local_model", "Add GGUF", id="models.add_local"),
+        Binding("a", "add_local_model", "Add GGUF", id="models.add_local"),
         Binding("s", "add_server", "Add server", id="models.add_server"),
         Binding("delete", "delete_model", "Delete", id="models.delete"),
         Binding("x", "delete_model", "Delete", show=False, id="models.remove_server"),
@@ -185,6 +185,9 @@ class ModelsScreen(FlowScreen):
         elif row is not None and row.path is not None:
             self.flow.use_model(row.path)
             self.notify(f"{row.name} is now the model in use.", title="Models")
+
+    def action_add_local_model(self) -> None:
+        self.flow.ask_for_local_model()
 
     def action_add_server(self) -> None:
         prompt = TextPrompt(

@@ -405,7 +405,8 @@ class ReviewScreen(FlowScreen):
         table = self.query_one("#verdicts", DataTable)
         key = str(entry.verdict.id)
         if key in table.rows:
-            table.update_cell(key, "Human", self.cells(entry)[3])
+            # Widened to fit: "2 (imp. 1)" is longer than the imported "1 imp." it replaces.
+            table.update_cell(key, "Human", self.cells(entry)[3], update_width=True)
         self.show_detail()
         self.recompute_stats(list(self.entries.values()))
 
@@ -443,7 +444,7 @@ class ReviewScreen(FlowScreen):
             if choice is not None:
                 self.export_run(run_id, choice)
 
-        self.app.push_screen(ExportDialog(run_id), export_to)
+        self.app.push_screen(ExportDialog(run_id, store_path=self.flow.store.path), export_to)
 
     @work(thread=True, group="export", exit_on_error=False)
     def export_run(self, run_id: int, choice: ExportChoice) -> None:

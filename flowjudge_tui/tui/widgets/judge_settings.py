@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
 from flowjudge_tui.judging.backend import DEFAULT_N_CTX, SamplingSettings
+from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 
 ROPE_NOTE = (
     "Above 4096 tokens of context Phi-3 switches to its long RoPE factors, which changes "
@@ -98,7 +99,7 @@ class JudgeSettingsForm(Vertical):
                 yield Label(" First rows")
                 yield Input(placeholder="all", id="set-limit", compact=True,
                             tooltip="Judge only the first N rows of the file")
-        yield Static("", id="settings-problem", classes="problem")
+        yield ProblemLine(id="settings-problem")
 
     def _value(self, widget_id: str) -> str:
         found = self.query(f"#{widget_id}").results(Input)

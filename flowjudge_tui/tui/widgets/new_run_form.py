@@ -3,17 +3,18 @@ the same fields (one run each, judged together), the run's name and the judge se
 
 from __future__ import annotations
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Input, Select, SelectionList, Static
+from textual.widgets import Input, Select, SelectionList
 
 from flowjudge_tui.errors import StoreError
 from flowjudge_tui.judging.rubric import Rubric, RubricLibrary
 from flowjudge_tui.store import check_run_name
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettingsForm
+from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 
 MORE_RUBRICS_TITLE = "Also judge with (space ticks)"
 NO_MORE_RUBRICS = "No other rubric reads these fields"
@@ -47,7 +48,7 @@ class NewRunForm(Vertical):
                         id="run-path")
             yield Select[str]([], prompt="Rubric", id="run-rubric")
             yield Select[str]([], prompt="Recent files", id="run-recent")
-        yield Static("", id="preview-problems", classes="problem")
+        yield ProblemLine(id="preview-problems")
         yield ColumnMappingForm(id="column-mapping")
         with Horizontal(id="new-run-extra"):
             yield Input(placeholder="Name (optional)", id="run-name",
@@ -84,6 +85,14 @@ class NewRunForm(Vertical):
         more.add_options([(Content(name), name, name in ticked) for name in others])
         more.border_title = (CHOOSE_RUBRIC_FIRST if rubric is None else
                              MORE_RUBRICS_TITLE if others else NO_MORE_RUBRICS)
+
+    @on(events.DescendantFocus, "#run-more-rubrics")
+    def _highlight_the_first_rubric(self) -> None:
+        """Space ticks the highlighted rubric, and a list filled anew has none: reached with
+        tab, space did nothing until an arrow key was pressed."""
+        more = self.query_one("#run-more-rubrics", SelectionList)
+        if more.highlighted is None and more.option_count:
+            more.highlighted = 0
 
     def chosen_rubrics(self) -> list[Rubric]:
         """The mapped rubric first, then the ticked ones: one run each."""

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.judging.verdict import Verdict, confidence_level, unreliable_reason
+from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
 
 
@@ -40,7 +41,7 @@ class VerdictPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("No verdict yet.", id="verdict-headline")
         yield ScoreBars(id="verdict-bars", empty_text="")
-        yield Static("", id="verdict-warning", classes="problem")
+        yield ProblemLine(id="verdict-warning")
         yield Static("", id="verdict-meaning")
         yield Static("", id="verdict-cost", classes="hint")
         yield Static("", id="verdict-timing", classes="hint")
