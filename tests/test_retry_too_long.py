@@ -199,3 +199,34 @@ def test_cli_counts_too_long_skips_and_retries_them(
     assert (resumed["judged_now"], resumed["skipped"], resumed["skipped_too_long"]) == (1, 0, 0)
     assert captured.err.count("long-context RoPE factors") == 1
     assert "too long for the context" not in captured.err
+
+
+def test_the_stored_reason_is_neutral_and_each_front_end_says_how_to_fix_it(
+    store: Store, capsys: pytest.CaptureFixture[str], tiny_model_path: Path
+) -> None:
+    """The skip reason says what happened with the sizes, and no front end's wording: the CLI
+    adds its --n-ctx, the app its judge settings (spot check) and its Runs key (Review)."""
+    from flowjudge_tui.errors import PromptTooLongError
+    from flowjudge_tui.tui.review_rows import describe_entry
+    from flowjudge_tui.tui.worker_errors import describe_error
+
+    run_id = small_context_run(store, tiny_model_path)
+    resume_run(store, run_id)
+    [entry] = [e for e in store.judged_items(run_id) if e.verdict.stop_reason == TOO_LONG]
+    reason = entry.verdict.skip_reason or ""
+    assert reason.startswith("The item is too long to judge: its prompt is ")
+    assert reason.endswith(f"but the context holds {SMALL_CTX} tokens.")
+    assert "--n-ctx" not in reason and "8192" not in reason
+    assert "`l` on the Runs screen" in describe_entry(entry, "response")
+
+    error = PromptTooLongError(5000, 64, 4096)
+    assert "--n-ctx" not in describe_error(error)
+    assert "Raise the context size in the judge settings" in describe_error(error)
+
+    code = main(["judge", "--model", str(tiny_model_path), "--rubric", RUBRIC, "--n-ctx",
+                 "512", "--input", "query=Why?", "--output", LONG])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "but the context holds 512 tokens. Judge it with a larger --n-ctx (up to 131072" \
+        in err
+    assert "(up to 8192)" not in err
