@@ -18,7 +18,14 @@ from flowjudge_tui.runs.execute import INVALID_LOGITS
 from flowjudge_tui.runs.retry import rope_notice, too_long_hint
 from flowjudge_tui.runs.work import work_key
 from flowjudge_tui.runs.workflow import create_run, resume_run
-from flowjudge_tui.store import TOO_LONG, NewVerdict, RunSettings, Store, open_store
+from flowjudge_tui.store import (
+    TOO_LONG,
+    NewVerdict,
+    RunRecord,
+    RunSettings,
+    Store,
+    open_store,
+)
 from tests.run_helpers import add_dataset, rubric, write_csv
 
 RUBRIC = "relevance-query-binary"
@@ -61,7 +68,7 @@ def test_too_long_skips_are_counted_apart_and_retried_with_a_larger_context(
         f"with a larger one: 'flowjudge runs resume {run_id} --retry-skipped --n-ctx 8192'.")
 
     for same in (None, SMALL_CTX):
-        with pytest.raises(SettingsError, match="same context would skip them again"):
+        with pytest.raises(SettingsError, match="same or a smaller context would skip them again"):
             resume_run(store, run_id, retry_too_long=True, n_ctx=same)
     assert store.get_run(run_id).skipped_too_long == 1
 
@@ -145,6 +152,11 @@ def test_a_served_run_is_refused_and_the_notice_only_crosses_4096(
     assert rope_notice(tiny_model_path, 8192, 16384) is None
 
 
+def store_run(run_id: int) -> RunRecord:
+    with open_store() as opened:
+        return opened.get_run(run_id)
+
+
 def test_cli_counts_too_long_skips_and_retries_them(
     capsys: pytest.CaptureFixture[str], tiny_model_path: Path, tmp_path: Path
 ) -> None:
@@ -178,7 +190,8 @@ def test_cli_counts_too_long_skips_and_retries_them(
 
     assert main(["runs", "resume", str(run_id), "--retry-skipped"]) == 2
     err = capsys.readouterr().err
-    assert "same context would skip them again; give a larger one with --n-ctx 8192." in err
+    assert ("same or a smaller context would skip them again; give a larger one with --n-ctx "
+            "8192.") in err
     assert "Traceback" not in err
 
     assert main(["runs", "resume", str(run_id), "--retry-skipped", "--n-ctx", "8192",
@@ -191,6 +204,18 @@ def test_cli_counts_too_long_skips_and_retries_them(
     assert ("1 item was skipped as too long for the context of 2100 tokens; judge it with "
             f"a larger one: '{retry}'.") in err
     assert f"context of {SMALL_CTX} tokens" not in err
+    # The run now says the context its retry used, and a retry must go beyond it.
+    assert main(["runs", "show", str(run_id), "--json"]) == 0
+    shown_json = json.loads(capsys.readouterr().out)
+    assert (shown_json["n_ctx"], shown_json["retry_n_ctx"]) == (2100, 2100)
+    assert shown_json["settings"]["load"]["n_ctx"] == SMALL_CTX
+    assert main(["runs", "show", str(run_id)]) == 0
+    assert "context of 2100 tokens" in capsys.readouterr().out
+    assert main(["stats", str(run_id)]) == 0
+    assert "context of 2100 tokens" in capsys.readouterr().out
+    assert main(["runs", "resume", str(run_id), "--retry-skipped", "--n-ctx", "2090"]) == 2
+    assert "skipped those items with a context of 2100 tokens" in capsys.readouterr().err
+    assert store_run(run_id).skipped_too_long == 1
 
     assert main(["runs", "resume", str(run_id), "--retry-skipped", "--n-ctx", "8192",
                  "--json"]) == 0

@@ -325,11 +325,14 @@ def _list(args: argparse.Namespace) -> int:
         [(r.id, r.name or "", r.state, r.done, r.total_items, _skipped(r), r.rubric_name,
           r.model_name, r.dataset_name, r.created_at[:19].replace("T", " ")) for r in runs],
     )
-    retry = [str(r.id) for r in runs if r.skipped_too_long and r.server_url is None]
+    from flowjudge_tui.runs.retry import suggested_context
+
+    retry = [r for r in runs if r.skipped_too_long and r.server_url is None]
     if retry:
-        print(f"\nRun{'s' if len(retry) > 1 else ''} {', '.join(retry)} skipped items as too "
-              "long for the context; judge them with a larger one: 'flowjudge runs resume ID "
-              "--retry-skipped --n-ctx 8192'.")
+        ids = ", ".join(str(r.id) for r in retry)
+        print(f"\nRun{'s' if len(retry) > 1 else ''} {ids} skipped items as too long for the "
+              "context; judge them with a larger one: 'flowjudge runs resume ID "
+              f"--retry-skipped --n-ctx {max(suggested_context(r) for r in retry)}'.")
     return 0
 
 

@@ -104,6 +104,7 @@ def _run_from_row(row: sqlite3.Row) -> RunRecord:
         server_url=row["server_url"],
         skipped_too_long=row["too_long"],
         name=row["name"],
+        retry_n_ctx=row["retry_n_ctx"],
     )
 
 
@@ -332,6 +333,14 @@ class RunQueries:
             cursor = conn.execute(
                 f"DELETE FROM verdicts WHERE run_id = ? AND {_TOO_LONG_SKIP}", (run_id,))
         return cursor.rowcount
+
+    def record_retry_context(self, run_id: int, n_ctx: int) -> RunRecord:
+        """Note that a retry of the run's too-long items judged with ``n_ctx`` (the largest
+        such context is kept)."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE runs SET retry_n_ctx = MAX(COALESCE(retry_n_ctx, 0), ?)"
+                         " WHERE id = ?", (n_ctx, run_id))
+        return self.get_run(run_id)
 
     def delete_run(self, run_id: int) -> None:
         with self.db.transaction() as conn:

@@ -166,6 +166,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # A name the user gives a run (NULL: none), shown beside its id.
     ("ALTER TABLE runs ADD COLUMN name TEXT",),
+    # The largest context a retry of the run's too-long items judged with (NULL: never
+    # retried): the run's settings keep the context it was started with.
+    ("ALTER TABLE runs ADD COLUMN retry_n_ctx INTEGER",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

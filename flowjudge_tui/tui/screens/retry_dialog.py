@@ -20,7 +20,7 @@ def retryable(run: RunRecord) -> bool:
 
 def context_problem(run: RunRecord, text: str) -> str | None:
     """Why ``text`` is not a context size to retry ``run``'s too-long items with (None: it is)."""
-    own = run.settings.load.n_ctx
+    own = run.n_ctx
     try:
         value = int(text.strip())
     except ValueError:
@@ -40,7 +40,7 @@ def retry_prompt(run: RunRecord) -> TextPrompt:
     count = run.skipped_too_long
     items = "1 item was" if count == 1 else f"{count:,} items were"
     explanation = (
-        f"{items} skipped as too long for the context of {run.settings.load.n_ctx} tokens. "
+        f"{items} skipped as too long for the context of {run.n_ctx} tokens. "
         "Judge just those again with this context size (the run's model and other "
         f"settings stay). Above {DEFAULT_N_CTX} tokens Phi-3 switches to its long-context "
         "RoPE factors, so their scores may differ slightly from the others'."
