@@ -15,7 +15,7 @@ from flowjudge_tui.cli.main import main
 from flowjudge_tui.errors import ModelError, SettingsError, StoreError
 from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
 from flowjudge_tui.runs.execute import INVALID_LOGITS
-from flowjudge_tui.runs.retry import rope_notice, too_long_hint
+from flowjudge_tui.runs.retry import retry_companions, rope_notice, too_long_hint
 from flowjudge_tui.runs.work import work_key
 from flowjudge_tui.runs.workflow import create_run, resume_run
 from flowjudge_tui.store import (
@@ -255,3 +255,38 @@ def test_the_stored_reason_is_neutral_and_each_front_end_says_how_to_fix_it(
     assert "but the context holds 512 tokens. Judge it with a larger --n-ctx (up to 131072" \
         in err
     assert "(up to 8192)" not in err
+
+
+def test_a_retry_offers_the_runs_started_with_it_and_judges_them_together(
+    capsys: pytest.CaptureFixture[str], tiny_model_path: Path, tmp_path: Path
+) -> None:
+    """Runs started together (one per rubric over one file) share too-long items: retrying
+    one names the others and the command that retries them all together."""
+    data = write_csv(tmp_path / "long.csv", ["query", "response"],
+                     [["Q1?", "Short."], ["Q2?", LONG]])
+    assert main(["run", "--model", str(tiny_model_path), "--rubric", RUBRIC, "--rubric",
+                 "relevance-query-3", "--data", str(data), "--n-ctx", str(SMALL_CTX),
+                 "--json"]) == 0
+    first, second = (entry["run_id"] for entry in json.loads(capsys.readouterr().out))
+    with open_store() as opened:
+        runs = [opened.get_run(first), opened.get_run(second)]
+        assert [run.started_with for run in runs] == [first, first]
+        assert [run.skipped_too_long for run in runs] == [1, 1]
+        assert [r.id for r in retry_companions(opened, runs[1])] == [first]
+
+    assert main(["runs", "resume", str(first), "--retry-skipped", "--n-ctx", "4096"]) == 0
+    err = capsys.readouterr().err
+    assert (f"Run {second}, started together with it, skipped 1 more item as too long for "
+            "the context; to judge them together (sharing prompt prefixes), retry with "
+            f"'flowjudge runs resume {first} {second} --retry-skipped --n-ctx 4096'.") in err
+    assert store_run(second).skipped_too_long == 1  # offered, not done behind the back
+    assert main(["runs", "resume", str(second), "--retry-skipped", "--n-ctx", "4096"]) == 0
+    assert "started together" not in capsys.readouterr().err  # run 1 has none left
+    assert store_run(second).skipped_too_long == 0
+
+
+def test_a_run_made_alone_has_no_companions(store: Store, tiny_model_path: Path) -> None:
+    run_id = small_context_run(store, tiny_model_path)
+    resume_run(store, run_id)
+    run = store.get_run(run_id)
+    assert run.started_with is None and retry_companions(store, run) == []

@@ -49,6 +49,38 @@ def too_long_hint(run: RunRecord, tried: int | None = None) -> str | None:
             f"with a larger one: '{retry_command(run, suggested_context(run, tried))}'.")
 
 
+def retryable(run: RunRecord) -> bool:
+    """A finished or stopped in-process run with items skipped as too long for its context."""
+    return (run.skipped_too_long > 0 and run.server_url is None
+            and run.state not in ("running", "queued"))
+
+
+def retry_companions(store: Store, run: RunRecord) -> list[RunRecord]:
+    """The runs created together with ``run`` (one per rubric over one file) that have items
+    too long for the context too and can be retried with it (same model file, no larger
+    context tried already): judged together again, the items' shared prompt prefixes are
+    reused as in the first pass."""
+    return [other for other in store.companions(run)
+            if retryable(other) and other.model_fingerprint == run.model_fingerprint
+            and other.n_ctx <= run.n_ctx]
+
+
+def companions_hint(run_ids: Sequence[int], companions: Sequence[RunRecord],
+                    n_ctx: int) -> str | None:
+    """The CLI's sentence offering the companions the user did not name (None: none)."""
+    left = [other for other in companions if other.id not in run_ids]
+    if not left:
+        return None
+    ids = ", ".join(str(other.id) for other in left)
+    count = sum(other.skipped_too_long for other in left)
+    runs = "Run" if len(left) == 1 else "Runs"
+    every = " ".join(str(run_id) for run_id in [*run_ids, *(other.id for other in left)])
+    items = "1 more item" if count == 1 else f"{count:,} more items"
+    return (f"{runs} {ids}, started together with it, skipped {items} as too long for the "
+            f"context; to judge them together (sharing prompt prefixes), retry with "
+            f"'flowjudge runs resume {every} --retry-skipped --n-ctx {n_ctx}'.")
+
+
 def forget_too_long(store: Store, run_ids: Sequence[int], n_ctx: int | None,
                     force: bool = False) -> int:
     """Check that the runs' too-long items can be retried with ``n_ctx``, then delete their

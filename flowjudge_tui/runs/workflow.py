@@ -243,6 +243,8 @@ def start_runs(
             if not imported.reused:
                 store.delete_dataset_if_unused(imported.dataset.id)
         raise
+    store.mark_started_together([run.id for run in runs])
+    runs = [store.get_run(run.id) for run in runs]
     for run in runs:
         if on_created is not None:
             on_created(run)

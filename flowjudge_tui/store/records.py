@@ -155,6 +155,9 @@ class RunRecord:
     """What the user called the run (``--name``, renamed later); None when unnamed."""
     retry_n_ctx: int | None = None
     """The largest context a retry of its too-long items judged with (None: not retried)."""
+    started_with: int | None = None
+    """The first of the runs created together with it (one per rubric over one file), its
+    own id for that first one; None for a run made alone."""
 
     @property
     def n_ctx(self) -> int:
