@@ -244,6 +244,10 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         return engine
 
     def _post_notice(self, text: str) -> None:
+        from flowjudge_tui.models.gguf_file import ModelMismatch
+
+        if isinstance(text, ModelMismatch):
+            return  # Spot check shows it as a line by the verdict; a toast would fade away
         self.post_message(EngineNotice(text))
 
     def on_engine_loading(self, message: EngineLoading) -> None:
