@@ -22,7 +22,11 @@ TOO_LONG_PREFIX = "The item is too long to judge"
 
 
 class PromptTooLongError(FlowJudgeError):
-    """The prompt does not fit the model's context window."""
+    """The prompt does not fit the model's context window.
+
+    The sentence says only what happened, with the sizes: it is stored as a run's skip reason
+    and shown by every front end, and each says how to fix it in its own terms (the CLI's
+    ``--n-ctx`` and ``runs resume --retry-skipped``, the app's judge settings and Runs key)."""
 
     def __init__(self, prompt_tokens: int, reserved_tokens: int, n_ctx: int) -> None:
         self.prompt_tokens = prompt_tokens
@@ -30,8 +34,8 @@ class PromptTooLongError(FlowJudgeError):
         self.n_ctx = n_ctx
         super().__init__(
             f"{TOO_LONG_PREFIX}: its prompt is {prompt_tokens} tokens and the "
-            f"feedback needs at least {reserved_tokens} more, but the context holds {n_ctx}; "
-            "shorten the item or raise the context with --n-ctx (up to 8192)."
+            f"feedback needs at least {reserved_tokens} more, but the context holds {n_ctx} "
+            "tokens."
         )
 
 

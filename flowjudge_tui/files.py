@@ -9,6 +9,7 @@ same file cannot collide, and an error leaves the old file as it was and no temp
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -80,3 +81,11 @@ def regular_file_problem(path: Path) -> str | None:
     if not stat.S_ISREG(mode):
         return "is not a regular file (a device, pipe or socket)"
     return None
+
+
+def export_file_name(run_id: int, fmt: str, run_name: str | None = None) -> str:
+    """The file name an export of a run is suggested under: ``run-3.csv``, or
+    ``run-3-baseline-v2.csv`` for a run named "Baseline v2" (the name's letters and digits
+    only, so it is a safe file name everywhere). The extension is the format's."""
+    slug = re.sub(r"[^a-z0-9]+", "-", (run_name or "").lower()).strip("-")[:40].strip("-")
+    return f"run-{run_id}{'-' + slug if slug else ''}.{fmt}"

@@ -67,6 +67,21 @@ def test_export_refuses_a_directory(store: Store, run: RunRecord, tmp_path: Path
         export_run(store, run.id, "jsonl", tmp_path)
 
 
+def test_a_folder_given_is_offered_the_runs_file_in_the_format_asked_for(
+    store: Store, run: RunRecord, tmp_path: Path
+) -> None:
+    """A CSV export to a folder suggested results.jsonl inside it."""
+    with pytest.raises(StoreError) as refused:
+        export_run(store, run.id, "csv", tmp_path)
+    assert str(refused.value).endswith(f"e.g. {tmp_path / f'run-{run.id}.csv'}.")
+    named = store.rename_run(run.id, "Baseline: v2 / final")
+    with pytest.raises(StoreError) as refused:
+        export_run(store, named.id, "html", tmp_path)
+    assert str(refused.value).endswith(
+        f"e.g. {tmp_path / f'run-{run.id}-baseline-v2-final.html'}.")
+    assert "results.jsonl" not in str(refused.value)
+
+
 def test_export_replaces_a_symlinks_target_not_the_link(store: Store, run: RunRecord,
                                                         tmp_path: Path) -> None:
     real = tmp_path / "real.csv"

@@ -135,3 +135,21 @@ def test_doctor_reports_on_one_screen(
     assert "No judge model" not in out and "models     j (local)" in out
     assert out.count("\n") < 25
     assert code == (1 if "problem:" in out else 0)
+
+
+def test_add_warns_in_one_line_about_a_file_that_is_not_flow_judge(
+    capsys: pytest.CaptureFixture[str], gemma_model_path: Path, tmp_path: Path
+) -> None:
+    """A gemma3 file was added without a word; a Flow-Judge-like phi3 file still gets none."""
+    code, out, err = run(capsys, "models", "add", str(gemma_model_path), "--name", "gemma")
+    assert code == 0 and "Added 'gemma' (gemma3" in out
+    assert err == (
+        f"flowjudge: warning: {gemma_model_path.name} is a gemma3 model, not Flow-Judge's "
+        "phi3: its scores may be unreliable (Flow-Judge is a fine-tuned Phi-3.5-mini), and "
+        "it has no chat template, so Flow-Judge's Phi-3 prompt wrapper is used.\n")
+    phi3 = write_small_gguf(tmp_path / "judge.gguf")
+    code, _, err = run(capsys, "models", "add", str(phi3), "--name", "phi3-no-template")
+    assert code == 0
+    assert err == ("flowjudge: warning: judge.gguf is a phi3 model: its scores may be "
+                   "unreliable (Flow-Judge is a fine-tuned Phi-3.5-mini), and it has no chat "
+                   "template, so Flow-Judge's Phi-3 prompt wrapper is used.\n")

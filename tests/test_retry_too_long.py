@@ -15,10 +15,17 @@ from flowjudge_tui.cli.main import main
 from flowjudge_tui.errors import ModelError, SettingsError, StoreError
 from flowjudge_tui.judging.backend import JudgeEngine, LoadSettings
 from flowjudge_tui.runs.execute import INVALID_LOGITS
-from flowjudge_tui.runs.retry import rope_notice, too_long_hint
+from flowjudge_tui.runs.retry import retry_companions, rope_notice, too_long_hint
 from flowjudge_tui.runs.work import work_key
 from flowjudge_tui.runs.workflow import create_run, resume_run
-from flowjudge_tui.store import TOO_LONG, NewVerdict, RunSettings, Store, open_store
+from flowjudge_tui.store import (
+    TOO_LONG,
+    NewVerdict,
+    RunRecord,
+    RunSettings,
+    Store,
+    open_store,
+)
 from tests.run_helpers import add_dataset, rubric, write_csv
 
 RUBRIC = "relevance-query-binary"
@@ -61,7 +68,7 @@ def test_too_long_skips_are_counted_apart_and_retried_with_a_larger_context(
         f"with a larger one: 'flowjudge runs resume {run_id} --retry-skipped --n-ctx 8192'.")
 
     for same in (None, SMALL_CTX):
-        with pytest.raises(SettingsError, match="same context would skip them again"):
+        with pytest.raises(SettingsError, match="same or a smaller context would skip them again"):
             resume_run(store, run_id, retry_too_long=True, n_ctx=same)
     assert store.get_run(run_id).skipped_too_long == 1
 
@@ -145,6 +152,11 @@ def test_a_served_run_is_refused_and_the_notice_only_crosses_4096(
     assert rope_notice(tiny_model_path, 8192, 16384) is None
 
 
+def store_run(run_id: int) -> RunRecord:
+    with open_store() as opened:
+        return opened.get_run(run_id)
+
+
 def test_cli_counts_too_long_skips_and_retries_them(
     capsys: pytest.CaptureFixture[str], tiny_model_path: Path, tmp_path: Path
 ) -> None:
@@ -178,7 +190,8 @@ def test_cli_counts_too_long_skips_and_retries_them(
 
     assert main(["runs", "resume", str(run_id), "--retry-skipped"]) == 2
     err = capsys.readouterr().err
-    assert "same context would skip them again; give a larger one with --n-ctx 8192." in err
+    assert ("same or a smaller context would skip them again; give a larger one with --n-ctx "
+            "8192.") in err
     assert "Traceback" not in err
 
     assert main(["runs", "resume", str(run_id), "--retry-skipped", "--n-ctx", "8192",
@@ -191,6 +204,18 @@ def test_cli_counts_too_long_skips_and_retries_them(
     assert ("1 item was skipped as too long for the context of 2100 tokens; judge it with "
             f"a larger one: '{retry}'.") in err
     assert f"context of {SMALL_CTX} tokens" not in err
+    # The run now says the context its retry used, and a retry must go beyond it.
+    assert main(["runs", "show", str(run_id), "--json"]) == 0
+    shown_json = json.loads(capsys.readouterr().out)
+    assert (shown_json["n_ctx"], shown_json["retry_n_ctx"]) == (2100, 2100)
+    assert shown_json["settings"]["load"]["n_ctx"] == SMALL_CTX
+    assert main(["runs", "show", str(run_id)]) == 0
+    assert "context of 2100 tokens" in capsys.readouterr().out
+    assert main(["stats", str(run_id)]) == 0
+    assert "context of 2100 tokens" in capsys.readouterr().out
+    assert main(["runs", "resume", str(run_id), "--retry-skipped", "--n-ctx", "2090"]) == 2
+    assert "skipped those items with a context of 2100 tokens" in capsys.readouterr().err
+    assert store_run(run_id).skipped_too_long == 1
 
     assert main(["runs", "resume", str(run_id), "--retry-skipped", "--n-ctx", "8192",
                  "--json"]) == 0
@@ -199,3 +224,69 @@ def test_cli_counts_too_long_skips_and_retries_them(
     assert (resumed["judged_now"], resumed["skipped"], resumed["skipped_too_long"]) == (1, 0, 0)
     assert captured.err.count("long-context RoPE factors") == 1
     assert "too long for the context" not in captured.err
+
+
+def test_the_stored_reason_is_neutral_and_each_front_end_says_how_to_fix_it(
+    store: Store, capsys: pytest.CaptureFixture[str], tiny_model_path: Path
+) -> None:
+    """The skip reason says what happened with the sizes, and no front end's wording: the CLI
+    adds its --n-ctx, the app its judge settings (spot check) and its Runs key (Review)."""
+    from flowjudge_tui.errors import PromptTooLongError
+    from flowjudge_tui.tui.review_rows import describe_entry
+    from flowjudge_tui.tui.worker_errors import describe_error
+
+    run_id = small_context_run(store, tiny_model_path)
+    resume_run(store, run_id)
+    [entry] = [e for e in store.judged_items(run_id) if e.verdict.stop_reason == TOO_LONG]
+    reason = entry.verdict.skip_reason or ""
+    assert reason.startswith("The item is too long to judge: its prompt is ")
+    assert reason.endswith(f"but the context holds {SMALL_CTX} tokens.")
+    assert "--n-ctx" not in reason and "8192" not in reason
+    assert "`l` on the Runs screen" in describe_entry(entry, "response")
+
+    error = PromptTooLongError(5000, 64, 4096)
+    assert "--n-ctx" not in describe_error(error)
+    assert "Raise the context size in the judge settings" in describe_error(error)
+
+    code = main(["judge", "--model", str(tiny_model_path), "--rubric", RUBRIC, "--n-ctx",
+                 "512", "--input", "query=Why?", "--output", LONG])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "but the context holds 512 tokens. Judge it with a larger --n-ctx (up to 131072" \
+        in err
+    assert "(up to 8192)" not in err
+
+
+def test_a_retry_offers_the_runs_started_with_it_and_judges_them_together(
+    capsys: pytest.CaptureFixture[str], tiny_model_path: Path, tmp_path: Path
+) -> None:
+    """Runs started together (one per rubric over one file) share too-long items: retrying
+    one names the others and the command that retries them all together."""
+    data = write_csv(tmp_path / "long.csv", ["query", "response"],
+                     [["Q1?", "Short."], ["Q2?", LONG]])
+    assert main(["run", "--model", str(tiny_model_path), "--rubric", RUBRIC, "--rubric",
+                 "relevance-query-3", "--data", str(data), "--n-ctx", str(SMALL_CTX),
+                 "--json"]) == 0
+    first, second = (entry["run_id"] for entry in json.loads(capsys.readouterr().out))
+    with open_store() as opened:
+        runs = [opened.get_run(first), opened.get_run(second)]
+        assert [run.started_with for run in runs] == [first, first]
+        assert [run.skipped_too_long for run in runs] == [1, 1]
+        assert [r.id for r in retry_companions(opened, runs[1])] == [first]
+
+    assert main(["runs", "resume", str(first), "--retry-skipped", "--n-ctx", "4096"]) == 0
+    err = capsys.readouterr().err
+    assert (f"Run {second}, started together with it, skipped 1 more item as too long for "
+            "the context; to judge them together (sharing prompt prefixes), retry with "
+            f"'flowjudge runs resume {first} {second} --retry-skipped --n-ctx 4096'.") in err
+    assert store_run(second).skipped_too_long == 1  # offered, not done behind the back
+    assert main(["runs", "resume", str(second), "--retry-skipped", "--n-ctx", "4096"]) == 0
+    assert "started together" not in capsys.readouterr().err  # run 1 has none left
+    assert store_run(second).skipped_too_long == 0
+
+
+def test_a_run_made_alone_has_no_companions(store: Store, tiny_model_path: Path) -> None:
+    run_id = small_context_run(store, tiny_model_path)
+    resume_run(store, run_id)
+    run = store.get_run(run_id)
+    assert run.started_with is None and retry_companions(store, run) == []

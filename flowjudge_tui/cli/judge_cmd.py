@@ -11,7 +11,7 @@ from typing import Any
 from flowjudge_tui.cli import arg_types
 from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args
 from flowjudge_tui.cli.output import print_json
-from flowjudge_tui.errors import ItemError
+from flowjudge_tui.errors import ItemError, PromptTooLongError
 from flowjudge_tui.files import regular_file_problem
 from flowjudge_tui.judging.backend import SamplingSettings
 from flowjudge_tui.judging.prompt import build_prompt
@@ -109,6 +109,9 @@ def _judge(args: argparse.Namespace) -> int:
     on_feedback = _stream_to_stderr if args.stream else None
     try:
         verdict = judge_item(engine, rubric, item, sampling, on_feedback=on_feedback)
+    except PromptTooLongError as exc:
+        print(f"flowjudge: {exc} {LARGER_CONTEXT_HINT}", file=sys.stderr)
+        return 2
     finally:
         if engine.path is None:
             engine.close()  # a server connection; a loaded model stays for reuse
@@ -116,6 +119,12 @@ def _judge(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     print_json(verdict.to_json_dict())
     return 0
+
+
+LARGER_CONTEXT_HINT = (
+    "Judge it with a larger --n-ctx (up to 131072; above 4096 Phi-3 switches to its "
+    "long-context RoPE factors), or shorten the item."
+)
 
 
 def _stream_to_stderr(text: str) -> None:

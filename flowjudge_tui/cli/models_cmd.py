@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +102,14 @@ def _pull(args: argparse.Namespace) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     from flowjudge_tui.models.catalog import register_local_model
+    from flowjudge_tui.models.gguf_file import read_gguf
 
     model = register_local_model(args.path, name=args.name)
     print(f"Added '{model.name}' ({model.architecture}, "
           f"{format_amount(model.size_bytes, 'bytes')}): {model.path}")
+    mismatch = read_gguf(model.path).flow_judge_mismatch
+    if mismatch:
+        print(f"flowjudge: warning: {mismatch}", file=sys.stderr)
     print(f"Judge with it: flowjudge judge --model {model.name} ...")
     return 0
 

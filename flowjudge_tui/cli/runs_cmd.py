@@ -325,11 +325,14 @@ def _list(args: argparse.Namespace) -> int:
         [(r.id, r.name or "", r.state, r.done, r.total_items, _skipped(r), r.rubric_name,
           r.model_name, r.dataset_name, r.created_at[:19].replace("T", " ")) for r in runs],
     )
-    retry = [str(r.id) for r in runs if r.skipped_too_long and r.server_url is None]
+    from flowjudge_tui.runs.retry import suggested_context
+
+    retry = [r for r in runs if r.skipped_too_long and r.server_url is None]
     if retry:
-        print(f"\nRun{'s' if len(retry) > 1 else ''} {', '.join(retry)} skipped items as too "
-              "long for the context; judge them with a larger one: 'flowjudge runs resume ID "
-              "--retry-skipped --n-ctx 8192'.")
+        ids = ", ".join(str(r.id) for r in retry)
+        print(f"\nRun{'s' if len(retry) > 1 else ''} {ids} skipped items as too long for the "
+              "context; judge them with a larger one: 'flowjudge runs resume ID "
+              f"--retry-skipped --n-ctx {max(suggested_context(r) for r in retry)}'.")
     return 0
 
 
@@ -410,6 +413,8 @@ def _resume(args: argparse.Namespace) -> int:
                     server=args.server, server_model=args.server_model,
                     unreachable_after=server_timeout(args))]
             else:
+                if args.retry_skipped and args.n_ctx is not None:
+                    _offer_companions(store, runs, args.n_ctx)
                 summaries = resume_runs(store, args.run_ids, retry_too_long=args.retry_skipped,
                                         n_ctx=args.n_ctx, gpu_layers=args.gpu_layers,
                                         n_parallel=args.parallel, on_notice=print_notice,
@@ -417,6 +422,16 @@ def _resume(args: argparse.Namespace) -> int:
                                         force=args.force)
         return _finish_all(summaries, args.json,
                            retry_ctx=args.n_ctx if args.retry_skipped else None)
+
+
+def _offer_companions(store: Store, runs: list[RunRecord], n_ctx: int) -> None:
+    """Say which runs started together with those named have too-long items as well."""
+    from flowjudge_tui.runs.retry import companions_hint, retry_companions
+
+    companions = {other.id: other for run in runs for other in retry_companions(store, run)}
+    hint = companions_hint([run.id for run in runs], list(companions.values()), n_ctx)
+    if hint is not None:
+        print(f"flowjudge: {hint}", file=sys.stderr)
 
 
 class RunStoppedByServer(ServerUnreachableError):

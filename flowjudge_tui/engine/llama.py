@@ -189,11 +189,11 @@ class LlamaEngine:
     @property
     def notices(self) -> list[str]:
         """Things the user should be told once about this model."""
-        if self.chat.uses_fallback:
-            return [
-                f"{self.path.name} has no chat template; using Flow-Judge's Phi-3 prompt wrapper."
-            ]
-        return []
+        from flowjudge_tui.models.gguf_file import flow_judge_mismatch
+
+        mismatch = flow_judge_mismatch(self.path.name, self.chat.architecture,
+                                       not self.chat.uses_fallback)
+        return [mismatch] if mismatch else []
 
     def _token_text(self, token: int) -> str:
         if token < 0:

@@ -51,6 +51,25 @@ class TensorInfo:
     n_bytes: int
 
 
+class ModelMismatch(str):
+    """The sentence saying a model file is not Flow-Judge's kind: a ``str`` that a loader's
+    notice callback can tell apart (the app shows it as a line where verdicts are made, not as
+    a passing notice; the CLI prints it like any notice)."""
+
+
+def flow_judge_mismatch(name: str, architecture: str, has_template: bool) -> str:
+    """``GGUFInfo.flow_judge_mismatch`` from its parts (the engine has them from llama.cpp)."""
+    architecture = architecture or "unknown"
+    if architecture == "phi3" and has_template:
+        return ""
+    what = ("a phi3 model" if architecture == "phi3"
+            else f"a {architecture} model, not Flow-Judge's phi3")
+    wrapper = ("its own chat template wraps the prompt" if has_template else
+               "it has no chat template, so Flow-Judge's Phi-3 prompt wrapper is used")
+    return ModelMismatch(f"{name} is {what}: its scores may be unreliable (Flow-Judge is a "
+                         f"fine-tuned Phi-3.5-mini), and {wrapper}.")
+
+
 @dataclass(frozen=True)
 class GGUFInfo:
     """A GGUF file's header. ``tensors`` offsets are absolute positions in the file."""
@@ -65,6 +84,15 @@ class GGUFInfo:
     @property
     def architecture(self) -> str:
         return str(self.metadata.get("general.architecture", ""))
+
+    @property
+    def flow_judge_mismatch(self) -> str:
+        """One sentence when the file is not what Flow-Judge is (another architecture than
+        phi3, or no chat template): what it is, that its scores may be unreliable, and how its
+        prompt is wrapped; empty when it looks like Flow-Judge. The CLI prints it as a warning
+        and the app shows it where verdicts are made."""
+        return flow_judge_mismatch(self.path.name, self.architecture,
+                                   bool(self.metadata.get("tokenizer.chat_template")))
 
     def arch_int(self, key: str, default: int = 0) -> int:
         """An integer hyperparameter, ``{architecture}.{key}`` (e.g. ``block_count``)."""

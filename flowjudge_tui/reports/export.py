@@ -20,7 +20,7 @@ from typing import Any, Literal, TextIO
 
 from flowjudge_tui import __version__
 from flowjudge_tui.errors import StoreError
-from flowjudge_tui.files import atomic_open
+from flowjudge_tui.files import atomic_open, export_file_name
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.store import JudgedItem, RunRecord, Store
 
@@ -104,15 +104,18 @@ def run_metadata(run: RunRecord, rubric: Rubric) -> dict[str, Any]:
     }
 
 
-def export_target(out: Path, store_path: Path | None = None) -> Path:
+def export_target(out: Path, store_path: Path | None = None,
+                  suggested: str = "results.jsonl") -> Path:
     """The file an export to ``out`` really writes, or a sentence saying why not.
 
     A symlink is followed, so its target is replaced and the link stays. The store itself, a
-    directory, a device or anything else that is not a regular file is refused.
+    directory, a device or anything else that is not a regular file is refused; ``suggested``
+    is the file name offered instead (``files.export_file_name``: the run's, in the format
+    asked for).
     """
     if not str(out).strip() or not out.name or out.name in (".", ".."):
         raise StoreError(f"The output path {str(out)!r} names no file; give a file name, "
-                         "e.g. --out results.jsonl.")
+                         f"e.g. --out {suggested}.")
     try:
         target = out.expanduser().resolve()
     except (OSError, RuntimeError) as exc:
@@ -120,7 +123,7 @@ def export_target(out: Path, store_path: Path | None = None) -> Path:
                          "path.") from None
     if target.is_dir():
         raise StoreError(f"The output path {out} is a folder; give a file name inside it, "
-                         f"e.g. {out / 'results.jsonl'}.")
+                         f"e.g. {out / suggested}.")
     if target.exists() and not stat.S_ISREG(target.stat().st_mode):
         raise StoreError(f"The output path {out} is not a regular file (a device, pipe or "
                          "socket); choose a file name.")
@@ -244,10 +247,10 @@ def export_run(store: Store, run_id: int, fmt: ExportFormat, out: Path) -> list[
     """Write run ``run_id`` to ``out`` in ``fmt``; returns the files written."""
     if fmt not in _WRITERS:
         raise StoreError(f"Unknown export format '{fmt}'; use one of {', '.join(FORMATS)}.")
-    target = export_target(out, store.path)
+    run = store.get_run(run_id)
+    target = export_target(out, store.path, export_file_name(run.id, fmt, run.name))
     if fmt == "jsonl":
         export_target(metadata_path(target), store.path)
-    run = store.get_run(run_id)
     rubric = store.get_rubric(run.rubric_hash)
     _WRITERS[fmt](target, run, rubric, store.judged_items(run_id))
     return [target, metadata_path(target)] if fmt == "jsonl" else [target]

@@ -243,6 +243,8 @@ def start_runs(
             if not imported.reused:
                 store.delete_dataset_if_unused(imported.dataset.id)
         raise
+    store.mark_started_together([run.id for run in runs])
+    runs = [store.get_run(run.id) for run in runs]
     for run in runs:
         if on_created is not None:
             on_created(run)
@@ -389,9 +391,16 @@ def resume_runs(
         sequences = n_parallel or (1 if retry_too_long else load.n_parallel)
         plans = [replace(load, n_parallel=count) for count in _halvings(sequences)]
         engine = (opener or _default_opener(on_notice))(path, plans)
-        done = execute_runs(store, [run.id for run in todo], engine, on_progress=on_progress,
-                            on_verdict=on_verdict, on_feedback=on_feedback, stop=stop,
-                            force=force)
+        try:
+            done = execute_runs(store, [run.id for run in todo], engine,
+                                on_progress=on_progress, on_verdict=on_verdict,
+                                on_feedback=on_feedback, stop=stop, force=force)
+        finally:
+            if retry_too_long:  # what the items were tried with, even when stopped
+                for run in todo:
+                    store.record_retry_context(run.id, load.n_ctx)
+        if retry_too_long:
+            done = [replace(summary, run=store.get_run(summary.run.id)) for summary in done]
         summaries.update({summary.run.id: summary for summary in done})
     return [summaries[run_id] for run_id in ids]
 

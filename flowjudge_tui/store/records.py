@@ -153,6 +153,17 @@ class RunRecord:
     """Of the skipped items, those too long for the context (a larger one may judge them)."""
     name: str | None = None
     """What the user called the run (``--name``, renamed later); None when unnamed."""
+    retry_n_ctx: int | None = None
+    """The largest context a retry of its too-long items judged with (None: not retried)."""
+    started_with: int | None = None
+    """The first of the runs created together with it (one per rubric over one file), its
+    own id for that first one; None for a run made alone."""
+
+    @property
+    def n_ctx(self) -> int:
+        """The largest context the run's items were judged with: its own, or a retry's. A
+        retry of items still too long must give more than this."""
+        return max(self.settings.load.n_ctx, self.retry_n_ctx or 0)
 
     @property
     def quoted_name(self) -> str:

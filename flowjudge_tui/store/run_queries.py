@@ -6,7 +6,7 @@ import json
 import math
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -104,6 +104,8 @@ def _run_from_row(row: sqlite3.Row) -> RunRecord:
         server_url=row["server_url"],
         skipped_too_long=row["too_long"],
         name=row["name"],
+        retry_n_ctx=row["retry_n_ctx"],
+        started_with=row["started_with"],
     )
 
 
@@ -332,6 +334,35 @@ class RunQueries:
             cursor = conn.execute(
                 f"DELETE FROM verdicts WHERE run_id = ? AND {_TOO_LONG_SKIP}", (run_id,))
         return cursor.rowcount
+
+    def record_retry_context(self, run_id: int, n_ctx: int) -> RunRecord:
+        """Note that a retry of the run's too-long items judged with ``n_ctx`` (the largest
+        such context is kept)."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE runs SET retry_n_ctx = MAX(COALESCE(retry_n_ctx, 0), ?)"
+                         " WHERE id = ?", (n_ctx, run_id))
+        return self.get_run(run_id)
+
+    def mark_started_together(self, run_ids: Sequence[int]) -> None:
+        """Note that these runs were created together (each records the first's id)."""
+        if len(run_ids) < 2:
+            return
+        with self.db.transaction() as conn:
+            conn.executemany("UPDATE runs SET started_with = ? WHERE id = ?",
+                             [(run_ids[0], run_id) for run_id in run_ids])
+
+    def companions(self, run: RunRecord) -> list[RunRecord]:
+        """The other runs created together with ``run`` (none for a run made alone)."""
+        if run.started_with is None:
+            return []
+        rows = self.db.conn().execute(
+            _RUN_SELECT.format(
+                where="WHERE run_id IN (SELECT id FROM runs WHERE started_with = ?)",
+                too_long=_TOO_LONG_SKIP)
+            + " WHERE r.started_with = ? AND r.id != ? ORDER BY r.id",
+            (run.started_with, run.started_with, run.id),
+        ).fetchall()
+        return [_run_from_row(row) for row in rows]
 
     def delete_run(self, run_id: int) -> None:
         with self.db.transaction() as conn:

@@ -166,6 +166,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # A name the user gives a run (NULL: none), shown beside its id.
     ("ALTER TABLE runs ADD COLUMN name TEXT",),
+    # The largest context a retry of the run's too-long items judged with (NULL: never
+    # retried): the run's settings keep the context it was started with.
+    ("ALTER TABLE runs ADD COLUMN retry_n_ctx INTEGER",),
+    # Runs created together (one per rubric over one file) share the first one's id here
+    # (NULL: a run made alone), so a retry of one can offer the others.
+    ("ALTER TABLE runs ADD COLUMN started_with INTEGER",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

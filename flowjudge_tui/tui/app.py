@@ -244,6 +244,10 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
         return engine
 
     def _post_notice(self, text: str) -> None:
+        from flowjudge_tui.models.gguf_file import ModelMismatch
+
+        if isinstance(text, ModelMismatch):
+            return  # Spot check shows it as a line by the verdict; a toast would fade away
         self.post_message(EngineNotice(text))
 
     def on_engine_loading(self, message: EngineLoading) -> None:
@@ -359,7 +363,7 @@ class FlowJudgeApp(App[int], WorkerErrorHandler):
             if run.skipped_too_long and run.server_url is None:
                 verbs.append(Verb(f"Retry run {run.id}'s too-long items with a larger context",
                                   f"{run.skipped_too_long} skipped as too long for "
-                                  f"{run.settings.load.n_ctx} tokens (Runs, l)",
+                                  f"{run.n_ctx} tokens (Runs, l)",
                                   partial(self.run_on_screen, "runs", "retry_too_long",
                                           run.id)))
         for entry in self.library.entries():

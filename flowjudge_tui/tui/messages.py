@@ -145,6 +145,16 @@ class EngineNotice(Message, bubble=False):
         self.text = text
 
 
+class ModelMismatchRead(Message, bubble=False):
+    """Whether a model file is Flow-Judge's kind, read from its header: ``text`` is the
+    warning to show (``GGUFInfo.flow_judge_mismatch``), empty when it is."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        super().__init__()
+        self.path = path
+        self.text = text
+
+
 class TokensCounted(Message, bubble=False):
     """The token count of a prompt preview, for the model in memory."""
 

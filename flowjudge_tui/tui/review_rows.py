@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flowjudge_tui.judging.verdict import LOW_CONFIDENCE, confidence_level, unreliable_reason
 from flowjudge_tui.reports.calibration import needs_review
-from flowjudge_tui.store import JudgedItem
+from flowjudge_tui.store import TOO_LONG, JudgedItem
 from flowjudge_tui.tui.row_view import disagrees_with_human, low_confidence, sorted_rows
 
 
@@ -77,6 +77,8 @@ def describe_entry(entry: JudgedItem, rubric_output: str) -> str:
         where += f" · id {_literal(entry.item.source_key)}"
     if verdict.score is None:
         judged = f"**skipped**: {verdict.skip_reason or 'no score'}"
+        if verdict.stop_reason == TOO_LONG:
+            judged += " Judge it with a larger context: `l` on the Runs screen (F6)."
     else:
         confidence = verdict.confidence if verdict.confidence is not None else 0.0
         judged = (f"**score {verdict.score}** · confidence {confidence:.2f} "

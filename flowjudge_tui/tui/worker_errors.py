@@ -12,10 +12,13 @@ from typing import cast
 from textual.dom import DOMNode
 from textual.worker import Worker, WorkerState
 
-from flowjudge_tui.errors import FlowJudgeError
+from flowjudge_tui.errors import FlowJudgeError, PromptTooLongError
 
 
 def describe_error(error: BaseException) -> str:
+    if isinstance(error, PromptTooLongError):
+        return (f"{error} Raise the context size in the judge settings (Context), or "
+                "shorten the item.")
     if isinstance(error, FlowJudgeError):
         return str(error)
     return (

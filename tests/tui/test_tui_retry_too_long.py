@@ -92,3 +92,39 @@ async def test_a_run_with_too_long_items_says_so_when_it_ends(tiny_model_path: P
                               "judged without a label.") for n in shown)
         assert ("Run 1 is done: 2 judged, 0 reused, 1 skipped; 1 too long for its context: "
                 "press l to judge it with a larger one.") in shown
+
+
+async def test_l_offers_the_runs_started_together_and_retries_them_together(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
+    from flowjudge_tui.cli.main import main
+    from flowjudge_tui.tui.screens.dialogs import Confirm
+
+    data = write_csv(tmp_path / "rows.csv", ["query", "response"],
+                     [("Q1?", "Short."), ("Q2?", LONG)])
+    assert main(["run", "--model", str(tiny_model_path), "--rubric", "relevance-query-binary",
+                 "--rubric", "relevance-query-3", "--data", str(data), "--n-ctx", "2048"]) == 0
+    app = create_app(model=str(tiny_model_path), section="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        runs = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: runs.row_count == 2, what="the runs")
+        runs.focus()
+        await wait_for(pilot, lambda: screen.check_action("retry_too_long", ()) is True,
+                       what="the retry key")
+        selected = screen.selected_run()
+        assert selected is not None
+        other = 1 if selected.id == 2 else 2
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the question")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the offer")
+        offer = str(app.screen.query_one(".dialog-explanation", Static).render())
+        assert f"Run {other}, started together with run {selected.id}, skipped 1 more item" \
+            in offer
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any(n.startswith("Runs ") and "done" in n
+                                          for n in notifications(app)), what="the retry")
+    with open_store(app_paths().database) as store:
+        assert [store.get_run(run_id).skipped_too_long for run_id in (1, 2)] == [0, 0]

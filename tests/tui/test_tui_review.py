@@ -143,11 +143,33 @@ async def open_export(pilot: object, app: object, run_id: int, fmt: str) -> Inpu
     await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog),  # type: ignore[attr-defined]
                    what="the export dialog")
     path = app.screen.query_one("#export-path", Input)  # type: ignore[attr-defined]
-    assert path.value == f"run-{run_id}.jsonl"
+    # An absolute path (it was relative to wherever the app was started), named after the run.
+    assert path.value == str(Path.cwd() / f"run-{run_id}.jsonl")
     await pilot.click(f"#export-{fmt}")  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
-    assert path.value == f"run-{run_id}.{fmt}"
+    assert path.value == str(Path.cwd() / f"run-{run_id}.{fmt}")
     return path
+
+
+async def test_a_folder_given_to_export_gets_the_runs_file_in_the_chosen_format(
+    stored_runs: tuple[int, int], tmp_path: Path
+) -> None:
+    first, _ = stored_runs
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        path = await open_export(pilot, app, first, "csv")
+        dialog = app.screen
+        path.value = str(tmp_path)
+        await pilot.click("#export-ok")
+        expected = tmp_path / f"run-{first}.csv"
+        await wait_for(pilot, lambda: path.value == str(expected), what="the file in the folder")
+        error = dialog.query_one("#export-error", Static)
+        assert f"the export goes into it as run-{first}.csv" in shown(error)
+        assert app.screen is dialog
+        path.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: expected.exists(), what="the export")
+    assert expected.read_text(encoding="utf-8").startswith("item_id,")
 
 
 async def test_export_as_html(stored_runs: tuple[int, int], tmp_path: Path) -> None:

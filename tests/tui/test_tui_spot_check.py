@@ -176,3 +176,25 @@ async def test_tab_goes_from_the_rubric_straight_into_the_first_field() -> None:
         first = screen.query(TextArea).first()
         assert app.focused is first and first.text == "Why?"
         assert not isinstance(app.screen, HelpScreen)  # "?" was typed, not taken as help
+
+
+async def test_a_model_that_is_not_flow_judge_gets_a_warning_line_by_the_verdict(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
+    """It was a toast ('no chat template') that faded while judging; now a line stays beside
+    the verdict for as long as that model is in use, and goes with it."""
+    from tests.model_files import write_small_gguf
+
+    llama = write_small_gguf(tmp_path / "other.gguf", arch="llama")
+    app = create_app(model=str(llama), section="spot")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SpotCheckScreen)
+        line = screen.query_one("#spot-model-warning", Static)
+        await wait_for(pilot, lambda: "not Flow-Judge's phi3" in shown(line), what="the line")
+        assert "other.gguf is a llama model" in shown(line)
+        assert "scores may be unreliable" in shown(line)
+        assert "Phi-3 prompt wrapper is used" in shown(line)
+        assert line.display and line.region.height >= 1
+        app.use_model(tiny_model_path)
+        await wait_for(pilot, lambda: not line.display, what="the line to go")

@@ -89,11 +89,13 @@ class Confirm(ModalScreen[bool]):
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
     ]
 
-    def __init__(self, title: str, question: str, yes: str = "Delete") -> None:
+    def __init__(self, title: str, question: str, yes: str = "Delete", no: str = "Keep"
+                 ) -> None:
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.question = question
         self.yes = yes
+        self.no = no
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
@@ -101,7 +103,7 @@ class Confirm(ModalScreen[bool]):
             yield Static(self.question, classes="dialog-explanation")
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.yes} (y)", id="confirm-yes", variant="error")
-                yield Button("Keep (n)", id="confirm-no", variant="primary")
+                yield Button(f"{self.no} (n)", id="confirm-no", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()

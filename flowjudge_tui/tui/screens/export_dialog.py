@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from flowjudge_tui.errors import StoreError
+from flowjudge_tui.files import export_file_name
 from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 
 if TYPE_CHECKING:
@@ -41,24 +42,28 @@ class ExportChoice:
     path: Path
 
 
-def suggested_name(run_id: int, fmt: ExportFormat) -> str:
-    return f"run-{run_id}.{fmt}"
-
-
 class ExportDialog(ModalScreen[ExportChoice | None]):
-    """Choose a format and a file; the file name follows the format until it is edited."""
+    """Choose a format and a file; the file name follows the format until it is edited.
+
+    The file is suggested as an absolute path in the folder the app was started from, named
+    after the run (``files.export_file_name``), so where it goes is never a guess; a folder
+    given instead gets that name inside it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="export.cancel"),
     ]
 
     def __init__(self, run_id: int, fmt: ExportFormat = "jsonl",
-                 store_path: Path | None = None) -> None:
+                 store_path: Path | None = None, run_name: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.run_id = run_id
+        self.run_name = run_name
         self.store_path = store_path
         self.fmt: ExportFormat = fmt
-        self.suggested = suggested_name(run_id, fmt)
+        self.suggested = str(Path.cwd() / self.file_name())
+
+    def file_name(self) -> str:
+        return export_file_name(self.run_id, self.fmt, self.run_name)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
@@ -66,7 +71,8 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
             with RadioSet(id="export-format"):
                 for fmt, label in FORMAT_LABELS:
                     yield RadioButton(label, value=fmt == self.fmt, id=f"export-{fmt}")
-            yield Static(f"The file to write, absolute or relative to {Path.cwd()}.",
+            yield Static(Content(f"The file to write (a relative path is taken from "
+                                 f"{Path.cwd()}; a folder gets the file name above)."),
                          classes="dialog-explanation")
             yield Input(self.suggested, id="export-path")
             yield ProblemLine(id="export-error")
@@ -79,7 +85,7 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
         self.fmt = FORMAT_LABELS[event.index][0]
         path = self.query_one("#export-path", Input)
         if path.value.strip() == self.suggested:
-            self.suggested = suggested_name(self.run_id, self.fmt)
+            self.suggested = str(Path.cwd() / self.file_name())
             path.value = self.suggested
 
     @on(Input.Submitted, "#export-path")
@@ -91,13 +97,16 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
             problem.update("Give the file to write.")
             return
         path = Path.cwd() / Path(text).expanduser()
-        if path.is_dir():
-            problem.update(Content(f"{path} is a folder; give a file name in it."))
+        if path.is_dir():  # the run's file in it, in the chosen format, shown to confirm
+            field = self.query_one("#export-path", Input)
+            field.value = self.suggested = str(path / self.file_name())
+            problem.update(Content(f"{path} is a folder: the export goes into it as "
+                                   f"{self.file_name()}; press enter to write it."))
             return
         from flowjudge_tui.reports.export import export_target
 
         try:  # the database, a device: refused here, with the path kept to be corrected
-            export_target(path, self.store_path)
+            export_target(path, self.store_path, self.file_name())
         except StoreError as exc:
             problem.update(Content(str(exc)))
             return

@@ -6,21 +6,15 @@ from flowjudge_tui.judging.backend import DEFAULT_N_CTX
 from flowjudge_tui.runs.retry import suggested_context
 from flowjudge_tui.store import RunRecord
 from flowjudge_tui.tui.plain import escape
-from flowjudge_tui.tui.screens.dialogs import TextPrompt
+from flowjudge_tui.tui.screens.dialogs import Confirm, TextPrompt
 
 MIN_CONTEXT = 512
 MAX_CONTEXT = 131072
 
 
-def retryable(run: RunRecord) -> bool:
-    """A finished or stopped in-process run with items skipped as too long for its context."""
-    return (run.skipped_too_long > 0 and run.server_url is None
-            and run.state not in ("running", "queued"))
-
-
 def context_problem(run: RunRecord, text: str) -> str | None:
     """Why ``text`` is not a context size to retry ``run``'s too-long items with (None: it is)."""
-    own = run.settings.load.n_ctx
+    own = run.n_ctx
     try:
         value = int(text.strip())
     except ValueError:
@@ -40,7 +34,7 @@ def retry_prompt(run: RunRecord) -> TextPrompt:
     count = run.skipped_too_long
     items = "1 item was" if count == 1 else f"{count:,} items were"
     explanation = (
-        f"{items} skipped as too long for the context of {run.settings.load.n_ctx} tokens. "
+        f"{items} skipped as too long for the context of {run.n_ctx} tokens. "
         "Judge just those again with this context size (the run's model and other "
         f"settings stay). Above {DEFAULT_N_CTX} tokens Phi-3 switches to its long-context "
         "RoPE factors, so their scores may differ slightly from the others'."
@@ -50,3 +44,17 @@ def retry_prompt(run: RunRecord) -> TextPrompt:
         value=str(suggested_context(run)), placeholder="context size in tokens",
         check=lambda text: context_problem(run, text),
     )
+
+
+def companions_prompt(run: RunRecord, companions: list[RunRecord]) -> Confirm:
+    """Ask whether the runs created together with ``run`` that skipped items as too long too
+    are retried with it (dismissed with True: all of them, together)."""
+    ids = ", ".join(str(other.id) for other in companions)
+    count = sum(other.skipped_too_long for other in companions)
+    items = "1 more item" if count == 1 else f"{count:,} more items"
+    runs = "Run" if len(companions) == 1 else "Runs"
+    question = (f"{runs} {ids}, started together with run {run.id}, skipped {items} as too "
+                "long for the context. Judge them too, with the same context and together "
+                "(their prompts share prefixes, so that is quicker than one by one)?")
+    return Confirm(f"Retry the runs started with run {run.id}", escape(question),
+                   yes="Retry them too", no=f"Only run {run.id}")

@@ -444,7 +444,8 @@ class ReviewScreen(FlowScreen):
             if choice is not None:
                 self.export_run(run_id, choice)
 
-        self.app.push_screen(ExportDialog(run_id, store_path=self.flow.store.path), export_to)
+        self.app.push_screen(ExportDialog(run_id, store_path=self.flow.store.path,
+                                          run_name=self.run.name), export_to)
 
     @work(thread=True, group="export", exit_on_error=False)
     def export_run(self, run_id: int, choice: ExportChoice) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,6 +17,7 @@ from textual.worker import get_current_worker
 from flowjudge_tui.datasets import DatasetPreview, preview_dataset
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import Progress
+from flowjudge_tui.runs.retry import retry_companions, retryable
 from flowjudge_tui.store import RunRecord
 from flowjudge_tui.tui.messages import (
     DatasetsListed,
@@ -36,7 +37,7 @@ from flowjudge_tui.tui.run_start import RunRequest, import_and_judge
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.screens.dialogs import Confirm
 from flowjudge_tui.tui.screens.rename_dialog import rename_prompt
-from flowjudge_tui.tui.screens.retry_dialog import retry_prompt, retryable
+from flowjudge_tui.tui.screens.retry_dialog import companions_prompt, retry_prompt
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettingsForm
 from flowjudge_tui.tui.widgets.new_run_form import NewRunForm
@@ -256,28 +257,45 @@ class RunsScreen(FlowScreen):
         if run is None or not retryable(run):
             return
 
-        def answered(text: str | None) -> None:
-            if text is not None and run is not None and not self.running:
+        def retry(run_ids: list[int], n_ctx: int) -> None:
+            if not self.running:
                 self.set_running(True)
-                self.active_run_id = run.id
-                self.resume_in_background(run.id, int(text.strip()))
+                self.active_run_id = run_ids[0]
+                self.resume_in_background(run_ids[0], n_ctx, run_ids[1:])
+
+        def answered(text: str | None) -> None:
+            if text is None or run is None or self.running:
+                return
+            n_ctx = int(text.strip())
+            companions = retry_companions(self.flow.store, run)
+            if not companions:
+                retry([run.id], n_ctx)
+                return
+            self.app.push_screen(
+                companions_prompt(run, companions),
+                lambda together: retry([run.id, *(other.id for other in companions)]
+                                       if together else [run.id], n_ctx))
 
         self.app.push_screen(retry_prompt(run), answered)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def resume_in_background(self, run_id: int, retry_ctx: int | None = None) -> None:
+    def resume_in_background(self, run_id: int, retry_ctx: int | None = None,
+                             companions: Sequence[int] = ()) -> None:
         """Resume with the run's own model and settings, as ``flowjudge runs resume`` does;
-        with ``retry_ctx``, first make its too-long items pending to judge them with it."""
-        from flowjudge_tui.runs.workflow import resume_run
+        with ``retry_ctx``, first make its too-long items (and its ``companions``') pending
+        to judge them with it, all together."""
+        from flowjudge_tui.runs.workflow import resume_runs
 
         worker = get_current_worker()
         with self.flow.jobs.job():
-            summary = resume_run(self.flow.store, run_id, retry_too_long=retry_ctx is not None,
-                                 n_ctx=retry_ctx, opener=self.flow.open_engine_for_run,
-                                 on_notice=self.post_notice,
-                                 on_progress=self.post_progress,
-                                 stop=lambda: worker.is_cancelled)
-        self.post_message(RunEnded(summary))
+            summaries = resume_runs(self.flow.store, [run_id, *companions],
+                                    retry_too_long=retry_ctx is not None, n_ctx=retry_ctx,
+                                    opener=self.flow.open_engine_for_run,
+                                    on_notice=self.post_notice,
+                                    on_progress=self.post_progress,
+                                    stop=lambda: worker.is_cancelled)
+        self.post_message(RunEnded(summaries[0]) if len(summaries) == 1
+                          else RunsEnded(summaries))
 
     def post_notice(self, text: str) -> None:
         self.post_message(TaskFinished("notice", escape(text)))

@@ -23,6 +23,7 @@ from flowjudge_tui.store import RunSettings
 from flowjudge_tui.tui.feedback_buffer import FeedbackBuffer, FeedbackUpdate
 from flowjudge_tui.tui.messages import (
     FeedbackStreamed,
+    ModelMismatchRead,
     SpotCheckRequested,
     VerdictKept,
     VerdictReady,
@@ -30,6 +31,7 @@ from flowjudge_tui.tui.messages import (
 from flowjudge_tui.tui.screens.base import FlowScreen
 from flowjudge_tui.tui.widgets.feedback_tail import FeedbackTail
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettings, JudgeSettingsForm
+from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 from flowjudge_tui.tui.widgets.verdict_panel import VerdictPanel
 
 
@@ -56,6 +58,7 @@ class SpotCheckScreen(FlowScreen):
         self.judging = False
         self.last: VerdictReady | None = None
         self.kept_run_id: int | None = None
+        self.checked_model: Path | None = None
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(id="spot-body"):
@@ -75,6 +78,7 @@ class SpotCheckScreen(FlowScreen):
                     yield Markdown("", id="feedback")
                 with Vertical(id="spot-verdict", classes="panel") as verdict:
                     verdict.border_title = "Verdict"
+                    yield ProblemLine(id="spot-model-warning")
                     yield VerdictPanel(id="verdict")
 
     def on_mount(self) -> None:
@@ -82,9 +86,37 @@ class SpotCheckScreen(FlowScreen):
         select = self.query_one("#spot-rubric", Select)
         select.set_options([(f"{e.rubric.name}  ({e.rubric.scale_label})", e.rubric.name)
                             for e in entries])
+        self.watch(self.app, "model_status", lambda _status: self.check_model(), init=False)
 
     def on_screen_resume(self) -> None:
         self.show_rubric(self.flow.preferences.rubric)
+        self.check_model()
+
+    def check_model(self) -> None:
+        """Warn, beside the verdict, when the model in use is not Flow-Judge's kind (read from
+        its header in a worker: a large vocabulary takes a moment)."""
+        path = self.flow.model_status.path
+        if self.flow.model_status.server is not None or path is None:
+            self.query_one("#spot-model-warning", ProblemLine).update("")
+        elif path != self.checked_model:
+            self.checked_model = path
+            self.read_model_header(path)
+
+    @work(thread=True, exclusive=True, group="model-header", exit_on_error=False)
+    def read_model_header(self, path: Path) -> None:
+        from flowjudge_tui.errors import FlowJudgeError
+        from flowjudge_tui.models.gguf_file import read_gguf
+
+        try:
+            text = read_gguf(path, require_runnable=False).flow_judge_mismatch
+        except (FlowJudgeError, OSError):
+            text = ""  # loading it says what is wrong
+        self.post_message(ModelMismatchRead(path, text))
+
+    def on_model_mismatch_read(self, message: ModelMismatchRead) -> None:
+        if message.path == self.flow.model_status.path:
+            self.query_one("#spot-model-warning", ProblemLine).update(
+                Content(f"⚠ {message.text}") if message.text else "")
 
     def on_spot_check_requested(self, message: SpotCheckRequested) -> None:
         self.show_rubric(message.rubric_name)
