@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -40,7 +40,7 @@ from flowjudge_tui.tui.screens.rename_dialog import rename_prompt
 from flowjudge_tui.tui.screens.retry_dialog import companions_prompt, retry_prompt
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettingsForm
-from flowjudge_tui.tui.widgets.new_run_form import NewRunForm
+from flowjudge_tui.tui.widgets.new_run_form import FoldedForm, NewRunForm
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
 from flowjudge_tui.tui.widgets.runs_table import RunsTable
 
@@ -83,10 +83,13 @@ class RunsScreen(FlowScreen):
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="new-run", classes="panel") as new_run:
             new_run.border_title = "New run"
+            yield FoldedForm(id="new-run-folded")
             yield NewRunForm(self.flow.library, id="new-run-form")
-            with Horizontal(classes="buttons"):
-                yield Button("Start run", id="start-run", variant="primary", disabled=True)
-                yield Button("Stop", id="stop-run", variant="error", disabled=True)
+            with Horizontal(id="run-buttons", classes="buttons"):
+                yield Button("Start run", id="start-run", variant="primary", disabled=True,
+                             compact=True)
+                yield Button("Stop", id="stop-run", variant="error", disabled=True,
+                             compact=True)
                 yield Label("", id="run-hint", classes="hint")
             yield ProgressPanel(id="run-progress")
         runs = RunsTable(id="runs-table", classes="panel", cursor_type="row")
@@ -96,6 +99,21 @@ class RunsScreen(FlowScreen):
     def on_mount(self) -> None:
         if self.flow.preferences.rubric:
             self.query_one(NewRunForm).choose_rubric(self.flow.preferences.rubric)
+
+    @on(events.DescendantFocus)
+    def _fold_or_unfold(self, event: events.DescendantFocus) -> None:
+        """The form is open while the focus is in it and one line otherwise, so the runs
+        list (and the progress of a run) keeps the screen. Its one line is focusable: tab,
+        shift+tab or a click reach it, and it hands the focus on to the file's path."""
+        panel = self.query_one("#new-run")
+        if isinstance(event.widget, FoldedForm):
+            panel.remove_class("-folded")
+            self.query_one("#run-path", Input).focus()
+        elif panel in event.widget.ancestors:
+            panel.remove_class("-folded")
+        elif not panel.has_class("-folded"):
+            self.query_one(FoldedForm).show(self.query_one(NewRunForm).summary())
+            panel.add_class("-folded")
 
     def on_screen_resume(self) -> None:
         self.list_runs()
