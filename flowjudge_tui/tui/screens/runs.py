@@ -375,22 +375,24 @@ class RunsScreen(FlowScreen):
         if self.running and run.id == self.active_run_id:
             self.notify("This run is in progress; stop it first (escape).", title="Runs")
             return
-        question = (f"Delete run {run.id} ({run.rubric_name} on {run.dataset_name}) and its "
+        named = f"run {run.id}{run.quoted_name}"
+        question = (f"Delete {named} ({run.rubric_name} on {run.dataset_name}) and its "
                     f"{run.done} verdicts? Your labels and comments are kept.")
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.delete_in_background(run.id)
+                self.delete_in_background(run.id, named)
 
-        self.app.push_screen(Confirm(f"Delete run {run.id}", question), answered)
+        # The names are the user's: shown as typed, never read as markup.
+        self.app.push_screen(Confirm(escape(f"Delete {named}"), escape(question)), answered)
 
     @work(thread=True, group="delete-run", exit_on_error=False)
-    def delete_in_background(self, run_id: int) -> None:
+    def delete_in_background(self, run_id: int, named: str) -> None:
         from flowjudge_tui.runs.workflow import delete_run
 
         with self.flow.jobs.job():
             delete_run(self.flow.store, run_id)
-        self.post_message(TaskFinished("delete", f"Deleted run {run_id}."))
+        self.post_message(TaskFinished("delete", escape(f"Deleted {named}.")))
         self.post_message(RunsListed(self.flow.store.list_runs()))
 
     def action_rename_run(self) -> None:
