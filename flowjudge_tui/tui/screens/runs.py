@@ -90,7 +90,8 @@ class RunsScreen(FlowScreen):
                              compact=True)
                 yield Button("Stop", id="stop-run", variant="error", disabled=True,
                              compact=True)
-                yield Label("", id="run-hint", classes="hint")
+            # Outside the buttons' row, so it still shows while the form is folded.
+            yield Label("", id="run-hint", classes="hint")
             yield ProgressPanel(id="run-progress")
         runs = RunsTable(id="runs-table", classes="panel", cursor_type="row")
         runs.border_title = "Runs"
@@ -185,7 +186,12 @@ class RunsScreen(FlowScreen):
         self.query_one("#stop-run", Button).disabled = not self.running
         hint = ("" if self.flow.model_status.has_judge
                 else "No model yet: set one up on Models (F3).")
-        self.query_one("#run-hint", Label).update(hint)
+        self.show_hint(hint)
+
+    def show_hint(self, text: str) -> None:
+        label = self.query_one("#run-hint", Label)
+        label.update(text)
+        label.display = bool(text)
 
     def set_running(self, running: bool) -> None:
         self.running = running
@@ -235,6 +241,8 @@ class RunsScreen(FlowScreen):
         if settings is None:
             return
         self.set_running(True)
+        # The list (with the run's row) and the progress take the screen; tab reopens the form.
+        self.query_one(RunsTable).focus()
         self.start_in_background(RunRequest(self.preview.path, rubrics, settings,
                                             form.run_name(), *mapping))
 
@@ -412,7 +420,7 @@ class RunsScreen(FlowScreen):
     def action_cancel_run(self) -> None:
         if self.running:
             self.workers.cancel_group(self, "run")
-            self.query_one("#run-hint", Label).update("Stopping after the current item…")
+            self.show_hint("Stopping after the current item…")
 
     @on(Button.Pressed, "#start-run")
     def _start_pressed(self) -> None:
