@@ -150,3 +150,23 @@ async def test_mapping_names_and_columns_never_share_a_cell(
         for one, other in pairwise(labels):
             assert not one.region.overlaps(other.region)
         assert "response" in shown(selects[2].query_one("#label"))  # whole, not "respons e"
+
+
+async def test_review_shows_the_longest_filter_name_whole_at_120_columns(
+    stored_runs: tuple[int, int]
+) -> None:
+    from flowjudge_tui.tui.screens.review import ReviewScreen
+
+    app = create_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        app.open_review(stored_runs[0])
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="Review")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.run is not None, what="the run")
+        filters = screen.query_one("#review-filter", Select)
+        filters.value = "unreliable"
+        await pilot.pause(0.1)
+        label = filters.query_one("#label")
+        assert shown(label) == "Unreliable (little score mass, or cut off)"
+        assert label.region.height == 1 and label.region.width >= len(shown(label))
