@@ -8,10 +8,9 @@ from typing import ClassVar
 
 from textual import events, on, work
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Input, Select, Static
 from textual.worker import get_current_worker
 
 from flowjudge_tui.datasets import DatasetPreview, preview_dataset
@@ -40,7 +39,8 @@ from flowjudge_tui.tui.screens.rename_dialog import rename_prompt
 from flowjudge_tui.tui.screens.retry_dialog import companions_prompt, retry_prompt
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettingsForm
-from flowjudge_tui.tui.widgets.new_run_form import FoldedForm, NewRunForm
+from flowjudge_tui.tui.widgets.new_run_form import NewRunForm
+from flowjudge_tui.tui.widgets.new_run_panel import NewRunPanel
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
 from flowjudge_tui.tui.widgets.runs_table import RunsTable
 
@@ -81,18 +81,7 @@ class RunsScreen(FlowScreen):
         """The runs being judged together (one per rubric), shown as running in the table."""
 
     def compose_body(self) -> Iterable[Widget]:
-        with Vertical(id="new-run", classes="panel") as new_run:
-            new_run.border_title = "New run"
-            yield FoldedForm(id="new-run-folded")
-            yield NewRunForm(self.flow.library, id="new-run-form")
-            with Horizontal(id="run-buttons", classes="buttons"):
-                yield Button("Start run", id="start-run", variant="primary", disabled=True,
-                             compact=True)
-                yield Button("Stop", id="stop-run", variant="error", disabled=True,
-                             compact=True)
-            # Outside the buttons' row, so it still shows while the form is folded.
-            yield Label("", id="run-hint", classes="hint")
-            yield ProgressPanel(id="run-progress")
+        yield NewRunPanel(self.flow.library, id="new-run", classes="panel")
         runs = RunsTable(id="runs-table", classes="panel", cursor_type="row")
         runs.border_title = "Runs"
         yield runs
@@ -103,18 +92,8 @@ class RunsScreen(FlowScreen):
 
     @on(events.DescendantFocus)
     def _fold_or_unfold(self, event: events.DescendantFocus) -> None:
-        """The form is open while the focus is in it and one line otherwise, so the runs
-        list (and the progress of a run) keeps the screen. Its one line is focusable: tab,
-        shift+tab or a click reach it, and it hands the focus on to the file's path."""
-        panel = self.query_one("#new-run")
-        if isinstance(event.widget, FoldedForm):
-            panel.remove_class("-folded")
-            self.query_one("#run-path", Input).focus()
-        elif panel in event.widget.ancestors:
-            panel.remove_class("-folded")
-        elif not panel.has_class("-folded"):
-            self.query_one(FoldedForm).show(self.query_one(NewRunForm).summary())
-            panel.add_class("-folded")
+        """The form folds to one line while the focus is elsewhere: the list keeps the screen."""
+        self.query_one(NewRunPanel).follow_focus(event.widget)
 
     def on_screen_resume(self) -> None:
         self.list_runs()
@@ -189,9 +168,7 @@ class RunsScreen(FlowScreen):
         self.show_hint(hint)
 
     def show_hint(self, text: str) -> None:
-        label = self.query_one("#run-hint", Label)
-        label.update(text)
-        label.display = bool(text)
+        self.query_one(NewRunPanel).show_hint(text)
 
     def set_running(self, running: bool) -> None:
         self.running = running
