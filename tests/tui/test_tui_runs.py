@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from textual.command import CommandPalette
+from textual.markup import escape
 from textual.widgets import DataTable, Input, Select, SelectionList, Static
 
 from flowjudge_tui.settings import app_paths
@@ -18,8 +19,9 @@ from flowjudge_tui.tui.screens.review import ReviewScreen
 from flowjudge_tui.tui.screens.runs import RunsScreen
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+from flowjudge_tui.tui.widgets.runs_table import DONE_COLUMN, STATE_COLUMN
 from tests.run_helpers import write_csv
-from tests.tui.pilot_helpers import SIZE, notifications, wait_for
+from tests.tui.pilot_helpers import SIZE, notifications, shown, wait_for
 
 ROWS = [
     ("What is the capital of France?", "Paris is the capital of France.", "Paris.", 5),
@@ -82,7 +84,7 @@ async def test_a_file_is_previewed_mapped_and_judged(
         assert "2 of 2 verdicts" in str(bar.query_one(".progress-detail").render())
         runs = screen.query_one("#runs-table", DataTable)
         await wait_for(pilot, lambda: runs.row_count == 1, what="the list")
-        assert runs.get_row_at(0)[4] == "done"
+        assert runs.get_row_at(0)[STATE_COLUMN] == "done"
 
         runs.focus()
         await pilot.press("enter")
@@ -107,6 +109,11 @@ def row_of(table: DataTable[Any], run_id: int) -> list[Any]:
     return list(table.get_row(str(run_id))) if str(run_id) in table.rows else []
 
 
+def state_of(table: DataTable[Any], run_id: int) -> list[Any]:
+    """The run's state and count ("done", "8/8"), or [] while it is not listed."""
+    return row_of(table, run_id)[STATE_COLUMN:DONE_COLUMN + 1]
+
+
 async def test_a_run_stopped_with_escape_resumes_with_r_at_once(
     tiny_model_path: Path, tmp_path: Path, slow_judge: None, stored_runs: tuple[int, int]
 ) -> None:
@@ -128,8 +135,8 @@ async def test_a_run_stopped_with_escape_resumes_with_r_at_once(
         await wait_for(pilot, lambda: judged(panel) >= 1, what="the first verdict")
         # The table follows the run live: running, with its count, and the cursor on it.
         # The count follows the progress: never "queued 0/8" while it runs.
-        await wait_for(pilot, lambda: row_of(runs, 3)[4:6] not in ([], ["running", "0/8"])
-                       and row_of(runs, 3)[4] == "running", what="the live row")
+        await wait_for(pilot, lambda: state_of(runs, 3) not in ([], ["running", "0/8"])
+                       and state_of(runs, 3)[0] == "running", what="the live row")
         await wait_for(pilot, lambda: screen.selected_run_id() == 3, what="the cursor")
         await pilot.press("f5")
         assert isinstance(app.screen, SpotCheckScreen)
@@ -140,11 +147,11 @@ async def test_a_run_stopped_with_escape_resumes_with_r_at_once(
         assert notifications(app)[-1].startswith("Run 3 stopped after ")
         assert notifications(app)[-1].endswith("press r to resume it.")
         assert "r resumes it" in str(panel.query_one(".progress-hint").render())
-        await wait_for(pilot, lambda: row_of(runs, 3)[4:5] == ["cancelled"], what="the list")
+        await wait_for(pilot, lambda: state_of(runs, 3)[:1] == ["cancelled"], what="the list")
         assert screen.selected_run_id() == 3
         await pilot.press("r")  # no click, no selecting: r resumes the run just stopped
-        await wait_for(pilot, lambda: row_of(runs, 3)[4:5] == ["done"], what="resumed run")
-        assert row_of(runs, 3)[5] == "8/8"
+        await wait_for(pilot, lambda: state_of(runs, 3)[:1] == ["done"], what="resumed run")
+        assert state_of(runs, 3)[1] == "8/8"
         with open_store(app_paths().database) as store:
             assert len(store.verdicts(3)) == 8
 
@@ -200,7 +207,8 @@ async def test_the_app_and_the_command_line_resume_a_run_the_same_way(
         runs.focus()
         runs.move_cursor(row=runs.get_row_index(str(for_app)))
         await pilot.press("r")
-        await wait_for(pilot, lambda: runs.get_row_at(runs.get_row_index(str(for_app)))[4]
+        await wait_for(pilot, lambda: runs.get_row_at(
+            runs.get_row_index(str(for_app)))[STATE_COLUMN]
                        == "done", what="the resumed run")
         assert app.model_status.path == tiny_model_path
         assert app.model_status.source == "run"
@@ -214,6 +222,8 @@ async def test_delete_asks_first_and_no_keeps_the_run(stored_runs: tuple[int, in
     from flowjudge_tui.tui.screens.dialogs import Confirm
 
     first, second = stored_runs
+    with open_store(app_paths().database) as store:
+        store.rename_run(first, "sweep [b]1")  # named, with what would be markup
     app = create_app(section="runs")
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
@@ -224,6 +234,8 @@ async def test_delete_asks_first_and_no_keeps_the_run(stored_runs: tuple[int, in
         screen.select_run(first)
         await pilot.press("delete")
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        question = shown(app.screen.query_one(".dialog-explanation", Static))
+        assert question.startswith(f'Delete run {first} "sweep [b]1" (faithfulness-context-5')
         await pilot.press("n")
         await pilot.pause()
         assert app.screen is screen and runs.row_count == 2
@@ -232,7 +244,7 @@ async def test_delete_asks_first_and_no_keeps_the_run(stored_runs: tuple[int, in
         await pilot.press("y")
         await wait_for(pilot, lambda: runs.row_count == 1, what="the deletion")
         assert row_of(runs, second) and not row_of(runs, first)
-        assert notifications(app)[-1] == f"Deleted run {first}."
+        assert notifications(app)[-1] == escape(f'Deleted run {first} "sweep [b]1".')
     with open_store(app_paths().database) as store:
         assert [run.id for run in store.list_runs()] == [second]
 
@@ -318,7 +330,7 @@ async def test_several_rubrics_named_start_together_and_the_cursor_follows_them(
         runs = screen.query_one("#runs-table", DataTable)
         await wait_for(pilot, lambda: runs.row_count == 2, what="the list")
         assert str(row_of(runs, 1)[0]) == '1 "first try [b]"'
-        assert [row_of(runs, run)[4:6] for run in (1, 2)] == [["done", "2/2"]] * 2
+        assert [state_of(runs, run) for run in (1, 2)] == [["done", "2/2"]] * 2
         assert screen.selected_run_id() == 1  # the first of the runs just started
     with open_store(app_paths().database) as store:
         made = {run.id: (run.rubric_name, run.name) for run in store.list_runs()}
@@ -351,7 +363,7 @@ async def test_rename_asks_for_the_name_keeps_a_bad_one_to_fix_and_shows_it(
         await wait_for(pilot, lambda: str(row_of(runs, first)[0]) == f'{first} "judge [/]A"',
                        what="the new name")
         assert notifications(app)[-1] == f'Renamed: Run {first} "judge [/]A".'
-        assert row_of(runs, second)[0] == str(second)
+        assert str(row_of(runs, second)[0]) == str(second)
         # The palette renames too: the dialog opens with the name to edit.
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
@@ -385,18 +397,18 @@ async def test_escape_stops_runs_started_together_and_each_resumes(
         panel = screen.query_one(ProgressPanel)
         await wait_for(pilot, lambda: judged(panel) >= 1, what="the first verdict")
         runs = screen.query_one("#runs-table", DataTable)
-        await wait_for(pilot, lambda: [row_of(runs, run)[4:5] for run in (1, 2)]
+        await wait_for(pilot, lambda: [state_of(runs, run)[:1] for run in (1, 2)]
                        == [["running"], ["running"]], what="both runs running")
         await pilot.press("escape")
         await wait_for(pilot, lambda: "stopped after" in (notifications(app) or [""])[-1],
                        what="the stop")
         assert notifications(app)[-1].startswith("Runs 1, 2 stopped after ")
-        await wait_for(pilot, lambda: row_of(runs, 1)[4:5] == ["cancelled"], what="the list")
+        await wait_for(pilot, lambda: state_of(runs, 1)[:1] == ["cancelled"], what="the list")
         assert screen.selected_run_id() == 1
         await pilot.press("r")
-        await wait_for(pilot, lambda: row_of(runs, 1)[4:5] == ["running"], what="resuming")
-        assert row_of(runs, 2)[4:5] == ["cancelled"]  # only the run resumed is running
-        await wait_for(pilot, lambda: row_of(runs, 1)[4:6] == ["done", "4/4"], what="run 1")
+        await wait_for(pilot, lambda: state_of(runs, 1)[:1] == ["running"], what="resuming")
+        assert state_of(runs, 2)[:1] == ["cancelled"]  # only the run resumed is running
+        await wait_for(pilot, lambda: state_of(runs, 1) == ["done", "4/4"], what="run 1")
     with open_store(app_paths().database) as store:
         second = store.get_run(2)
     assert second.rubric_name == "faithfulness-context-3" and second.resumable

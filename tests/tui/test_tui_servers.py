@@ -19,6 +19,7 @@ from flowjudge_tui.store import open_store
 from flowjudge_tui.tui.app import create_app
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
+from flowjudge_tui.tui.widgets.runs_table import STATE_COLUMN
 from tests.run_helpers import rubric, write_csv
 from tests.served_server import LlamaServer
 from tests.tui.pilot_helpers import SIZE, SPOT_INPUTS, SPOT_OUTPUT, notifications, shown, wait_for
@@ -129,6 +130,7 @@ async def test_a_served_run_shows_its_judgments_in_flight_and_the_servers_throug
                            and activity.display, what="the run's activity")
         finally:
             seen.set()
-        await wait_for(pilot, lambda: runs.get_row_at(runs.get_row_index(str(run_id)))[4]
+        await wait_for(pilot, lambda: runs.get_row_at(
+            runs.get_row_index(str(run_id)))[STATE_COLUMN]
                        == "done", what="the run's end")
         assert not activity.display  # a finished run shows no activity

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, SelectionList
 
@@ -11,6 +13,8 @@ from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import open_store
 from flowjudge_tui.tui.app import create_app
 from flowjudge_tui.tui.screens.compare import CompareScreen
+from flowjudge_tui.tui.screens.runs import RunsScreen
+from tests.run_helpers import write_csv
 from tests.tui.pilot_helpers import SIZE, wait_for
 from tests.tui.test_tui_snapshots import Snap, settled, steady
 
@@ -29,12 +33,38 @@ def test_runs_with_a_name_and_two_rubrics(snap_compare: Snap,
         more = screen.query_one("#run-more-rubrics", SelectionList)
         await wait_for(pilot, lambda: more.option_count == 2, what="the rubrics offered")
         more.select("faithfulness-context-binary")
-        screen.query_one("#run-name", Input).value = "baseline"
-        table.focus()
+        name = screen.query_one("#run-name", Input)
+        name.value = "baseline"
+        name.focus()  # the form open (it folds to one line while the list has the focus)
         await pilot.pause(0.2)
 
     assert snap_compare(create_app(section="runs"), terminal_size=SIZE,
                         run_before=steady(filled))
+
+
+def test_runs_at_80_columns_map_each_field_on_a_line_of_its_own(
+    snap_compare: Snap, stored_runs: tuple[int, int], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the path shown is the same on every machine
+    items = write_csv(Path("items.csv"), ["query", "context", "response", "human score"],
+                      [["Capital of France?", "Paris is the capital.", "Paris.", 5]])
+
+    async def mapped(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, RunsScreen)
+        table = screen.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2, what="the runs")
+        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
+        screen.query_one("#run-path", Input).value = str(items)
+        screen.action_preview()
+        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        screen.query_one("#map-2", Select).focus()
+        await pilot.pause(0.2)
+
+    assert snap_compare(create_app(section="runs"), terminal_size=(80, 30),
+                        run_before=steady(mapped))
 
 
 def test_compare_two_runs_item_by_item(snap_compare: Snap,

@@ -6,12 +6,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Input, Select, Static
 from textual.worker import get_current_worker
 
 from flowjudge_tui.datasets import DatasetPreview, preview_dataset
@@ -41,6 +40,7 @@ from flowjudge_tui.tui.screens.retry_dialog import companions_prompt, retry_prom
 from flowjudge_tui.tui.widgets.column_mapping import ColumnMappingForm
 from flowjudge_tui.tui.widgets.judge_settings import JudgeSettingsForm
 from flowjudge_tui.tui.widgets.new_run_form import NewRunForm
+from flowjudge_tui.tui.widgets.new_run_panel import NewRunPanel
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
 from flowjudge_tui.tui.widgets.runs_table import RunsTable
 
@@ -81,14 +81,7 @@ class RunsScreen(FlowScreen):
         """The runs being judged together (one per rubric), shown as running in the table."""
 
     def compose_body(self) -> Iterable[Widget]:
-        with Vertical(id="new-run", classes="panel") as new_run:
-            new_run.border_title = "New run"
-            yield NewRunForm(self.flow.library, id="new-run-form")
-            with Horizontal(classes="buttons"):
-                yield Button("Start run", id="start-run", variant="primary", disabled=True)
-                yield Button("Stop", id="stop-run", variant="error", disabled=True)
-                yield Label("", id="run-hint", classes="hint")
-            yield ProgressPanel(id="run-progress")
+        yield NewRunPanel(self.flow.library, id="new-run", classes="panel")
         runs = RunsTable(id="runs-table", classes="panel", cursor_type="row")
         runs.border_title = "Runs"
         yield runs
@@ -96,6 +89,11 @@ class RunsScreen(FlowScreen):
     def on_mount(self) -> None:
         if self.flow.preferences.rubric:
             self.query_one(NewRunForm).choose_rubric(self.flow.preferences.rubric)
+
+    @on(events.DescendantFocus)
+    def _fold_or_unfold(self, event: events.DescendantFocus) -> None:
+        """The form folds to one line while the focus is elsewhere: the list keeps the screen."""
+        self.query_one(NewRunPanel).follow_focus(event.widget)
 
     def on_screen_resume(self) -> None:
         self.list_runs()
@@ -167,7 +165,10 @@ class RunsScreen(FlowScreen):
         self.query_one("#stop-run", Button).disabled = not self.running
         hint = ("" if self.flow.model_status.has_judge
                 else "No model yet: set one up on Models (F3).")
-        self.query_one("#run-hint", Label).update(hint)
+        self.show_hint(hint)
+
+    def show_hint(self, text: str) -> None:
+        self.query_one(NewRunPanel).show_hint(text)
 
     def set_running(self, running: bool) -> None:
         self.running = running
@@ -217,6 +218,8 @@ class RunsScreen(FlowScreen):
         if settings is None:
             return
         self.set_running(True)
+        # The list (with the run's row) and the progress take the screen; tab reopens the form.
+        self.query_one(RunsTable).focus()
         self.start_in_background(RunRequest(self.preview.path, rubrics, settings,
                                             form.run_name(), *mapping))
 
@@ -357,22 +360,24 @@ class RunsScreen(FlowScreen):
         if self.running and run.id == self.active_run_id:
             self.notify("This run is in progress; stop it first (escape).", title="Runs")
             return
-        question = (f"Delete run {run.id} ({run.rubric_name} on {run.dataset_name}) and its "
+        named = f"run {run.id}{run.quoted_name}"
+        question = (f"Delete {named} ({run.rubric_name} on {run.dataset_name}) and its "
                     f"{run.done} verdicts? Your labels and comments are kept.")
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.delete_in_background(run.id)
+                self.delete_in_background(run.id, named)
 
-        self.app.push_screen(Confirm(f"Delete run {run.id}", question), answered)
+        # The names are the user's: shown as typed, never read as markup.
+        self.app.push_screen(Confirm(escape(f"Delete {named}"), escape(question)), answered)
 
     @work(thread=True, group="delete-run", exit_on_error=False)
-    def delete_in_background(self, run_id: int) -> None:
+    def delete_in_background(self, run_id: int, named: str) -> None:
         from flowjudge_tui.runs.workflow import delete_run
 
         with self.flow.jobs.job():
             delete_run(self.flow.store, run_id)
-        self.post_message(TaskFinished("delete", f"Deleted run {run_id}."))
+        self.post_message(TaskFinished("delete", escape(f"Deleted {named}.")))
         self.post_message(RunsListed(self.flow.store.list_runs()))
 
     def action_rename_run(self) -> None:
@@ -392,7 +397,7 @@ class RunsScreen(FlowScreen):
     def action_cancel_run(self) -> None:
         if self.running:
             self.workers.cancel_group(self, "run")
-            self.query_one("#run-hint", Label).update("Stopping after the current item…")
+            self.show_hint("Stopping after the current item…")
 
     @on(Button.Pressed, "#start-run")
     def _start_pressed(self) -> None:

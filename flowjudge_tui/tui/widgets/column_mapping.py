@@ -28,8 +28,12 @@ class ColumnMappingForm(Vertical):
     ColumnMappingForm { height: auto; display: none; }
     ColumnMappingForm.-shown { display: block; }
     ColumnMappingForm #mapping-selects { height: auto; }
-    ColumnMappingForm .mapping-field { width: 1fr; height: auto; }
-    ColumnMappingForm #preview-table { height: 8; }
+    ColumnMappingForm .mapping-field { width: 1fr; height: auto; margin-right: 1; }
+    ColumnMappingForm .mapping-field > Label {
+        width: 100%; text-wrap: nowrap; text-overflow: ellipsis; color: $text-muted;
+    }
+    ColumnMappingForm .mapping-field > Select { width: 100%; }
+    ColumnMappingForm #preview-table { height: 6; margin-top: 1; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -68,7 +72,8 @@ class ColumnMappingForm(Vertical):
         required: bool,
     ) -> Vertical:
         select: Select[str] = Select(columns, prompt="(none)" if not required else "choose",
-                                     id=select_id, value=value if value else Select.NULL)
+                                     id=select_id, value=value if value else Select.NULL,
+                                     compact=True)
         return Vertical(Label(Content(title)), select, classes="mapping-field")
 
     def chosen_mapping(self) -> ColumnChoice | None:

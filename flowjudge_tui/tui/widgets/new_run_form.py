@@ -3,11 +3,13 @@ the same fields (one run each, judged together), the run's name and the judge se
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Input, Select, SelectionList
+from textual.widgets import Input, Select, SelectionList, Static
 
 from flowjudge_tui.errors import StoreError
 from flowjudge_tui.judging.rubric import Rubric, RubricLibrary
@@ -26,16 +28,36 @@ def same_fields(rubric: Rubric, other: Rubric) -> bool:
     return sorted(rubric.inputs) == sorted(other.inputs) and rubric.output == other.output
 
 
+class FoldedForm(Static):
+    """The new run in one line, shown while the focus is elsewhere (on the runs list): the
+    list keeps the screen. Focusing it (tab, shift+tab or a click) opens the form."""
+
+    can_focus = True
+    DEFAULT_CSS = """
+    FoldedForm { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def show(self, summary: str) -> None:
+        self.update(Content("▸ ") + Content(summary)
+                    + Content.styled("   tab or click to edit", "dim"))
+
+
 class NewRunForm(Vertical):
     """The inputs of a new run; the screen around it previews, starts and stops."""
 
+    # Compact fields (one line each, no borders): the form leaves the runs list its rows.
     DEFAULT_CSS = """
     NewRunForm { height: auto; }
     NewRunForm #new-run-source, NewRunForm #new-run-extra { height: auto; }
+    NewRunForm #new-run-source > *, NewRunForm #run-name { margin-right: 1; }
     NewRunForm #run-path { width: 2fr; }
     NewRunForm #run-rubric, NewRunForm #run-recent { width: 1fr; }
-    NewRunForm #run-name { width: 1fr; }
-    NewRunForm #run-more-rubrics { width: 2fr; height: auto; max-height: 5; }
+    NewRunForm #run-name { width: 1fr; margin-top: 1; }
+    NewRunForm #run-more-rubrics {
+        width: 2fr; height: auto; max-height: 4; border: none; padding: 0;
+        border-top: solid $primary 30%; border-title-color: $text-muted;
+    }
+    NewRunForm #run-more-rubrics:focus { border-top: solid $primary; }
     """
 
     def __init__(self, library: RubricLibrary, *, id: str | None = None) -> None:
@@ -45,13 +67,13 @@ class NewRunForm(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="new-run-source"):
             yield Input(placeholder="Path of a .csv, .tsv or .jsonl file, then enter",
-                        id="run-path")
-            yield Select[str]([], prompt="Rubric", id="run-rubric")
-            yield Select[str]([], prompt="Recent files", id="run-recent")
+                        id="run-path", compact=True)
+            yield Select[str]([], prompt="Rubric", id="run-rubric", compact=True)
+            yield Select[str]([], prompt="Recent files", id="run-recent", compact=True)
         yield ProblemLine(id="preview-problems")
         yield ColumnMappingForm(id="column-mapping")
         with Horizontal(id="new-run-extra"):
-            yield Input(placeholder="Name (optional)", id="run-name",
+            yield Input(placeholder="Name (optional)", id="run-name", compact=True,
                         tooltip="Shown beside the run's id in lists, Review and reports")
             more: SelectionList[str] = SelectionList(id="run-more-rubrics")
             more.border_title = CHOOSE_RUBRIC_FIRST
@@ -102,6 +124,22 @@ class NewRunForm(Vertical):
         more = self.query_one("#run-more-rubrics", SelectionList)
         ticked = [self.library.get(str(name)).rubric for name in more.selected]
         return [rubric, *(other for other in ticked if same_fields(rubric, other))]
+
+    def summary(self) -> str:
+        """The form in a line: file, rubric (and how many more), name and row limit."""
+        path = self.query_one("#run-path", Input).value.strip()
+        rubrics = self.chosen_rubrics()
+        parts = [Path(path).name if path else "no file chosen",
+                 rubrics[0].name if rubrics else "no rubric chosen"]
+        if len(rubrics) > 1:
+            parts[1] += f" and {len(rubrics) - 1} more"
+        name = self.query_one("#run-name", Input).value.strip()
+        if name:
+            parts.append(f'named "{name}"')
+        limit = self.query_one("#set-limit", Input).value.strip()
+        if limit:
+            parts.append(f"first {limit} rows")
+        return " · ".join(parts)
 
     def run_name(self) -> str | None:
         """The name typed (None when empty); raises ``StoreError`` with what is wrong."""
