@@ -361,6 +361,17 @@ def resume_runs(
     ``retry_too_long``: judge the items skipped as too long again, with the larger ``n_ctx``
     (``runs.retry.forget_too_long`` says when that is refused)."""
     ids = list(dict.fromkeys(run_ids))
+    served = [run for run in (store.get_run(run_id) for run_id in ids)
+              if run.server_url is not None]
+    if served and not retry_too_long:
+        if len(ids) > 1:
+            raise ModelError("Runs " + ", ".join(str(run_id) for run_id in ids) + " include "
+                             "runs judged on a server; resume them one at a time.")
+        run = served[0]
+        if run.pending > 0 or run.state == "running":
+            return [_resume_served(store, run, None, None, None, n_parallel, n_ctx,
+                                   gpu_layers, on_progress, on_verdict, on_feedback, stop,
+                                   force)]
     if retry_too_long:
         for run in [store.get_run(run_id) for run_id in ids]:
             if run.server_url is None:
