@@ -432,7 +432,8 @@ class ReviewScreen(FlowScreen):
             if other is not None:
                 self.app.push_screen(CompareScreen(run_id, other))
 
-        self.app.push_screen(RunPicker(others, f"Compare {self.run.title} with…"), compare_with)
+        self.app.push_screen(RunPicker(run_id, others, f"Compare {self.run.title} with…"),
+                             compare_with)
 
     def action_export(self) -> None:
         if self.run is None:
