@@ -19,6 +19,7 @@ from flowjudge_tui.reports.agreement import (
     comparison_problem,
     run_stats,
 )
+from flowjudge_tui.reports.calibration import run_calibration
 from flowjudge_tui.store import Store, open_store
 from tests.run_helpers import add_dataset, add_run, judge_all, rubric
 
@@ -168,7 +169,7 @@ def test_a_label_off_the_scale_of_the_rubric_version_is_left_out_not_a_crash(
 ) -> None:
     """A reviewer's label follows the item under the rubric's name, so a 4 given under a 1-5
     version reaches a pass/fail version of the same name: it is no label there (stats and
-    compare used to fail with a KeyError)."""
+    compare used to fail with a KeyError, and calibration counted it as a disagreement)."""
     five = rubric("relevance-query-5")
     binary = five.model_copy(update={"scores": {0: "Irrelevant.", 1: "Relevant."}})
     dataset_id = add_dataset(store, five, ["a", "b", "c"], labels=[5, 1, None])
@@ -183,6 +184,10 @@ def test_a_label_off_the_scale_of_the_rubric_version_is_left_out_not_a_crash(
     assert stats.all_labelled.figures["accuracy"] == 1.0  # only item b's label 1 is on 0-1
     result = compare_runs(store, runs[0].id, runs[1].id)
     assert result.human_a is not None and result.human_a.n == 1
+    # Calibration follows the same rule: the 5 and the 4 are no disagreement on 0-1.
+    calibrated = run_calibration(store.judged_items(runs[0].id), binary.score_values)
+    assert calibrated is not None and calibrated.n == 1
+    assert calibrated.coverage[0].agreement.estimate == 1.0
     assert result.human_b is not None and result.human_b.figures["accuracy"] == 0.0
 
 

@@ -36,7 +36,8 @@ def calibration_section(store: Any, run_id: int, args: argparse.Namespace) -> di
     from flowjudge_tui.reports.calibration import BASIS, run_calibration
 
     check_arguments(args)
-    result = run_calibration(store.judged_items(run_id), target=args.target)
+    scale = store.get_rubric(store.get_run(run_id).rubric_hash).score_values
+    result = run_calibration(store.judged_items(run_id), scale, target=args.target)
     threshold: float | None = None
     changed = False
     if args.flag_below is not None:

@@ -127,10 +127,8 @@ def _levels(confidences: Sequence[float]) -> dict[str, int]:
 
 
 def _labelled(entries: Sequence[JudgedItem], scale: Sequence[int]) -> list[JudgedItem]:
-    """The entries whose human label is on the rubric's scale. A reviewer's label follows the
-    item under the rubric's name, so one given under another version's scale (a 4 on 1-5,
-    then a pass/fail version) can arrive here: it is no label for this version."""
-    return [j for j in entries if j.human_score is not None and j.human_score in scale]
+    """The entries with a human label on the rubric's scale (``JudgedItem.label_on``)."""
+    return [j for j in entries if j.label_on(scale) is not None]
 
 
 def _human_agreement(entries: Sequence[JudgedItem], scale: list[int]) -> Agreement | None:

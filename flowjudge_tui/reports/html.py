@@ -149,6 +149,7 @@ def render_html(
     ]
     rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
     verdicts = "\n".join(_verdict(entry, rubric) for entry in entries)
+    calibrated = run_calibration(entries, rubric.score_values)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>flowjudge · {_e(run.title)}: {_e(rubric.name)}"
@@ -156,7 +157,7 @@ def render_html(
         f"<body><h1>{_e(run.title)}: {_e(rubric.title)}</h1><table>{rows}</table>"
         f"<h2>Scores</h2>{_histogram_svg(stats.histogram)}"
         f"<h2>Agreement with human labels</h2>{_agreement_table(stats)}"
-        f"<h2>When to trust a verdict</h2>{calibration_html(run_calibration(entries))}"
+        f"<h2>When to trust a verdict</h2>{calibration_html(calibrated)}"
         f"<h2>Verdicts</h2>\n{verdicts}\n"
         f'<p class="muted">Written by flowjudge-tui.</p></body></html>\n'
     )
