@@ -41,7 +41,7 @@ def format_rate(progress: Progress) -> str:
         return ""
     if progress.unit == "bytes":
         return f"{format_amount(progress.rate, 'bytes')}/s"
-    return f"{progress.rate * 60:.1f} {progress.unit}/min"
+    return f"{progress.rate * 60:.1f} {progress.rate_unit or progress.unit}/min"
 
 
 def format_eta(seconds: float | None) -> str:
