@@ -51,3 +51,11 @@ def test_a_log_gets_one_line_per_step_and_no_repeats() -> None:
     assert 20 <= len(lines) <= 22
     assert len(lines) == len(set(lines))
     assert "100.0%" in lines[-1]
+
+
+def test_counts_say_their_noun_in_the_right_number() -> None:
+    from flowjudge_tui.format import count_of
+
+    assert [count_of(n, "item") for n in (0, 1, 2, 1234)] == [
+        "0 items", "1 item", "2 items", "1,234 items"]
+    assert count_of(1, "this", "these") == "1 this" and count_of(3, "is", "are") == "3 are"

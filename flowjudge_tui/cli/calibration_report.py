@@ -7,6 +7,7 @@ from typing import Any
 
 from flowjudge_tui.cli.output import print_table
 from flowjudge_tui.errors import FlowJudgeError
+from flowjudge_tui.format import count_of
 
 
 def add_arguments(stats: argparse.ArgumentParser) -> None:
@@ -87,7 +88,8 @@ def print_calibration(calibration: dict[str, Any]) -> None:
             print(f"\nNo threshold reaches an agreement of {target:g} on these verdicts.")
         elif suggested is not None:
             print(f"\nLowest threshold reaching {target:g}: t = {suggested['threshold']:.3f} "
-                  f"accepts {suggested['accepted']} of {suggested['total']} verdicts, agreement "
+                  f"accepts {suggested['accepted']} of {count_of(suggested['total'], 'verdict')}"
+                  ", agreement "
                   f"{_interval(suggested['agreement'])}.")
     if review is not None:
         print(f"Verdicts below {review:.3f} are marked 'needs review'.")

@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-from flowjudge_tui.format import format_figure
+from flowjudge_tui.format import count_of, format_figure
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.judging.verdict import confidence_level, unreliable_reason
 from flowjudge_tui.reports.agreement import FIGURE_LABELS, Agreement, RunStats
@@ -137,7 +137,7 @@ def render_html(
         ("rubric", f"{rubric.name} — {rubric.title} (version {rubric.content_hash[:12]})"),
         ("model", run.model_name + (f" at {run.server_url}" if run.server_url else "")),
         ("dataset", run.dataset_name),
-        ("status", f"{run.state}: {run.done} of {run.total_items} verdicts "
+        ("status", f"{run.state}: {run.done} of {count_of(run.total_items, 'verdict')} "
                    f"({run.judged} judged, {run.reused} reused, {run.skipped} skipped"
                    + (f", {run.skipped_too_long} of them too long for the context"
                       if run.skipped_too_long else "") + ")"),

@@ -261,7 +261,7 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
                 {score: float(count) for score, count in stats.histogram.items()}
             )
         lines = [
-            f"{comparison.paired} items paired by {comparison.paired_by}"
+            f"{count_of(comparison.paired, 'item')} paired by {comparison.paired_by}"
             + (f" ({comparison.unpaired_a} only in A, {comparison.unpaired_b} only in B)"
                if comparison.unpaired_a or comparison.unpaired_b else ""),
         ]
