@@ -28,13 +28,20 @@ def format_amount(value: float, unit: str) -> str:
     return f"{value:.0f} B"
 
 
+def count_of(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 item', '2 items', '1,000 rows': a count with its noun in the right number
+    (``plural`` for nouns that do not take an s)."""
+    word = noun if n == 1 else (plural or f"{noun}s")
+    return f"{n:,} {word}"
+
+
 def format_rate(progress: Progress) -> str:
     """Bytes per second for downloads; units per minute for everything else."""
     if progress.rate is None:
         return ""
     if progress.unit == "bytes":
         return f"{format_amount(progress.rate, 'bytes')}/s"
-    return f"{progress.rate * 60:.1f} {progress.unit}/min"
+    return f"{progress.rate * 60:.1f} {progress.rate_unit or progress.unit}/min"
 
 
 def format_eta(seconds: float | None) -> str:

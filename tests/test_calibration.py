@@ -117,7 +117,7 @@ def test_run_calibration_uses_the_probability_of_the_given_score() -> None:
         judge_all(store, run, [1, 1, 1, 0, None, 1], rub.score_values,
                   confidences=[0.95, 0.9, 0.6, 0.7, 0.5, 0.99])
         judged = store.judged_items(run.id)
-        summary = cal.run_calibration(judged, target=0.9)
+        summary = cal.run_calibration(judged, rub.score_values, target=0.9)
         assert summary is not None and summary.n == 4  # skipped and unlabelled left out
         assert cal.score_probability(judged[0].verdict) == pytest.approx(0.95, abs=TOL)
         assert [b.count for b in summary.bins if b.count] == [1, 1, 2]
@@ -126,7 +126,7 @@ def test_run_calibration_uses_the_probability_of_the_given_score() -> None:
         assert not cal.needs_review(judged[0].verdict, 0.8)
         assert not cal.needs_review(judged[4].verdict, 0.8)  # skipped: nothing to review
         assert not cal.needs_review(judged[2].verdict, None)
-        assert cal.run_calibration(judged[5:]) is None
+        assert cal.run_calibration(judged[5:], rub.score_values) is None
         store.set_review_threshold(run.id, 0.8)
         assert store.review_threshold(run.id) == 0.8
 

@@ -218,6 +218,16 @@ def test_files_that_cannot_be_used_at_all_raise_one_clear_error(
     twice = write_csv(tmp_path / "twice.csv", ["query", "query"], [["a", "b"]])
     with pytest.raises(DatasetError, match="names column 'query' twice"):
         import_dataset(store, twice, rub)
+    # A header without rows, and a JSONL file with nothing (or blank lines) in it, are empty
+    # (they said "no JSON object found in the first 1000 lines", or "no row could be imported").
+    header_only = write_csv(tmp_path / "header_only.csv", ["query", "response"], [])
+    with pytest.raises(DatasetError, match="has its header line but no rows; add one row"):
+        preview_dataset(header_only, rub)
+    for text in ("", "\n\n"):
+        blank = tmp_path / "blank.jsonl"
+        blank.write_text(text, encoding="utf-8")
+        with pytest.raises(DatasetError, match=r"blank.jsonl: the file is empty; each line"):
+            import_dataset(store, blank, rub)
     all_bad = write_csv(tmp_path / "all_bad.csv", ["query", "response"], [["Q", ""], ["", "R"]])
     with pytest.raises(DatasetError, match=r"no row could be imported.*line 2"):
         import_dataset(store, all_bad, rub)

@@ -12,7 +12,14 @@ from scipy import stats as sp
 from flowjudge_tui.errors import StoreError
 from flowjudge_tui.format import format_figure
 from flowjudge_tui.reports import statistics as st
-from flowjudge_tui.reports.agreement import agreement, compare_runs, run_stats
+from flowjudge_tui.reports.agreement import (
+    agreement,
+    comparable_runs,
+    compare_runs,
+    comparison_problem,
+    run_stats,
+)
+from flowjudge_tui.reports.calibration import run_calibration
 from flowjudge_tui.store import Store, open_store
 from tests.run_helpers import add_dataset, add_run, judge_all, rubric
 
@@ -162,7 +169,7 @@ def test_a_label_off_the_scale_of_the_rubric_version_is_left_out_not_a_crash(
 ) -> None:
     """A reviewer's label follows the item under the rubric's name, so a 4 given under a 1-5
     version reaches a pass/fail version of the same name: it is no label there (stats and
-    compare used to fail with a KeyError)."""
+    compare used to fail with a KeyError, and calibration counted it as a disagreement)."""
     five = rubric("relevance-query-5")
     binary = five.model_copy(update={"scores": {0: "Irrelevant.", 1: "Relevant."}})
     dataset_id = add_dataset(store, five, ["a", "b", "c"], labels=[5, 1, None])
@@ -177,6 +184,10 @@ def test_a_label_off_the_scale_of_the_rubric_version_is_left_out_not_a_crash(
     assert stats.all_labelled.figures["accuracy"] == 1.0  # only item b's label 1 is on 0-1
     result = compare_runs(store, runs[0].id, runs[1].id)
     assert result.human_a is not None and result.human_a.n == 1
+    # Calibration follows the same rule: the 5 and the 4 are no disagreement on 0-1.
+    calibrated = run_calibration(store.judged_items(runs[0].id), binary.score_values)
+    assert calibrated is not None and calibrated.n == 1
+    assert calibrated.coverage[0].agreement.estimate == 1.0
     assert result.human_b is not None and result.human_b.figures["accuracy"] == 0.0
 
 
@@ -230,3 +241,29 @@ def test_comparisons_that_make_no_sense_are_refused(store: Store) -> None:
     judge_all(store, run_b, [3, 2], [1, 2, 3])
     with pytest.raises(StoreError, match="different rubrics"):
         compare_runs(store, run_a.id, run_b.id)
+
+
+def test_only_runs_that_compare_are_offered_and_a_run_is_not_compared_with_itself(
+    store: Store,
+) -> None:
+    """The app's run picker offers what ``comparable_runs`` keeps: the very rules of
+    ``compare_runs`` (it offered runs of other rubrics and datasets, and Compare then failed)."""
+    five, three = rubric("correctness-reference-5"), rubric("correctness-reference-3")
+    dataset_id = add_dataset(store, five, ["x", "y"], name="a", keys=["k1", "k2"])
+    first, same = add_run(store, dataset_id, five), add_run(store, dataset_id, five, "q8.gguf")
+    other_scale = add_run(store, dataset_id, three)
+    other_items = add_run(store, add_dataset(store, five, ["p", "q"], name="b",
+                                             keys=["z1", "z2"]), five)
+    unjudged = add_run(store, dataset_id, five, "q2.gguf")
+    judge_all(store, first, [5, 4], [1, 2, 3, 4, 5])
+    judge_all(store, same, [4, 4], [1, 2, 3, 4, 5])
+    judge_all(store, other_scale, [3, 2], [1, 2, 3])
+    judge_all(store, other_items, [5, 1], [1, 2, 3, 4, 5])
+    candidates = [store.get_run(r.id) for r in (first, same, other_scale, other_items, unjudged)]
+    fits, misfits = comparable_runs(store, first.id, candidates)
+    assert [r.id for r in fits] == [same.id]
+    assert [r.id for r in misfits] == [other_scale.id, other_items.id, unjudged.id]
+    assert comparison_problem(store, first.id, same.id) is None
+    assert "different rubrics" in (comparison_problem(store, first.id, other_scale.id) or "")
+    with pytest.raises(StoreError, match=f"Run {first.id} would be compared with itself"):
+        compare_runs(store, first.id, first.id)

@@ -30,6 +30,17 @@ def test_the_meter_computes_rate_and_eta() -> None:
     assert event.eta_seconds is not None and abs(event.eta_seconds - 10.0) < 0.5
 
 
+def test_a_rate_counts_only_the_work_done_and_the_eta_covers_what_remains() -> None:
+    """A run's bar counts reused and skipped verdicts, its rate only the judged ones."""
+    meter = RateMeter("Run", total=100, unit="verdicts", rate_unit="judged")
+    meter.started -= 60.0
+    event = meter.event(50, worked=2)  # 48 reused, 2 judged in a minute
+    assert event.done == 50 and event.rate is not None and abs(event.rate * 60 - 2.0) < 0.01
+    assert event.eta_seconds is not None and abs(event.eta_seconds - 1500.0) < 20
+    assert "2.0 judged/min" in render(event) and "50/100" in render(event)
+    assert meter.event(50, worked=0).rate is None
+
+
 def test_a_log_gets_one_line_per_step_and_no_repeats() -> None:
     stream = io.StringIO()
     printer = ProgressPrinter(stream)
@@ -40,3 +51,11 @@ def test_a_log_gets_one_line_per_step_and_no_repeats() -> None:
     assert 20 <= len(lines) <= 22
     assert len(lines) == len(set(lines))
     assert "100.0%" in lines[-1]
+
+
+def test_counts_say_their_noun_in_the_right_number() -> None:
+    from flowjudge_tui.format import count_of
+
+    assert [count_of(n, "item") for n in (0, 1, 2, 1234)] == [
+        "0 items", "1 item", "2 items", "1,234 items"]
+    assert count_of(1, "this", "these") == "1 this" and count_of(3, "is", "are") == "3 are"

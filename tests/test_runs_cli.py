@@ -113,10 +113,16 @@ def test_run_then_list_show_stats_compare_and_export(
     assert comparison["human_a"]["n"] == comparison["human_b"]["n"] == 3
     assert comparison["human_a"]["figures"]["accuracy"] == pytest.approx(1 / 3)
     code, out, _ = cli(capsys, "compare", str(run_id), str(again["id"]))
-    assert "the same outputs judged twice" in out and "n/a" in out
+    assert "the same outputs judged twice, 3 items paired" in out and "n/a" in out
     people = out[out.index("AGREEMENT WITH PEOPLE"):].splitlines()
     assert people[0].split()[-4:] == ["A", "(n=3)", "B", "(n=3)"]
     assert people[2].split() == ["accuracy", "0.333", "0.333"]
+    code, _, err = cli(capsys, "compare", str(run_id), str(run_id))
+    assert code != 0 and f"Run {run_id} would be compared with itself" in err
+    # One of a thing is not "1 items" (the one row is reused, not judged again).
+    code, _, err = cli(capsys, "run", "--model", str(tiny_model_path), "--rubric", RUBRIC,
+                         "--data", str(data), "--label", "human", "--limit", "1")
+    assert code == 0 and "imported 1 row from" in err and ": 1 item, " in err
 
     for fmt in ("jsonl", "csv", "html"):
         target = tmp_path / f"export.{fmt}"

@@ -7,6 +7,7 @@ from typing import Any
 
 from flowjudge_tui.cli.output import print_table
 from flowjudge_tui.errors import FlowJudgeError
+from flowjudge_tui.format import count_of
 
 
 def add_arguments(stats: argparse.ArgumentParser) -> None:
@@ -36,7 +37,8 @@ def calibration_section(store: Any, run_id: int, args: argparse.Namespace) -> di
     from flowjudge_tui.reports.calibration import BASIS, run_calibration
 
     check_arguments(args)
-    result = run_calibration(store.judged_items(run_id), target=args.target)
+    scale = store.get_rubric(store.get_run(run_id).rubric_hash).score_values
+    result = run_calibration(store.judged_items(run_id), scale, target=args.target)
     threshold: float | None = None
     changed = False
     if args.flag_below is not None:
@@ -86,7 +88,8 @@ def print_calibration(calibration: dict[str, Any]) -> None:
             print(f"\nNo threshold reaches an agreement of {target:g} on these verdicts.")
         elif suggested is not None:
             print(f"\nLowest threshold reaching {target:g}: t = {suggested['threshold']:.3f} "
-                  f"accepts {suggested['accepted']} of {suggested['total']} verdicts, agreement "
+                  f"accepts {suggested['accepted']} of {count_of(suggested['total'], 'verdict')}"
+                  ", agreement "
                   f"{_interval(suggested['agreement'])}.")
     if review is not None:
         print(f"Verdicts below {review:.3f} are marked 'needs review'.")

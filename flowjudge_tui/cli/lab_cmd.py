@@ -10,6 +10,7 @@ from typing import Any
 
 from flowjudge_tui.cli.model_args import add_model_arguments, load_from_args, settle_judge
 from flowjudge_tui.cli.output import print_json, print_table
+from flowjudge_tui.format import count_of
 
 PREVIEW_CHARS = 160
 PROBLEMS_SHOWN = 3
@@ -147,7 +148,8 @@ def _report_problems(problems: list[Any]) -> None:
     """Rows left out of the sample, so a label column on another scale does not go unseen."""
     if not problems:
         return
-    print(f"flowjudge: {len(problems)} rows could not be used and are left out of the sample:",
+    print(f"flowjudge: {count_of(len(problems), 'row')} could not be used and are left out of the "
+          "sample:",
           file=sys.stderr)
     for problem in problems[:PROBLEMS_SHOWN]:
         print(f"flowjudge:   {terminal_safe(str(problem))}", file=sys.stderr)
@@ -236,9 +238,10 @@ def _compare(args: argparse.Namespace) -> int:
     print(comparison.sentence)
     if comparison.sign_test is not None:
         print(f"(sign test p = {comparison.sign_test.p_value:.3f}: "
-              f"{comparison.sign_test.b_better} items closer with {comparison.b.version}, "
+              f"{count_of(comparison.sign_test.b_better, 'item')} closer with "
+              f"{comparison.b.version}, "
               f"{comparison.sign_test.a_better} with {comparison.a.version})")
-    print(f"\n{len(comparison.changed)} of {comparison.paired} items changed score")
+    print(f"\n{len(comparison.changed)} of {count_of(comparison.paired, 'item')} changed score")
     for item in comparison.changed:
         print(f"\n  {terminal_safe(item.key)}: people {item.label}, "
               f"{comparison.a.version} {item.score_a} -> {comparison.b.version} {item.score_b}")

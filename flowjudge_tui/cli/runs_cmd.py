@@ -27,6 +27,7 @@ from flowjudge_tui.cli.output import print_json, print_table, refusal_to_confirm
 from flowjudge_tui.cli.progress_bar import ProgressPrinter
 from flowjudge_tui.datasets import ImportResult, parse_map_args
 from flowjudge_tui.errors import ModelError, ServerUnreachableError
+from flowjudge_tui.format import count_of
 from flowjudge_tui.judging.backend import JudgeEngine, SamplingSettings
 from flowjudge_tui.judging.rubric import RubricLibrary
 from flowjudge_tui.reports.export import FORMATS, export_run
@@ -179,8 +180,8 @@ def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
 
 
 def _report_import(result: ImportResult) -> None:
-    print(f"flowjudge: imported {result.imported:,} rows from {result.dataset.source_path} "
-          f"as dataset {result.dataset.id}", file=sys.stderr)
+    print(f"flowjudge: imported {count_of(result.imported, 'row')} from "
+          f"{result.dataset.source_path} as dataset {result.dataset.id}", file=sys.stderr)
     for problem in result.problems[:MAX_PROBLEMS_SHOWN]:
         print(f"flowjudge: skipped {problem}", file=sys.stderr)
     if len(result.problems) > MAX_PROBLEMS_SHOWN:
@@ -217,7 +218,7 @@ def _run(args: argparse.Namespace) -> int:
             where = f" at {run.server_url}, 1 in flight (the server serves one at a time)"
         elif run.server_url:
             where = f" at {run.server_url}, {concurrency_from_args(args, True)} in flight"
-        print(f"flowjudge: run {run.id}{run.quoted_name}: {run.total_items} items, "
+        print(f"flowjudge: run {run.id}{run.quoted_name}: {count_of(run.total_items, 'item')}, "
               f"{run.rubric_name}, {run.model_name}{where}", file=sys.stderr)
 
     def load() -> JudgeEngine:
@@ -277,7 +278,8 @@ def _finish(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = N
     resume = (retry_command(run, retry_ctx) if retry_ctx
               else f"flowjudge runs resume {run.id}")
     if summary.stopped:
-        print(f"flowjudge: run {run.id} stopped with {run.done} of {run.total_items} verdicts "
+        print(f"flowjudge: run {run.id} stopped with {run.done} of "
+              f"{count_of(run.total_items, 'verdict')} "
               f"saved; continue it with '{resume}'.", file=sys.stderr)
     else:
         too_long = f" ({summary.too_long} too long)" if summary.too_long else ""
@@ -450,7 +452,8 @@ def _server_stops_run(store: Store, runs: list[RunRecord]) -> Iterator[None]:
         run = store.get_run(runs[0].id)
         error = RunStoppedByServer(exc.server, exc.waited, exc.problem)
         error.args = (
-            f"run {run.id} stopped with {run.done} of {run.total_items} verdicts saved: the "
+            f"run {run.id} stopped with {run.done} of {count_of(run.total_items, 'verdict')} "
+            "saved: the "
             f"server at {exc.server} has been unreachable for {exc.waited:.0f} s "
             f"({exc.problem}); start it again and continue with "
             f"'flowjudge runs resume {run.id}' (or move it with --server URL).",

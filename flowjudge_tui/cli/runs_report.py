@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from flowjudge_tui.cli.output import print_table
-from flowjudge_tui.format import format_figure
+from flowjudge_tui.format import count_of, format_figure
 from flowjudge_tui.judging.verdict import HIGH_CONFIDENCE, LOW_CONFIDENCE
 from flowjudge_tui.reports.agreement import FIGURE_LABELS, Agreement, Comparison, RunStats
 from flowjudge_tui.store import RunRecord
@@ -128,9 +128,9 @@ def print_comparison(c: Comparison, titles: tuple[str, str] | None = None) -> No
     """``titles`` name the runs ('Run 3 "baseline"'; 'Run 3' when not given)."""
     a, b = titles or (f"Run {c.a.run_id}", f"Run {c.b.run_id}")
     what = "two systems' outputs" if c.kind == "systems" else "the same outputs judged twice"
-    print(f"{a} (A) and {b} (B): {what}, {c.paired} items paired by {c.paired_by}")
+    print(f"{a} (A) and {b} (B): {what}, {count_of(c.paired, 'item')} paired by {c.paired_by}")
     if c.unpaired_a or c.unpaired_b:
-        print(f"({c.unpaired_a} items of A and {c.unpaired_b} of B have no partner)")
+        print(f"({count_of(c.unpaired_a, 'item')} of A and {c.unpaired_b} of B have no partner)")
     for name, side in (("A", c.a), ("B", c.b)):
         print(f"  mean score {name}: {format_figure(side.mean, 3)}  95% interval "
               f"[{format_figure(side.ci_low, 3)}, {format_figure(side.ci_high, 3)}]")

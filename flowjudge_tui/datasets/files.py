@@ -137,7 +137,9 @@ def read_csv(
 ) -> tuple[list[str], Rows]:
     """The header's column names and an iterator over the rows after it."""
     with _open(path) as handle:
-        header_line = next(_Lines(handle, None), "")
+        lines = _Lines(handle, None)
+        header_line = next(lines, "")
+        has_rows = any(text.strip() for text in lines)  # stops at the first row
     if not header_line.strip():
         raise DatasetError(f"{path}: the file is empty; the first line must name the columns.")
     delimiter = _csv_delimiter(header_line, fmt)
@@ -147,6 +149,9 @@ def read_csv(
         raise DatasetError(f"{path}: the header line cannot be read ({exc}); fix line 1.") from None
     columns = [c.strip() for c in columns]
     _check_columns(path, columns)
+    if not has_rows:
+        raise DatasetError(f"{path}: the file has its header line but no rows; add one row per "
+                           "item below the header.")
     return columns, _csv_rows(path, columns, delimiter, on_bytes)
 
 
@@ -203,10 +208,17 @@ def _csv_records(reader: Any, lines: _Lines, columns: list[str]) -> Iterator[Row
 def read_jsonl(path: Path, on_bytes: BytesCallback | None = None) -> tuple[list[str], Rows]:
     """The columns seen in the first rows, and an iterator over all rows."""
     columns: dict[str, None] = {}
+    lines = 0
     with _open(path) as handle:
         for row in _jsonl_rows(_Lines(handle, None), JSONL_SCAN_ROWS):
+            lines += 1
             if isinstance(row, RawRow):
                 columns.update(dict.fromkeys(row.values))
+    if not lines:
+        raise DatasetError(
+            f"{path}: the file is empty; each line must be one JSON object such as "
+            '{"query": "...", "response": "..."}.'
+        )
     if not columns:
         raise DatasetError(
             f"{path}: no JSON object found in the first {JSONL_SCAN_ROWS} lines; each line must "

@@ -35,7 +35,7 @@ from flowjudge_tui.datasets.mapping import (
     resolve_mapping,
 )
 from flowjudge_tui.errors import DatasetError
-from flowjudge_tui.format import terminal_safe
+from flowjudge_tui.format import count_of, terminal_safe
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import Progress, ProgressCallback
 from flowjudge_tui.store import DatasetRecord, NewItem, Store
@@ -255,7 +255,7 @@ def _progress(
     rate = done / elapsed if elapsed > 0 and done else None
     eta = (total - done) / rate if rate and total else None
     return Progress(task=task, done=done, total=total or None, unit="bytes", rate=rate,
-                    eta_seconds=eta, detail=f"{rows:,} rows", finished=finished)
+                    eta_seconds=eta, detail=count_of(rows, "row"), finished=finished)
 
 
 def _to_item(

@@ -127,10 +127,8 @@ def _levels(confidences: Sequence[float]) -> dict[str, int]:
 
 
 def _labelled(entries: Sequence[JudgedItem], scale: Sequence[int]) -> list[JudgedItem]:
-    """The entries whose human label is on the rubric's scale. A reviewer's label follows the
-    item under the rubric's name, so one given under another version's scale (a 4 on 1-5,
-    then a pass/fail version) can arrive here: it is no label for this version."""
-    return [j for j in entries if j.human_score is not None and j.human_score in scale]
+    """The entries with a human label on the rubric's scale (``JudgedItem.label_on``)."""
+    return [j for j in entries if j.label_on(scale) is not None]
 
 
 def _human_agreement(entries: Sequence[JudgedItem], scale: list[int]) -> Agreement | None:
@@ -243,15 +241,38 @@ def _pairing(
     return "row number", lambda e: str(e.item.row_number)
 
 
-def compare_runs(store: Store, run_a: int, run_b: int, top: int = 10) -> Comparison:
-    """Pair the two runs' scored items and compare them (see ``Comparison``)."""
-    return compare_runs_with_items(store, run_a, run_b, top)[0]
+def comparison_problem(store: Store, run_a: int, run_b: int) -> str | None:
+    """Why the two runs cannot be compared (one sentence), or None when they can: the very
+    rules ``compare_runs`` applies, so a run offered for comparison always compares."""
+    try:
+        _paired(store, run_a, run_b)
+    except StoreError as error:
+        return str(error)
+    return None
 
 
-def compare_runs_with_items(
-    store: Store, run_a: int, run_b: int, top: int = 10
-) -> tuple[Comparison, list[ItemPair]]:
-    """``compare_runs``, and every paired item in A's file order (for a side-by-side list)."""
+def comparable_runs(
+    store: Store, run_id: int, candidates: Sequence[RunRecord]
+) -> tuple[list[RunRecord], list[RunRecord]]:
+    """The candidates that compare with ``run_id``, and those that do not (other items, or a
+    rubric of another scale or content)."""
+    fits: list[RunRecord] = []
+    misfits: list[RunRecord] = []
+    for run in candidates:
+        if run.id != run_id:
+            (misfits if comparison_problem(store, run_id, run.id) else fits).append(run)
+    return fits, misfits
+
+
+def _paired(
+    store: Store, run_a: int, run_b: int
+) -> tuple[tuple[Rubric, Rubric], list[list[JudgedItem]], str,
+           list[tuple[JudgedItem, JudgedItem]], ComparisonKind]:
+    """Both runs' scored items paired, or a ``StoreError`` saying why they cannot be."""
+    if run_a == run_b:
+        raise StoreError(
+            f"Run {run_a} would be compared with itself; give two different runs."
+        )
     runs = store.get_run(run_a), store.get_run(run_b)
     rubrics = store.get_rubric(runs[0].rubric_hash), store.get_rubric(runs[1].rubric_hash)
     sides = [
@@ -270,10 +291,27 @@ def compare_runs_with_items(
     if rubrics[0].score_values != rubrics[1].score_values or (
         kind == "systems" and rubrics[0].content_hash != rubrics[1].content_hash
     ):
-        raise StoreError(
-            f"Runs {run_a} and {run_b} use different rubrics ('{rubrics[0].name}' and "
-            f"'{rubrics[1].name}'); compare runs judged with the same rubric."
-        )
+        raise _different_rubrics(run_a, run_b, rubrics)
+    return rubrics, sides, paired_by, pairs, kind
+
+
+def _different_rubrics(run_a: int, run_b: int, rubrics: tuple[Rubric, Rubric]) -> StoreError:
+    return StoreError(
+        f"Runs {run_a} and {run_b} use different rubrics ('{rubrics[0].name}' and "
+        f"'{rubrics[1].name}'); compare runs judged with the same rubric."
+    )
+
+
+def compare_runs(store: Store, run_a: int, run_b: int, top: int = 10) -> Comparison:
+    """Pair the two runs' scored items and compare them (see ``Comparison``)."""
+    return compare_runs_with_items(store, run_a, run_b, top)[0]
+
+
+def compare_runs_with_items(
+    store: Store, run_a: int, run_b: int, top: int = 10
+) -> tuple[Comparison, list[ItemPair]]:
+    """``compare_runs``, and every paired item in A's file order (for a side-by-side list)."""
+    rubrics, sides, paired_by, pairs, kind = _paired(store, run_a, run_b)
     scores_a = [x.verdict.score or 0 for x, _ in pairs]
     scores_b = [y.verdict.score or 0 for _, y in pairs]
     wins = sum(1 for x, y in zip(scores_a, scores_b, strict=True) if y > x)

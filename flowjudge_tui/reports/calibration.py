@@ -185,11 +185,14 @@ def score_probability(verdict: VerdictRecord) -> float | None:
 
 
 def run_calibration(
-    judged: Sequence[JudgedItem], *, target: float | None = None, bins: int = DEFAULT_BINS
+    judged: Sequence[JudgedItem], scale: Sequence[int], *, target: float | None = None,
+    bins: int = DEFAULT_BINS,
 ) -> Calibration | None:
-    """Calibration of a run's labelled verdicts against the people's labels (None: no labels)."""
-    pairs = [(score_probability(j.verdict), j.verdict.score == j.human_score)
-             for j in judged if j.verdict.score is not None and j.human_score is not None]
+    """Calibration of a run's labelled verdicts against the people's labels (None: no labels).
+    Only labels on ``scale`` (the run's rubric version's) count, as in stats and compare."""
+    labelled = [(j, j.label_on(scale)) for j in judged if j.verdict.score is not None]
+    pairs = [(score_probability(j.verdict), j.verdict.score == label)
+             for j, label in labelled if label is not None]
     certain = [(p, agrees) for p, agrees in pairs if p is not None]
     if not certain:
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flowjudge_tui.format import format_figure
+from flowjudge_tui.format import count_of, format_figure
 from flowjudge_tui.reports.calibration import BASIS, Calibration, ReliabilityBin
 
 SIZE = 200
@@ -44,7 +44,7 @@ def reliability_svg(bins: Sequence[ReliabilityBin], size: int = SIZE) -> str:
         parts.append(
             f'<rect x="{x(b.low) + 1:.1f}" y="{y(0) - height:.1f}" width="{width:.1f}" '
             f'height="{height:.1f}" fill="#4a7bd0" fill-opacity="0.75">'
-            f'<title>{b.low:.1f}-{b.high:.1f}: {b.count} verdicts, mean probability '
+            f'<title>{b.low:.1f}-{b.high:.1f}: {count_of(b.count, "verdict")}, mean probability '
             f'{b.mean_confidence:.2f}, agreement {agreement:.2f}</title></rect>'
         )
     for tick in (0.0, 0.5, 1.0):

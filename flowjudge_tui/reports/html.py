@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-from flowjudge_tui.format import format_figure
+from flowjudge_tui.format import count_of, format_figure
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.judging.verdict import confidence_level, unreliable_reason
 from flowjudge_tui.reports.agreement import FIGURE_LABELS, Agreement, RunStats
@@ -137,7 +137,7 @@ def render_html(
         ("rubric", f"{rubric.name} — {rubric.title} (version {rubric.content_hash[:12]})"),
         ("model", run.model_name + (f" at {run.server_url}" if run.server_url else "")),
         ("dataset", run.dataset_name),
-        ("status", f"{run.state}: {run.done} of {run.total_items} verdicts "
+        ("status", f"{run.state}: {run.done} of {count_of(run.total_items, 'verdict')} "
                    f"({run.judged} judged, {run.reused} reused, {run.skipped} skipped"
                    + (f", {run.skipped_too_long} of them too long for the context"
                       if run.skipped_too_long else "") + ")"),
@@ -149,6 +149,7 @@ def render_html(
     ]
     rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
     verdicts = "\n".join(_verdict(entry, rubric) for entry in entries)
+    calibrated = run_calibration(entries, rubric.score_values)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>flowjudge · {_e(run.title)}: {_e(rubric.name)}"
@@ -156,7 +157,7 @@ def render_html(
         f"<body><h1>{_e(run.title)}: {_e(rubric.title)}</h1><table>{rows}</table>"
         f"<h2>Scores</h2>{_histogram_svg(stats.histogram)}"
         f"<h2>Agreement with human labels</h2>{_agreement_table(stats)}"
-        f"<h2>When to trust a verdict</h2>{calibration_html(run_calibration(entries))}"
+        f"<h2>When to trust a verdict</h2>{calibration_html(calibrated)}"
         f"<h2>Verdicts</h2>\n{verdicts}\n"
         f'<p class="muted">Written by flowjudge-tui.</p></body></html>\n'
     )

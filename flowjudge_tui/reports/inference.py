@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from flowjudge_tui.format import format_figure
+from flowjudge_tui.format import count_of, format_figure
 from flowjudge_tui.reports.intervals import LEVEL, NAN, Interval
 from flowjudge_tui.reports.statistics import (
     cohen_kappa,
@@ -228,7 +228,12 @@ def comparison_sentence(
     figures = (f"{figure} {interval_a.describe()} for {name_a} vs {interval_b.describe()} for "
                f"{name_b}, {test.name} p = {format_figure(test.p_value)}")
     if not distinguishable(interval_a, interval_b, test):
-        return f"{name_a} and {name_b} are not distinguishable on these {n} items ({figures})."
+        return f"{name_a} and {name_b} are not distinguishable on {_these(n)} ({figures})."
     better, worse = (name_b, name_a) if interval_b.estimate > interval_a.estimate else (
         name_a, name_b)
-    return f"{better} agrees with people better than {worse} on these {n} items ({figures})."
+    return f"{better} agrees with people better than {worse} on {_these(n)} ({figures})."
+
+
+def _these(n: int) -> str:
+    """'this 1 item', 'these 12 items'."""
+    return f"{'this' if n == 1 else 'these'} {count_of(n, 'item')}"

@@ -181,7 +181,8 @@ class _RunsWork:
         total = sum(run.total_items for run in runs)
         label = "Run " + ", ".join(str(run.id) for run in runs)
         self.done = {run.id: run.done for run in runs}
-        self.meter = RateMeter(label, total, unit="verdicts", start_done=sum(self.done.values()))
+        self.meter = RateMeter(label, total, unit="verdicts", start_done=sum(self.done.values()),
+                               rate_unit="judged")
         self.counts = {run.id: {"judged": 0, "reused": 0, "skipped": 0, "too_long": 0}
                        for run in runs}
         self.tokens = 0
@@ -303,7 +304,9 @@ class _RunsWork:
         detail = _detail(self.tokens, seconds, totals)
         activity = "" if finished else _activity(self.engine, len(self.in_flight),
                                                  totals["judged"], self.tokens, seconds)
-        self.on_progress(self.meter.event(done, detail, finished=finished, activity=activity))
+        # The rate and ETA count judged verdicts only: reused and skipped ones cost no judging.
+        self.on_progress(self.meter.event(done, detail, finished=finished, activity=activity,
+                                          worked=totals["judged"]))
 
     def summaries(self) -> list[RunSummary]:
         seconds = time.monotonic() - self.started

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -257,3 +257,11 @@ class JudgedItem:
         """The label metrics and exports use: the reviewer's where given, else the imported."""
         reviewer = self.reviewer_score
         return reviewer if reviewer is not None else self.item.human_label
+
+    def label_on(self, scale: Sequence[int]) -> int | None:
+        """The human label if it is on ``scale`` (the rubric version's), else None. A reviewer's
+        label follows the item under the rubric's name, so one given under another version's
+        scale (a 4 on 1-5, then a pass/fail version) can arrive here: it is no label for this
+        version. Every figure measured against people (stats, compare, calibration) uses this."""
+        label = self.human_score
+        return label if label is not None and label in scale else None

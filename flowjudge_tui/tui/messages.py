@@ -308,6 +308,16 @@ class ComparisonReady(Message, bubble=False):
         self.items = items
 
 
+class ComparableRuns(Message, bubble=False):
+    """The runs that compare with the picker's run, and those left out (other items or
+    another rubric)."""
+
+    def __init__(self, fits: list[RunRecord], misfits: list[RunRecord]) -> None:
+        super().__init__()
+        self.fits = fits
+        self.misfits = misfits
+
+
 class VerdictKept(Message, bubble=False):
     """A spot-check verdict was stored as a run of its own."""
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from flowjudge_tui.errors import ModelError
+from flowjudge_tui.format import count_of
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import Progress
 from flowjudge_tui.tui.messages import (
@@ -81,7 +82,7 @@ def report_import(post: Callable[[Message], object], imported: ImportResult) -> 
     if imported.reused:
         post(TaskFinished("import", (
             f"{Path(imported.dataset.source_path).name} is unchanged since it was "
-            f"imported; its {imported.imported} rows (and their labels) are reused."
+            f"imported; its {count_of(imported.imported, 'row')} (and their labels) are reused."
         )))
     elif imported.problems or imported.labels_off_scale is not None:
         skipped = (f"; skipped {len(imported.problems)} ({imported.problems[0]})"
@@ -89,6 +90,6 @@ def report_import(post: Callable[[Message], object], imported: ImportResult) -> 
         off_scale = (f" {imported.labels_off_scale.sentence()}"
                      if imported.labels_off_scale is not None else "")
         post(TaskFinished("import", escape(
-            f"Imported {imported.imported} rows of {imported.dataset.source_path}"
+            f"Imported {count_of(imported.imported, 'row')} of {imported.dataset.source_path}"
             f"{skipped}.{off_scale}"
         )))

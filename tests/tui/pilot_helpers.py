@@ -32,5 +32,14 @@ def shown(widget: Static) -> str:
     return str(widget.render())
 
 
+def picker_ready(app: object) -> bool:
+    """The run picker is open and has sorted the runs (it does so off the UI thread)."""
+    from flowjudge_tui.tui.screens.compare import RunPicker
+
+    screen = getattr(app, "screen", None)
+    return isinstance(screen, RunPicker) and not shown(
+        screen.query_one("#run-options-note", Static)).startswith("Finding")
+
+
 def notifications(app: object) -> list[str]:
     return [str(n.message) for n in getattr(app, "_notifications", [])]

@@ -8,16 +8,16 @@ from typing import Any
 
 from textual.command import CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, SelectionList, Static
+from textual.widgets import DataTable, Input, OptionList, SelectionList, Static
 
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import open_store
 from flowjudge_tui.tui.app import create_app
-from flowjudge_tui.tui.screens.compare import CompareScreen, RunPicker
+from flowjudge_tui.tui.screens.compare import CompareScreen
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.filter_choice import FilterChoice
 from flowjudge_tui.tui.screens.review import ReviewScreen
-from tests.tui.pilot_helpers import SIZE, shown, wait_for
+from tests.tui.pilot_helpers import SIZE, picker_ready, shown, wait_for
 from tests.tui.test_tui_review import column, open_review
 
 
@@ -31,7 +31,7 @@ async def test_compare_lists_items_with_the_human_label_and_both_verdicts(
     async with app.run_test(size=SIZE) as pilot:
         await open_review(pilot, app, first)
         await pilot.press("v")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunPicker), what="the picker")
+        await wait_for(pilot, lambda: picker_ready(app), what="the picker's runs")
         assert f'Run {second} "judge [/]B"' in str(
             app.screen.query_one("#run-options").get_option_at_index(0).prompt)
         await pilot.press("enter")
@@ -92,8 +92,7 @@ async def open_compare(pilot: Pilot[Any], app: Any, runs: tuple[int, int]) -> Co
     """Review's first run compared with the second, as a person gets there (v, enter)."""
     await open_review(pilot, app, runs[0])
     await pilot.press("v")
-    await wait_for(pilot, lambda: isinstance(app.screen, RunPicker),
-                   what="the picker")
+    await wait_for(pilot, lambda: picker_ready(app), what="the picker's runs")
     await pilot.press("enter")
     await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
                    and app.screen.query_one("#compare-items", DataTable).row_count == 4,
@@ -211,3 +210,51 @@ async def test_filters_sort_and_search_are_kept_across_help_and_sections(
             assert column(table, 0) == ["row 3", "row 2", "row 4"] and table.cursor_row == 1
             assert shown(screen.query_one("#compare-shown", Static)) == before
         assert "Feedback for 5." in shown(screen.query_one("#compare-verdict-a", Static))
+
+
+async def test_the_picker_offers_only_runs_over_the_same_items_and_says_why(
+    stored_runs: tuple[int, int]
+) -> None:
+    """Runs of another scale or other items are not offered (Compare used to stay on
+    "Loading…" after picking one); the picker says which were left out and why."""
+    from tests.run_helpers import add_dataset, add_run, judge_all, rubric
+
+    first, second = stored_runs
+    binary = rubric("faithfulness-context-binary")
+    with open_store(app_paths().database) as store:
+        other = add_run(store, store.get_run(first).dataset_id, binary, model="judge-c.gguf")
+        judge_all(store, other, [1, 0, 1, 1, 0], binary.score_values)
+        elsewhere = add_run(store, add_dataset(store, binary, ["x"], name="other"), binary)
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_review(pilot, app, first)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: picker_ready(app), what="the picker's runs")
+        options = app.screen.query_one("#run-options", OptionList)
+        assert [options.get_option_at_index(i).id for i in range(options.option_count)] == [
+            str(second)]
+        note = shown(app.screen.query_one("#run-options-note", Static))
+        assert note.startswith(f"2 runs left out ({elsewhere.id}, {other.id}): a comparison "
+                               "needs runs over the same items")
+        await pilot.press("escape")
+        await open_review(pilot, app, other.id)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: picker_ready(app), what="the picker's runs")
+        assert shown(app.screen.query_one("#run-options-note", Static)).startswith(
+            "No run can be compared with this one. 3 runs left out")
+        assert not app.screen.query_one("#run-options", OptionList).display
+
+
+async def test_a_comparison_that_fails_says_why_in_the_screen(
+    stored_runs: tuple[int, int]
+) -> None:
+    first, _ = stored_runs
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(CompareScreen(first, first))
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
+        figures = app.screen.query_one("#compare-figures", Static)
+        await wait_for(pilot, lambda: bool(shown(figures)), what="the sentence")
+        assert shown(figures) == (f"Run {first} would be compared with itself; give two "
+                                  "different runs.")
+        assert shown(app.screen.query_one("#compare-summary-a", Static)) == "Not compared."

@@ -12,12 +12,12 @@ from textual.widgets import DataTable, Input, Select, Static
 from flowjudge_tui.settings import app_paths
 from flowjudge_tui.store import open_store
 from flowjudge_tui.tui.app import create_app
-from flowjudge_tui.tui.screens.compare import CompareScreen, RunPicker
+from flowjudge_tui.tui.screens.compare import CompareScreen
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.export_dialog import ExportDialog
 from flowjudge_tui.tui.screens.review import ReviewScreen
 from flowjudge_tui.tui.widgets.score_bars import ScoreBars
-from tests.tui.pilot_helpers import SIZE, notifications, shown, wait_for
+from tests.tui.pilot_helpers import SIZE, notifications, picker_ready, shown, wait_for
 
 
 def column(table: DataTable[str], index: int) -> list[str]:
@@ -123,7 +123,7 @@ async def test_two_runs_side_by_side(stored_runs: tuple[int, int]) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await open_review(pilot, app, first)
         await pilot.press("v")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunPicker), what="the picker")
+        await wait_for(pilot, lambda: picker_ready(app), what="the picker's runs")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
         figures = app.screen.query_one("#compare-figures", Static)

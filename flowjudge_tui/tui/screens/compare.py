@@ -15,11 +15,12 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker
 
-from flowjudge_tui.format import format_figure
+from flowjudge_tui.format import count_of, format_figure
 from flowjudge_tui.store import RunRecord
 from flowjudge_tui.tui.commands import Verb
-from flowjudge_tui.tui.messages import ComparisonReady
+from flowjudge_tui.tui.messages import ComparableRuns, ComparisonReady
 from flowjudge_tui.tui.pair_rows import PAIR_FILTERS
 from flowjudge_tui.tui.screens.base import flow_app
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
@@ -32,26 +33,54 @@ if TYPE_CHECKING:
     from flowjudge_tui.reports.agreement import Comparison
 
 
-class RunPicker(ModalScreen[int | None]):
-    """Choose one run from a list; returns its id."""
+class RunPicker(ModalScreen[int | None], WorkerErrorHandler):
+    """Choose a run to compare with ``run_id``; returns its id. Only runs that compare with it
+    are offered (the rules of ``reports.agreement.comparison_problem``, checked off the UI
+    thread), and a line says which were left out and why."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="picker.cancel"),
     ]
 
-    def __init__(self, runs: list[RunRecord], title: str) -> None:
+    def __init__(self, run_id: int, runs: list[RunRecord], title: str) -> None:
         super().__init__(classes="dialog-screen")
+        self.run_id = run_id
         self.runs = runs
         self.title_text = title
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = Content(self.title_text)
-            yield OptionList(
-                *(Option(Content(f"{r.title} · {r.rubric_name} · {r.dataset_name} · "
-                                 f"{r.model_name}"), id=str(r.id)) for r in self.runs),
-                id="run-options",
-            )
+            yield Static("Finding the runs over the same items…", id="run-options-note",
+                         classes="dialog-explanation")
+            yield OptionList(id="run-options")
+
+    def on_mount(self) -> None:
+        self.sort_runs()
+
+    @work(thread=True, exclusive=True, group="picker", exit_on_error=False)
+    def sort_runs(self) -> None:
+        from flowjudge_tui.reports.agreement import comparable_runs
+
+        fits, misfits = comparable_runs(flow_app(self).store, self.run_id, self.runs)
+        self.post_message(ComparableRuns(fits, misfits))
+
+    def on_comparable_runs(self, message: ComparableRuns) -> None:
+        options = self.query_one("#run-options", OptionList)
+        options.add_options([
+            Option(Content(f"{r.title} · {r.rubric_name} · {r.dataset_name} · {r.model_name}"),
+                   id=str(r.id)) for r in message.fits
+        ])
+        self.query_one("#run-options-note", Static).update(
+            Content(picker_note(message.fits, message.misfits)))
+        options.display = bool(message.fits)
+        if message.fits:
+            options.highlighted = 0
+            options.focus()
+
+    def on_worker_failed(self, worker: Worker[object]) -> None:
+        self.query_one("#run-options-note", Static).update(
+            "The runs could not be read; press escape and try again.")
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -59,6 +88,19 @@ class RunPicker(ModalScreen[int | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def picker_note(fits: list[RunRecord], misfits: list[RunRecord]) -> str:
+    """What the picker says over its list: which runs are absent, and why."""
+    if not misfits:
+        return "Runs over the same items:"
+    absent = ", ".join(str(r.id) for r in misfits[:8]) + (", …" if len(misfits) > 8 else "")
+    why = (f"{count_of(len(misfits), 'run')} left out ({absent}): a comparison needs runs "
+           "over the same items (the same dataset, or the same inputs), judged with the same "
+           "rubric, or with rubrics of the same scale when the outputs are the same too.")
+    if not fits:
+        return f"No run can be compared with this one. {why}"
+    return f"{why}\nRuns over the same items:"
 
 
 class CompareScreen(Screen[None], WorkerErrorHandler):
@@ -190,6 +232,16 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
             (store.get_run(self.run_a), store.get_run(self.run_b)), items,
         ))
 
+    def on_worker_failed(self, worker: Worker[object]) -> None:
+        """The comparison's sentence in place of "Loading…" (the toast may be gone)."""
+        from flowjudge_tui.tui.worker_errors import describe_error
+
+        error = worker.error
+        sentence = describe_error(error) if error is not None else "The comparison failed."
+        for side in ("a", "b"):
+            self.query_one(f"#compare-summary-{side}", Static).update("Not compared.")
+        self.query_one("#compare-figures", Static).update(Content(sentence))
+
     def on_comparison_ready(self, message: ComparisonReady) -> None:
         comparison = message.comparison
         run_a, run_b = message.runs
@@ -209,7 +261,7 @@ class CompareScreen(Screen[None], WorkerErrorHandler):
                 {score: float(count) for score, count in stats.histogram.items()}
             )
         lines = [
-            f"{comparison.paired} items paired by {comparison.paired_by}"
+            f"{count_of(comparison.paired, 'item')} paired by {comparison.paired_by}"
             + (f" ({comparison.unpaired_a} only in A, {comparison.unpaired_b} only in B)"
                if comparison.unpaired_a or comparison.unpaired_b else ""),
         ]

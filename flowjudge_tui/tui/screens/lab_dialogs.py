@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from flowjudge_tui.format import count_of
 from flowjudge_tui.tui.plain import cell
 from flowjudge_tui.tui.widgets.problem_line import ProblemLine
 
@@ -111,8 +112,8 @@ class LabCompareScreen(ModalScreen[None]):
         with Vertical(classes="dialog", id="lab-compare") as dialog:
             dialog.border_title = f"Version {c.a.version} against {c.b.version}"
             yield Static(Content(c.sentence), id="lab-compare-sentence")
-            yield Static(Content(f"{len(c.changed)} of {c.paired} items changed score."),
-                         classes="hint")
+            yield Static(Content(f"{len(c.changed)} of {count_of(c.paired, 'item')} changed "
+                                 "score."), classes="hint")
             table: DataTable[object] = DataTable(id="lab-changed", cursor_type="row")
             table.add_columns("Item", "People", c.a.version, c.b.version)
             for item in c.changed:

@@ -198,7 +198,8 @@ class ReviewScreen(FlowScreen):
         if change:
             self.flow.store.set_review_threshold(run_id, threshold)
         below = self.flow.store.review_threshold(run_id)
-        self.post_message(CalibrationReady(run_id, run_calibration(entries), below))
+        scale = self.rubric.score_values if self.rubric is not None else []
+        self.post_message(CalibrationReady(run_id, run_calibration(entries, scale), below))
 
     def on_calibration_ready(self, message: CalibrationReady) -> None:
         if self.run is None or message.run_id != self.run.id:
@@ -432,7 +433,8 @@ class ReviewScreen(FlowScreen):
             if other is not None:
                 self.app.push_screen(CompareScreen(run_id, other))
 
-        self.app.push_screen(RunPicker(others, f"Compare {self.run.title} with…"), compare_with)
+        self.app.push_screen(RunPicker(run_id, others, f"Compare {self.run.title} with…"),
+                             compare_with)
 
     def action_export(self) -> None:
         if self.run is None:

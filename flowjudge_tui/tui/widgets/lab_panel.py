@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, get_current_worker
 
+from flowjudge_tui.format import count_of
 from flowjudge_tui.tui.plain import cell, escape
 from flowjudge_tui.tui.worker_errors import WorkerErrorHandler
 
@@ -192,7 +193,7 @@ class LabPanel(Vertical, WorkerErrorHandler):
             self.show_status(
                 f"Version {latest.version} ({done}): {escape(figures_line(latest))}; "
                 f"{len(latest.disagreements)} disagreements of {len(latest.scored)}."
-                + (f" {message.unusable_rows} rows of the file could not be used."
+                + (f" {count_of(message.unusable_rows, 'row')} of the file could not be used."
                    if message.unusable_rows else "")
                 + (f" {escape(message.off_scale)}" if message.off_scale else "")
             )
