@@ -14,6 +14,7 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 from textual.worker import get_current_worker
 
 from flowjudge_tui.datasets import DatasetPreview, preview_dataset
+from flowjudge_tui.format import count_of
 from flowjudge_tui.judging.rubric import Rubric
 from flowjudge_tui.progress import Progress
 from flowjudge_tui.runs.retry import retry_companions, retryable
@@ -362,7 +363,7 @@ class RunsScreen(FlowScreen):
             return
         named = f"run {run.id}{run.quoted_name}"
         question = (f"Delete {named} ({run.rubric_name} on {run.dataset_name}) and its "
-                    f"{run.done} verdicts? Your labels and comments are kept.")
+                    f"{count_of(run.done, 'verdict')}? Your labels and comments are kept.")
 
         def answered(yes: bool | None) -> None:
             if yes:

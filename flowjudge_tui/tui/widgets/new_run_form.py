@@ -138,7 +138,7 @@ class NewRunForm(Vertical):
             parts.append(f'named "{name}"')
         limit = self.query_one("#set-limit", Input).value.strip()
         if limit:
-            parts.append(f"first {limit} rows")
+            parts.append("first row" if limit == "1" else f"first {limit} rows")
         return " · ".join(parts)
 
     def run_name(self) -> str | None:
