@@ -10,14 +10,18 @@ Two comparisons, each measured in this one process on the same model (ratios, no
    decode steps shared by four sequences; prompt processing does not batch).
 
 For each side it says where the time went: prompt evaluation, feedback generation, and the
-score step. Judgments are made by ``LlamaEngine`` as a run makes them (no store, so SQLite
-does not blur the figures). Each batched verdict's score is checked against its one-at-a-time
+score step. Before the sides, raw llama.cpp prices a prompt token and a decode step of 1..4
+sequences on the same model (``raw_steps.py``); each comparison then prints its ceiling: the
+speed-up the two sides' token counts (prompt tokens evaluated, decode steps by width) would
+give if every second went into llama.cpp's own work. The load average is printed per side.
+Judgments are made by ``LlamaEngine`` as a run makes them (no store, so SQLite does not blur
+the figures). Each batched verdict's score is checked against its one-at-a-time
 twin and the largest distribution difference is printed.
 
 Usage::
 
     python bench/batched_throughput.py [--model PATH] [--rows 24] [--max-tokens 1000]
-        [--parallel 3] [--threads N] [--only rubrics|parallel]
+        [--parallel 3] [--threads N] [--only rubrics|parallel] [--no-raw]
 
 ``--model`` defaults to the Phi-3.5-shaped Q4_K_M with the real vocabulary from
 ``make_models.py --only phi3 --real-vocab`` (the issue's setting), else Gemma 3 270M.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +44,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from make_models import HALUEVAL, bench_dir, gemma_path, phi3_path  # noqa: E402
+from raw_steps import RawCosts, measure  # noqa: E402
 
 from flowjudge_tui.engine.llama import LlamaEngine  # noqa: E402
 from flowjudge_tui.judging.backend import (  # noqa: E402
@@ -67,6 +73,9 @@ class Side:
     prompt_tokens: int = 0
     evaluated_prompt_tokens: int = 0
     completion_tokens: int = 0
+    reused_tokens: int = 0
+    step_widths: dict[int, int] = field(default_factory=dict)
+    load: str = ""
     results: dict[tuple[int, str], EngineResult] = field(default_factory=dict)
 
     def line(self) -> str:
@@ -77,7 +86,26 @@ class Side:
                 f"{per_hour:7.1f}/h | prompt {self.prompt_s:6.1f} s "
                 f"({self.evaluated_prompt_tokens} of {self.prompt_tokens} tokens evaluated), "
                 f"feedback {self.feedback_s:6.1f} s ({self.completion_tokens} tokens), "
-                f"score {self.score_s:5.1f} s, other {other:5.1f} s")
+                f"score {self.score_s:5.1f} s, other {other:5.1f} s | decode steps by width "
+                f"{dict(sorted(self.step_widths.items()))}, prompt tokens reused from the last "
+                f"judgment {self.reused_tokens} | load average {self.load}")
+
+    def raw_seconds(self, raw: RawCosts) -> float:
+        """What this side's prompt tokens and decode steps cost raw llama.cpp."""
+        return (self.evaluated_prompt_tokens * raw.prompt_token_s
+                + sum(count * raw.step(width) for width, count in self.step_widths.items()))
+
+
+def load_average() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def ceiling(alone: Side, together: Side, raw: RawCosts | None) -> str:
+    if raw is None:
+        return ""
+    a, b = alone.raw_seconds(raw), together.raw_seconds(raw)
+    return (f"ceiling from token counts x raw costs: {a:.1f} s / {b:.1f} s = {a / b:.2f}x "
+            f"(measured {alone.seconds / together.seconds:.2f}x)")
 
 
 def load_rows(count: int) -> list[Item]:
@@ -111,6 +139,7 @@ def one_at_a_time(model: Path, items: list[Item], rubrics: list[Rubric],
             side.evaluated_prompt_tokens += len(tokens)
         else:
             side.feedback_s += elapsed
+            side.step_widths[1] = side.step_widths.get(1, 0) + 1
 
     score_distribution = judge._score_distribution
 
@@ -126,12 +155,14 @@ def one_at_a_time(model: Path, items: list[Item], rubrics: list[Rubric],
     llm.eval = timed_eval
     judge._score_distribution = timed_score  # type: ignore[method-assign]
     try:
+        side.load = load_average()
         started = time.monotonic()
         for rubric in rubrics:
             for index, item in enumerate(items):
                 result = judge.judge(build_prompt(rubric, item), rubric.score_values, sampling)
                 side.results[(index, rubric.name)] = result
         side.seconds = time.monotonic() - started
+        side.load += " -> " + load_average()
     finally:
         judge.close()
     return _count(side)
@@ -146,17 +177,20 @@ def batched(model: Path, items: list[Item], rubrics: list[Rubric], sampling: Sam
                              tuple(rubric.score_values), sampling, group=index)
                 for index, item in enumerate(items) for rubric in rubrics]
     try:
+        side.load = load_average()
         started = time.monotonic()
         for outcome in judge.judge_many(requests):
             if outcome.result is None:
                 raise SystemExit(f"{outcome.request.key}: {outcome.error}")
             side.results[outcome.request.key] = outcome.result  # type: ignore[index]
         side.seconds = time.monotonic() - started
+        side.load += " -> " + load_average()
         times = judge.phase_times
         assert times is not None
         side.prompt_s, side.feedback_s, side.score_s = (
             times.prompt_s, times.feedback_s, times.score_s)
         side.evaluated_prompt_tokens = times.prompt_tokens
+        side.reused_tokens, side.step_widths = times.reused_tokens, dict(times.step_widths)
     finally:
         judge.close()
     return _count(side)
@@ -192,6 +226,8 @@ def main() -> None:
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     parser.add_argument("--only", choices=["rubrics", "parallel"])
+    parser.add_argument("--no-raw", action="store_true",
+                        help="skip the raw llama.cpp costs (and so the ceilings)")
     args = parser.parse_args()
     model = args.model
     if model is None:
@@ -206,7 +242,11 @@ def main() -> None:
     rubrics = [library.get(name).rubric for name in RUBRICS]
     sampling = SamplingSettings(max_feedback_tokens=args.max_tokens)
     print(f"model {model.name}, {len(items)} HaluEval rows, feedback budget {args.max_tokens}, "
-          f"n_ctx {args.n_ctx}, threads {args.threads or 'default'}", flush=True)
+          f"n_ctx {args.n_ctx}, threads {args.threads or 'default'}, "
+          f"load average {load_average()}", flush=True)
+    raw = None if args.no_raw else measure(model, args.threads)
+    if raw is not None:
+        print(raw.line(), flush=True)
     if args.only in (None, "rubrics"):
         print(f"\n1. {len(rubrics)} rubrics per item ({', '.join(RUBRICS)})", flush=True)
         alone = one_at_a_time(model, items, rubrics, sampling, args.n_ctx, args.threads)
@@ -216,6 +256,7 @@ def main() -> None:
         print(together.line())
         print(f"speed-up {alone.seconds / together.seconds:.2f}x items x rubrics per hour "
               f"(target >= 1.6x); {agreement(together, alone)}", flush=True)
+        print(ceiling(alone, together, raw), flush=True)
     if args.only in (None, "parallel"):
         print(f"\n2. one rubric ({RUBRICS[-1]}), --parallel 4 against --parallel 1", flush=True)
         one = one_at_a_time(model, items, rubrics[-1:], sampling, args.n_ctx, args.threads)
@@ -223,6 +264,7 @@ def main() -> None:
         print(one.line())
         print(four.line())
         print(f"speed-up {one.seconds / four.seconds:.2f}x; {agreement(four, one)}", flush=True)
+        print(ceiling(one, four, raw), flush=True)
 
 
 if __name__ == "__main__":
