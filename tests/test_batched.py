@@ -240,3 +240,29 @@ def test_a_freed_sequence_keeps_the_instructions_for_the_next_item(
         result = outcomes[request.key].result
         assert result is not None
         assert_same(result, alone(tiny_model_path, request.prompt, request.scores, sampling))
+
+
+def test_the_single_path_keeps_only_an_exact_prefix_of_the_last_judgment(
+    tiny_model_path: Path,
+) -> None:
+    sampling = SamplingSettings(seed=2)
+    [(first, _), (second, _)] = item_prompts((5, 5))  # they share more than the instructions
+    engine = LlamaEngine(tiny_model_path)
+    try:
+        engine.judge(first, (0, 1), sampling)
+        llm = engine._llm
+        evaluate = llm.eval
+        starts: list[int] = []
+
+        def recording_eval(tokens: list[int]) -> None:
+            starts.append(llm.n_tokens)
+            evaluate(tokens)
+
+        llm.eval = recording_eval
+        result = engine.judge(second, (0, 1), sampling)
+        common = common_prefix(engine.chat_tokens(first), engine.chat_tokens(second))
+    finally:
+        engine.close()
+    assert common % SPLIT_ALIGN != 0
+    assert starts[0] == common - common % SPLIT_ALIGN > 0  # the prompt resumed from the cut
+    assert_same(result, alone(tiny_model_path, second, (0, 1), sampling))
