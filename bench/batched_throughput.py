@@ -10,14 +10,21 @@ Two comparisons, each measured in this one process on the same model (ratios, no
    decode steps shared by four sequences; prompt processing does not batch).
 
 For each side it says where the time went: prompt evaluation, feedback generation, and the
-score step. Judgments are made by ``LlamaEngine`` as a run makes them (no store, so SQLite
-does not blur the figures). Each batched verdict's score is checked against its one-at-a-time
+score step. Before the sides, raw llama.cpp prices a prompt token and a decode step of 1..4
+sequences on the same model (``raw_steps.py``); each comparison then prints its ceiling: the
+speed-up the two sides' token counts (prompt tokens evaluated, decode steps by width) would
+give if every second went into llama.cpp's own work. The load average is printed per side.
+``--interleave`` alternates the sides an item at a time (each keeps its order and its
+engine's cache), so a busy stretch of the shared machine slows both alike.
+Judgments are made by ``LlamaEngine`` as a run makes them (no store, so SQLite does not blur
+the figures). Each batched verdict's score is checked against its one-at-a-time
 twin and the largest distribution difference is printed.
 
 Usage::
 
     python bench/batched_throughput.py [--model PATH] [--rows 24] [--max-tokens 1000]
-        [--parallel 3] [--threads N] [--only rubrics|parallel]
+        [--parallel 3] [--threads N] [--only rubrics|parallel] [--no-raw]
+        [--interleave]
 
 ``--model`` defaults to the Phi-3.5-shaped Q4_K_M with the real vocabulary from
 ``make_models.py --only phi3 --real-vocab`` (the issue's setting), else Gemma 3 270M.
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +47,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from make_models import HALUEVAL, bench_dir, gemma_path, phi3_path  # noqa: E402
+from raw_steps import RawCosts, measure  # noqa: E402
 
 from flowjudge_tui.engine.llama import LlamaEngine  # noqa: E402
 from flowjudge_tui.judging.backend import (  # noqa: E402
@@ -67,6 +76,9 @@ class Side:
     prompt_tokens: int = 0
     evaluated_prompt_tokens: int = 0
     completion_tokens: int = 0
+    reused_tokens: int = 0
+    step_widths: dict[int, int] = field(default_factory=dict)
+    load: str = ""
     results: dict[tuple[int, str], EngineResult] = field(default_factory=dict)
 
     def line(self) -> str:
@@ -77,7 +89,26 @@ class Side:
                 f"{per_hour:7.1f}/h | prompt {self.prompt_s:6.1f} s "
                 f"({self.evaluated_prompt_tokens} of {self.prompt_tokens} tokens evaluated), "
                 f"feedback {self.feedback_s:6.1f} s ({self.completion_tokens} tokens), "
-                f"score {self.score_s:5.1f} s, other {other:5.1f} s")
+                f"score {self.score_s:5.1f} s, other {other:5.1f} s | decode steps by width "
+                f"{dict(sorted(self.step_widths.items()))}, prompt tokens reused from the last "
+                f"judgment {self.reused_tokens} | load average {self.load}")
+
+    def raw_seconds(self, raw: RawCosts) -> float:
+        """What this side's prompt tokens and decode steps cost raw llama.cpp."""
+        return (self.evaluated_prompt_tokens * raw.prompt_token_s
+                + sum(count * raw.step(width) for width, count in self.step_widths.items()))
+
+
+def load_average() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def ceiling(alone: Side, together: Side, raw: RawCosts | None) -> str:
+    if raw is None:
+        return ""
+    a, b = alone.raw_seconds(raw), together.raw_seconds(raw)
+    return (f"ceiling from token counts x raw costs: {a:.1f} s / {b:.1f} s = {a / b:.2f}x "
+            f"(measured {alone.seconds / together.seconds:.2f}x)")
 
 
 def load_rows(count: int) -> list[Item]:
@@ -90,76 +121,109 @@ def engine(model: Path, parallel: int, n_ctx: int, threads: int | None) -> Llama
     return LlamaEngine(model, LoadSettings(n_ctx=n_ctx, n_parallel=parallel, n_threads=threads))
 
 
-def one_at_a_time(model: Path, items: list[Item], rubrics: list[Rubric],
-                  sampling: SamplingSettings, n_ctx: int, threads: int | None) -> Side:
-    """Each rubric a run of its own, one judgment after another (the single-sequence path),
-    timed by wrapping llama-cpp-python's eval: several tokens = prompt, one = feedback."""
-    side = Side("one at a time (runs in turn)")
-    judge = engine(model, 1, n_ctx, threads)
-    llm: Any = judge._llm
-    evaluate: Callable[[Any], None] = llm.eval
-    scoring = False
+Job = tuple[int, Rubric, Item]
 
-    def timed_eval(tokens: Any) -> None:
+
+class OneAtATime:
+    """The single-sequence path, one judgment after another, timed by wrapping
+    llama-cpp-python's eval: several tokens = prompt, one = feedback."""
+
+    def __init__(self, model: Path, sampling: SamplingSettings, n_ctx: int,
+                 threads: int | None) -> None:
+        self.side = Side("one at a time (runs in turn)")
+        self.sampling = sampling
+        self.engine = engine(model, 1, n_ctx, threads)
+        side, llm = self.side, self.engine._llm
+        evaluate: Callable[[Any], None] = llm.eval
+        scoring = False
+
+        def timed_eval(tokens: Any) -> None:
+            started = time.monotonic()
+            evaluate(tokens)
+            elapsed = time.monotonic() - started
+            if scoring:
+                return
+            if len(tokens) > 1:
+                side.prompt_s += elapsed
+                side.evaluated_prompt_tokens += len(tokens)
+            else:
+                side.feedback_s += elapsed
+                side.step_widths[1] = side.step_widths.get(1, 0) + 1
+
+        score_distribution = self.engine._score_distribution
+
+        def timed_score(*args: Any) -> Any:
+            nonlocal scoring
+            scoring, started = True, time.monotonic()
+            try:
+                return score_distribution(*args)
+            finally:
+                scoring = False
+                side.score_s += time.monotonic() - started
+
+        llm.eval = timed_eval
+        self.engine._score_distribution = timed_score  # type: ignore[method-assign]
+
+    def judge(self, jobs: list[Job]) -> None:
         started = time.monotonic()
-        evaluate(tokens)
-        elapsed = time.monotonic() - started
-        if scoring:
-            return
-        if len(tokens) > 1:
-            side.prompt_s += elapsed
-            side.evaluated_prompt_tokens += len(tokens)
-        else:
-            side.feedback_s += elapsed
+        for index, rubric, item in jobs:
+            result = self.engine.judge(build_prompt(rubric, item), rubric.score_values,
+                                       self.sampling)
+            self.side.results[(index, rubric.name)] = result
+        self.side.seconds += time.monotonic() - started
 
-    score_distribution = judge._score_distribution
-
-    def timed_score(*args: Any) -> Any:
-        nonlocal scoring
-        scoring, started = True, time.monotonic()
-        try:
-            return score_distribution(*args)
-        finally:
-            scoring = False
-            side.score_s += time.monotonic() - started
-
-    llm.eval = timed_eval
-    judge._score_distribution = timed_score  # type: ignore[method-assign]
-    try:
-        started = time.monotonic()
-        for rubric in rubrics:
-            for index, item in enumerate(items):
-                result = judge.judge(build_prompt(rubric, item), rubric.score_values, sampling)
-                side.results[(index, rubric.name)] = result
-        side.seconds = time.monotonic() - started
-    finally:
-        judge.close()
-    return _count(side)
+    def close(self) -> Side:
+        self.engine.close()
+        return _count(self.side)
 
 
-def batched(model: Path, items: list[Item], rubrics: list[Rubric], sampling: SamplingSettings,
-            parallel: int, n_ctx: int, threads: int | None) -> Side:
+class Batched:
     """Every (item, rubric) through one batched engine, an item's rubrics side by side."""
-    side = Side(f"batched, {parallel} sequences")
-    judge = engine(model, parallel, n_ctx, threads)
-    requests = [JudgeRequest((index, rubric.name), build_prompt(rubric, item),
-                             tuple(rubric.score_values), sampling, group=index)
-                for index, item in enumerate(items) for rubric in rubrics]
-    try:
+
+    def __init__(self, model: Path, sampling: SamplingSettings, parallel: int, n_ctx: int,
+                 threads: int | None) -> None:
+        self.side = Side(f"batched, {parallel} sequences")
+        self.sampling = sampling
+        self.engine = engine(model, parallel, n_ctx, threads)
+
+    def judge(self, jobs: list[Job]) -> None:
+        requests = [JudgeRequest((index, rubric.name), build_prompt(rubric, item),
+                                 tuple(rubric.score_values), self.sampling, group=index)
+                    for index, rubric, item in jobs]
         started = time.monotonic()
-        for outcome in judge.judge_many(requests):
+        for outcome in self.engine.judge_many(requests):
             if outcome.result is None:
                 raise SystemExit(f"{outcome.request.key}: {outcome.error}")
-            side.results[outcome.request.key] = outcome.result  # type: ignore[index]
-        side.seconds = time.monotonic() - started
-        times = judge.phase_times
+            self.side.results[outcome.request.key] = outcome.result  # type: ignore[index]
+        self.side.seconds += time.monotonic() - started
+
+    def close(self) -> Side:
+        times = self.engine.phase_times
         assert times is not None
+        side = self.side
         side.prompt_s, side.feedback_s, side.score_s = (
             times.prompt_s, times.feedback_s, times.score_s)
         side.evaluated_prompt_tokens = times.prompt_tokens
-    finally:
-        judge.close()
-    return _count(side)
+        side.reused_tokens, side.step_widths = times.reused_tokens, dict(times.step_widths)
+        self.engine.close()
+        return _count(side)
+
+
+def compare(alone: OneAtATime, together: Batched, alone_jobs: list[Job],
+            together_jobs: list[Job], slices: int) -> tuple[Side, Side]:
+    """Both sides' jobs in ``slices`` alternating slices (the machine is shared: what slows
+    it for a few minutes then slows both sides alike); each side keeps its own order and its
+    engine's state between slices. The load average is read before and after."""
+    load = load_average()
+    for number in range(slices):
+        for runner, jobs in ((alone, alone_jobs), (together, together_jobs)):
+            size = -(-len(jobs) // slices)
+            runner.judge(jobs[number * size : (number + 1) * size])
+    load += " -> " + load_average()
+    sides = alone.close(), together.close()
+    for side in sides:
+        side.load = load
+    return sides
 
 
 def _count(side: Side) -> Side:
@@ -192,6 +256,10 @@ def main() -> None:
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     parser.add_argument("--only", choices=["rubrics", "parallel"])
+    parser.add_argument("--interleave", action="store_true",
+                        help="alternate the sides item by item (4 items for --parallel 4)")
+    parser.add_argument("--no-raw", action="store_true",
+                        help="skip the raw llama.cpp costs (and so the ceilings)")
     args = parser.parse_args()
     model = args.model
     if model is None:
@@ -206,23 +274,34 @@ def main() -> None:
     rubrics = [library.get(name).rubric for name in RUBRICS]
     sampling = SamplingSettings(max_feedback_tokens=args.max_tokens)
     print(f"model {model.name}, {len(items)} HaluEval rows, feedback budget {args.max_tokens}, "
-          f"n_ctx {args.n_ctx}, threads {args.threads or 'default'}", flush=True)
+          f"n_ctx {args.n_ctx}, threads {args.threads or 'default'}, "
+          f"load average {load_average()}", flush=True)
+    raw = None if args.no_raw else measure(model, args.threads)
+    if raw is not None:
+        print(raw.line(), flush=True)
     if args.only in (None, "rubrics"):
         print(f"\n1. {len(rubrics)} rubrics per item ({', '.join(RUBRICS)})", flush=True)
-        alone = one_at_a_time(model, items, rubrics, sampling, args.n_ctx, args.threads)
+        alone, together = compare(
+            OneAtATime(model, sampling, args.n_ctx, args.threads),
+            Batched(model, sampling, args.parallel, args.n_ctx, args.threads),
+            [(i, rubric, item) for rubric in rubrics for i, item in enumerate(items)],
+            [(i, rubric, item) for i, item in enumerate(items) for rubric in rubrics],
+            slices=len(items) if args.interleave else 1)
         print(alone.line(), flush=True)
-        together = batched(model, items, rubrics, sampling, args.parallel, args.n_ctx,
-                           args.threads)
         print(together.line())
         print(f"speed-up {alone.seconds / together.seconds:.2f}x items x rubrics per hour "
               f"(target >= 1.6x); {agreement(together, alone)}", flush=True)
+        print(ceiling(alone, together, raw), flush=True)
     if args.only in (None, "parallel"):
         print(f"\n2. one rubric ({RUBRICS[-1]}), --parallel 4 against --parallel 1", flush=True)
-        one = one_at_a_time(model, items, rubrics[-1:], sampling, args.n_ctx, args.threads)
-        four = batched(model, items, rubrics[-1:], sampling, 4, args.n_ctx, args.threads)
+        jobs = [(i, rubrics[-1], item) for i, item in enumerate(items)]
+        one, four = compare(OneAtATime(model, sampling, args.n_ctx, args.threads),
+                            Batched(model, sampling, 4, args.n_ctx, args.threads), jobs, jobs,
+                            slices=max(1, len(items) // 4) if args.interleave else 1)
         print(one.line())
         print(four.line())
         print(f"speed-up {one.seconds / four.seconds:.2f}x; {agreement(four, one)}", flush=True)
+        print(ceiling(one, four, raw), flush=True)
 
 
 if __name__ == "__main__":

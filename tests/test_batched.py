@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from flowjudge_tui.engine.batch_queue import SPLIT_ALIGN, common_prefix, split_point
 from flowjudge_tui.engine.llama import LlamaEngine
 from flowjudge_tui.errors import PromptTooLongError
 from flowjudge_tui.judging.backend import (
@@ -211,3 +212,57 @@ def test_the_real_phi3_vocabulary_counts_tokens_as_flow_judge(tmp_path: Path) ->
         engine.close()
     assert times is not None and times.shared_tokens > 300
     assert [o.result.completion_tokens for o in outcomes if o.result] == [9, 9]
+
+
+def test_a_prompt_is_cut_only_where_the_cut_changes_no_logit() -> None:
+    assert split_point(350, [826, 901, 840]) == 344  # down to a multiple of 8
+    assert split_point(352, [826]) == 352
+    assert split_point(400, [405]) == 392  # at least 8 tokens are left after the cut
+    assert split_point(400, [408, 900]) == 400
+    assert split_point(7, [900]) == 0
+    assert split_point(900, [5]) == 0
+
+
+def test_a_freed_sequence_keeps_the_instructions_for_the_next_item(
+    batched_tiny: LlamaEngine, tiny_model_path: Path
+) -> None:
+    sampling = SamplingSettings(seed=5)
+    first, second = requests(sampling, (4,))[:1], requests(sampling, (9, 30))
+    list(batched_tiny.judge_many(first))
+    times = batched_tiny.phase_times
+    assert times is not None
+    reused = times.reused_tokens
+    header = common_prefix(batched_tiny.chat_tokens(first[0].prompt),
+                           batched_tiny.chat_tokens(second[0].prompt))
+    outcomes = by_key(batched_tiny.judge_many(second))
+    assert times.reused_tokens - reused >= header - header % SPLIT_ALIGN > 0
+    for request in second:
+        result = outcomes[request.key].result
+        assert result is not None
+        assert_same(result, alone(tiny_model_path, request.prompt, request.scores, sampling))
+
+
+def test_the_single_path_keeps_only_an_exact_prefix_of_the_last_judgment(
+    tiny_model_path: Path,
+) -> None:
+    sampling = SamplingSettings(seed=2)
+    [(first, _), (second, _)] = item_prompts((5, 5))  # they share more than the instructions
+    engine = LlamaEngine(tiny_model_path)
+    try:
+        engine.judge(first, (0, 1), sampling)
+        llm = engine._llm
+        evaluate = llm.eval
+        starts: list[int] = []
+
+        def recording_eval(tokens: list[int]) -> None:
+            starts.append(llm.n_tokens)
+            evaluate(tokens)
+
+        llm.eval = recording_eval
+        result = engine.judge(second, (0, 1), sampling)
+        common = common_prefix(engine.chat_tokens(first), engine.chat_tokens(second))
+    finally:
+        engine.close()
+    assert common % SPLIT_ALIGN != 0
+    assert starts[0] == common - common % SPLIT_ALIGN > 0  # the prompt resumed from the cut
+    assert_same(result, alone(tiny_model_path, second, (0, 1), sampling))

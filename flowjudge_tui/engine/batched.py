@@ -9,7 +9,17 @@ float rounding in the kernels). A request joins as soon as a sequence is free.
 
 Requests of one group (the same item under several rubrics) are admitted together: the
 longest prompt prefix they share is evaluated once, on the first one's sequence, then copied
-to the others (``llama_memory_seq_cp``), which evaluate only their own rest.
+to the others (``llama_memory_seq_cp``), which evaluate only their own rest. A finished
+sequence keeps its tokens, so the next request on it evaluates only what differs from the last
+one (Flow-Judge's instructions before the item), as llama-cpp-python's own cache does for the
+single-sequence path. Prompts are cut only where the cut changes no logit (``split_point``).
+
+One decode step takes the next token of every generating sequence, in sequence order: with
+one KV stream per sequence llama.cpp computes consecutive sequence ids together and splits
+the step at every gap, so a step over sequences 0 and 2 costs two steps. Steps of up to three
+sequences are bit-identical to single-sequence steps; from four on, llama.cpp's CPU kernels
+take another path for the rows (logits differ by float rounding, up to 0.35 on random
+weights), so ``--parallel`` above 3 trades exactness for speed.
 """
 
 from __future__ import annotations
@@ -22,7 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from flowjudge_tui.engine.batch_queue import PhaseTimes, common_prefix, leading_group, look_ahead
+from flowjudge_tui.engine.batch_queue import (
+    PhaseTimes,
+    common_prefix,
+    leading_group,
+    look_ahead,
+    split_point,
+)
 from flowjudge_tui.engine.score_reader import ScoreReader
 from flowjudge_tui.engine.sequences import Entry, SequenceContext
 from flowjudge_tui.engine.structure import (
@@ -57,6 +73,7 @@ class _Slot:
     started: float
     pending: list[int]
     cached: list[int] = field(default_factory=list)
+    reused: int = 0
     generated: list[int] = field(default_factory=list)
     leader: _Slot | None = None
     share_at: int = 0
@@ -101,8 +118,12 @@ class BatchedJudge:
         self.share_prefixes = share_prefixes
         self._model_name = model_name
         self.times = PhaseTimes()
+        # What a free sequence still holds: its tokens, and how many of them are its prompt
+        # (only a prompt's tokens were evaluated as a later prompt would evaluate them).
+        self._kept: dict[int, tuple[list[int], int]] = {}
 
     def close(self) -> None:
+        self._kept.clear()
         self.context.close()
 
     def run(
@@ -132,7 +153,7 @@ class BatchedJudge:
                     outcome = self._after_sample(slot, token)
                     if outcome is not None:
                         active.remove(slot)
-                        self.context.remove(slot.sequence)
+                        self._release(slot)
                         free.append(slot.sequence)
                         yield outcome
         finally:
@@ -154,6 +175,8 @@ class BatchedJudge:
                 if slot is not None:
                     admitted.append(slot)
             self._share(admitted)
+            self.times.reused_tokens += sum(slot.reused for slot in admitted
+                                            if not slot.waiting)
             active.extend(admitted)
 
     def _slot(self, request: JudgeRequest, free: list[int],
@@ -165,19 +188,45 @@ class BatchedJudge:
                                        self.n_ctx)
             ready.append(JudgeOutcome(request, error=error))
             return None
+        sequence, reuse = self._reusable(prompt, free)
+        free.remove(sequence)
+        if self._kept.pop(sequence, None) is not None:
+            self.context.remove(sequence, reuse if reuse else -1)
         return _Slot(
-            sequence=free.pop(0), request=request, prompt=prompt,
+            sequence=sequence, request=request, prompt=prompt,
             budget=min(request.sampling.max_feedback_tokens, room),
             sampler=self._sampler_for(request.sampling),
             watcher=GenerationWatcher(request.on_feedback), started=time.monotonic(),
-            pending=list(prompt),
+            cached=prompt[:reuse], reused=reuse, pending=prompt[reuse:],
         )
+
+    def _reusable(self, prompt: list[int], free: list[int]) -> tuple[int, int]:
+        """The free sequence holding the longest usable prefix of ``prompt``, and its length
+        (the lowest free sequence and 0 when none holds any, so steps stay contiguous)."""
+        best, reuse = min(free), 0
+        for sequence in sorted(free):
+            kept = self._kept.get(sequence)
+            if kept is None:
+                continue
+            tokens, evaluated = kept
+            length = split_point(min(common_prefix(tokens, prompt), evaluated), [len(prompt)])
+            if length > reuse:
+                best, reuse = sequence, length
+        return best, reuse
+
+    def _release(self, slot: _Slot) -> None:
+        """Free ``slot``'s sequence, keeping its tokens for the next prompt where that is exact
+        (an iSWA cache, as Gemma 3's, cannot be cut back to a prefix)."""
+        if self.share_prefixes:
+            self._kept[slot.sequence] = (slot.cached, len(slot.prompt))
+        else:
+            self.context.remove(slot.sequence)
 
     def _share(self, slots: list[_Slot]) -> None:
         if not self.share_prefixes or len(slots) < 2:
             return
         shared = min(common_prefix(slots[0].prompt, s.prompt) for s in slots[1:])
-        shared = min(shared, *(len(s.prompt) - 1 for s in slots))
+        shared = split_point(shared, (len(s.prompt) for s in slots))
         if shared < MIN_SHARED_PREFIX:
             return
         leader = slots[0]
@@ -185,6 +234,12 @@ class BatchedJudge:
         leader.followers = slots[1:]
         for follower in slots[1:]:
             follower.leader = leader
+        if len(leader.cached) >= shared:  # the leader's sequence already holds the prefix
+            self.context.remove(leader.sequence, shared)
+            leader.cached = leader.prompt[:shared]
+            leader.pending = leader.prompt[shared:]
+            leader.reused = shared
+            self._copy_prefix(leader)
 
     # -- decoding ------------------------------------------------------------------------
 
@@ -198,7 +253,8 @@ class BatchedJudge:
         other pieces comes out different in the last bits (enough to change a sampled token).
         """
         sampled: list[tuple[_Slot, int]] = []
-        generating = [s for s in active if not s.waiting and len(s.cached) >= len(s.prompt)]
+        generating = sorted((s for s in active if not s.waiting and len(s.cached) >= len(s.prompt)),
+                            key=lambda slot: slot.sequence)
         for start in range(0, len(generating), self.context.n_batch):
             group = generating[start : start + self.context.n_batch]
             entries = [Entry(slot.pending[0], len(slot.cached), slot.sequence, True)
@@ -234,6 +290,8 @@ class BatchedJudge:
         else:
             self.times.feedback_s += elapsed
             self.times.feedback_tokens += len(entries)
+            widths = self.times.step_widths
+            widths[len(entries)] = widths.get(len(entries), 0) + 1
 
     def _copy_prefix(self, leader: _Slot) -> None:
         for follower in leader.followers:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from flowjudge_tui.engine.batch_queue import split_point
 from flowjudge_tui.engine.chat import ChatWrapper, SpecialToken
 from flowjudge_tui.engine.score_reader import ScoreReader
 from flowjudge_tui.engine.sequences import ggml_type
@@ -137,6 +138,9 @@ class LlamaEngine:
             eos_token=self._token_text(self._llm.token_eos()),
         )
         self._specials: dict[str, SpecialToken] | None = None
+        # The prompt length of the last judgment: only its prompt's tokens in the cache were
+        # evaluated as the same tokens of a later prompt would be.
+        self._cached_prompt = 0
         self._batched: BatchedJudge | None = None
         if batched:
             self._batched = self._batched_judge()
@@ -325,6 +329,8 @@ class LlamaEngine:
         watcher = GenerationWatcher(on_feedback)
         generated: list[int] = []
         ended = "length"
+        self._keep_exact_prefix(prompt_tokens)
+        self._cached_prompt = len(prompt_tokens)
         self._llm.set_seed(sampling.seed)
         tokens = self._llm.generate(
             prompt_tokens, temp=sampling.temperature, top_p=sampling.top_p, **SAMPLER_EXTRAS
@@ -345,6 +351,18 @@ class LlamaEngine:
         finally:
             tokens.close()
         return generated, watcher, ended
+
+    def _keep_exact_prefix(self, prompt_tokens: list[int]) -> None:
+        """Cut llama-cpp-python's cached prefix back to where a cut leaves the prompt's logits
+        exactly as on a fresh context (``split_point``): ``generate`` reuses the longest
+        common prefix with the last judgment, and a cut anywhere else would make a verdict
+        depend on what was judged before it."""
+        llm = self._llm
+        limit = min(llm.n_tokens, len(prompt_tokens), self._cached_prompt)
+        same = np.asarray(llm.input_ids[:limit]) == np.asarray(prompt_tokens[:limit],
+                                                               dtype=np.intc)
+        common = limit if same.all() else int(np.argmin(same))
+        llm.n_tokens = split_point(common, [len(prompt_tokens)])
 
     def _continuation(self, text: str) -> list[int]:
         """Tokens for ``text`` as it continues a sequence (no BOS, no added leading space)."""
