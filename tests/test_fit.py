@@ -172,7 +172,7 @@ def test_a_plan_reads_as_json() -> None:
 @pytest.mark.parametrize(("vram_mib", "ram_mib", "expected"), [
     (4096, 16 * GIB, 1),   # 217 MiB left after the q8_0 plan; a sequence needs 816 MiB more
     (2048, 16 * GIB, 1),   # the layers fill the card: no VRAM for another sequence's cache
-    (0, 16 * GIB, 4),      # CPU: 1536 MiB of f16 KV per sequence, RAM holds the cap of 4
+    (0, 16 * GIB, 3),      # CPU: 1536 MiB of f16 KV per sequence, RAM holds the cap of 3
     (0, 8 * GIB, 2),       # CPU with 8 GiB: 1 + 2970 MiB left // 1536 MiB per sequence
     (8192, 16 * GIB, 3),   # 8 GiB card, f16 KV: 1 + 3388 MiB left // 1536 MiB per sequence
 ])
@@ -183,17 +183,15 @@ def test_the_plan_sizes_the_parallel_sequences(vram_mib: int, ram_mib: int,
     first = plans[0]
     assert first.load.n_parallel == expected
     assert first.parallel_explanation.startswith(
-        f"{expected} sequence{'s' if expected > 1 else ''} of 4096 tokens fit: 1 + min(3, ")
+        f"{expected} sequence{'s' if expected > 1 else ''} of 4096 tokens fit: 1 + min(2, ")
     one = plan_memory(model, budget(vram_mib, ram_mib))
     kv = model.kv_bytes_per_token(one.load.type_k, one.load.type_v, model.n_layer) * 4096
     extra = (expected - 1) * kv / MIB
     assert (first.predicted_vram_mib + first.predicted_ram_mib) == pytest.approx(
         one.predicted_vram_mib + one.predicted_ram_mib + extra, abs=2)
-    # A load that fails steps down to half as many sequences, then one, then smaller plans.
+    # A load that fails steps down to fewer sequences (3, 2, 1), then smaller plans.
     counts = [p.load.n_parallel for p in plans]
-    steps = [expected]
-    while steps[-1] > 1:
-        steps.append(steps[-1] // 2)
+    steps = list(range(expected, 0, -1))
     assert counts[: len(steps)] == steps and set(counts[len(steps):]) <= {1}
     assert all(p.load.n_parallel == 1 for p in fallback_plans(model, one, budget(vram_mib)))
 
@@ -204,3 +202,12 @@ def test_asking_for_more_sequences_than_fit_says_so() -> None:
     assert [p.load.n_parallel for p in plans[:3]] == [4, 2, 1]
     assert plans[0].parallel_explanation.endswith("; using 4.")
     assert plans[0].as_dict()["n_parallel"] == 4
+
+
+def test_a_failing_load_steps_down_through_fewer_sequences() -> None:
+    from flowjudge_tui.engine.fit import sequence_counts
+
+    assert sequence_counts(1) == [1]
+    assert sequence_counts(3) == [3, 2, 1]
+    assert sequence_counts(4) == [4, 2, 1]
+    assert sequence_counts(8) == [8, 4, 2, 1]

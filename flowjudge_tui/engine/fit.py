@@ -36,9 +36,11 @@ GPU_RUNTIME_MIB = 160
 HOST_RUNTIME_MIB = 300
 DESKTOP_RESERVE_MIB = 384
 HOST_IO_MIB = 16  # pinned host buffers for inputs and logits when every layer is on the GPU
-# More sequences than this gain little: decode stops being memory-bound, and on a CPU the
-# prompt (which batching does not speed up) dominates.
-MAX_PARALLEL = 4
+# More sequences than this gain little (decode stops being memory-bound, and on a CPU the
+# prompt, which batching does not speed up, dominates), and from 4 on llama.cpp's CPU kernels
+# compute a step of several sequences differently from a single one, so a verdict would depend
+# on what it was batched with (bench/RESULTS.md section 5). --parallel still asks for more.
+MAX_PARALLEL = 3
 KV_BYTES_PER_ELEMENT: dict[KVCacheType, float] = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 _SMALLER_KV: dict[KVCacheType, tuple[KVCacheType, ...]] = {
     "f16": ("q8_0", "q4_0"), "q8_0": ("q4_0",), "q4_0": ()}
@@ -262,11 +264,17 @@ def size_parallel(model: ModelMemory, budget: Budget, plan: Plan,
 
 
 def parallel_steps(model: ModelMemory, budget: Budget, base: Plan, count: int) -> list[Plan]:
-    """``base`` with ``count`` sequences, then half as many each time, down to one."""
-    steps = [size_parallel(model, budget, base, count)]
+    """``base`` with each count of ``sequence_counts(count)``."""
+    return [size_parallel(model, budget, base, step) for step in sequence_counts(count)]
+
+
+def sequence_counts(count: int) -> list[int]:
+    """The sequence counts a load steps down through when memory fails: ``count``, then half
+    as many each time (3 steps to 2), down to one."""
+    steps = [count]
     while count > 1:
-        count //= 2
-        steps.append(size_parallel(model, budget, base, count))
+        count = 2 if count == 3 else count // 2
+        steps.append(count)
     return steps
 
 

@@ -400,7 +400,9 @@ def resume_runs(
         # A retry's larger context per sequence would multiply the memory the run's plan
         # fitted: its few items are judged one at a time unless asked otherwise.
         sequences = n_parallel or (1 if retry_too_long else load.n_parallel)
-        plans = [replace(load, n_parallel=count) for count in _halvings(sequences)]
+        from flowjudge_tui.engine.fit import sequence_counts
+
+        plans = [replace(load, n_parallel=count) for count in sequence_counts(sequences)]
         engine = (opener or _default_opener(on_notice))(path, plans)
         try:
             done = execute_runs(store, [run.id for run in todo], engine,
@@ -422,15 +424,6 @@ def _model_file(run: RunRecord) -> Path:
         raise ModelError(f"Run {run.id} was judged with {path}, which is gone; put the file "
                          "back to resume.")
     return path
-
-
-def _halvings(count: int) -> list[int]:
-    """``count`` sequences, then half as many each time, down to one (memory fallbacks)."""
-    steps = [count]
-    while count > 1:
-        count //= 2
-        steps.append(count)
-    return steps
 
 
 def keep_verdict(
