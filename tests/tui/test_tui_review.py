@@ -333,3 +333,35 @@ async def test_the_judged_text_and_a_comment_are_shown_as_they_are() -> None:
         assert ("Use &lt;b&gt;bold&lt;/b&gt;, a*b*c and # not a heading<br />\n"
                 "second line") in html
         assert "<em>&lt;i&gt;x&lt;/i&gt; _y_</em>" in html
+
+
+async def test_escape_clears_the_search_before_anything_else(
+    stored_runs: tuple[int, int],
+) -> None:
+    first, _ = stored_runs
+    app = create_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, app, first)
+        table = screen.query_one("#verdicts", DataTable)
+        count = screen.query_one("#review-count", Static)
+        table.focus()
+
+        def escape_says() -> str | None:
+            keys = {b.binding.key: b.binding.description
+                    for b in screen.active_bindings.values()}
+            return keys.get("escape")
+
+        assert escape_says() is None
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), what="the search")
+        app.screen.query_one(Input).value = "whales"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.row_count == 1, what="the search result")
+        await wait_for(pilot, lambda: escape_says() == "Clear search", what="the footer")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table.row_count == 5, what="the search cleared")
+        assert app.screen is screen and screen.search == "" and "“" not in shown(count)
+        await wait_for(pilot, lambda: escape_says() is None, what="the footer without it")
+        await pilot.press("escape")  # nothing left to clear: Review stays as it was
+        await pilot.pause()
+        assert app.screen is screen and table.row_count == 5

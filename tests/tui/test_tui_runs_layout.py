@@ -170,3 +170,25 @@ async def test_review_shows_the_longest_filter_name_whole_at_120_columns(
         label = filters.query_one("#label")
         assert shown(label) == "Unreliable (little score mass, or cut off)"
         assert label.region.height == 1 and label.region.width >= len(shown(label))
+
+
+async def test_the_progress_panel_leaves_no_empty_row_for_a_hint_it_does_not_have() -> None:
+    from flowjudge_tui.progress import Progress
+    from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
+
+    app = create_app(section="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        panel = screen.query_one(ProgressPanel)
+        hint = panel.query_one(".progress-hint", Label)
+        panel.show_progress(Progress("Judging", 2, 8))
+        # Task name, bar and amount: three rows, none left blank under them.
+        await wait_for(pilot, lambda: panel.size.height > 0, what="the panel")
+        assert panel.size.height == 3 and not hint.display
+        panel.show_hint("Run 3 stopped: [b]r[/b] resumes it.")
+        await wait_for(pilot, lambda: panel.size.height == 4, what="the hint's row")
+        assert hint.display and shown(hint) == "Run 3 stopped: r resumes it."
+        panel.show_progress(Progress("Judging", 3, 8))  # a new event clears the hint
+        await wait_for(pilot, lambda: panel.size.height == 3, what="the hint gone")
+        assert not hint.display

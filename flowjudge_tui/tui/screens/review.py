@@ -56,6 +56,7 @@ class ReviewScreen(FlowScreen):
         "is kept beside yours (the Human column shows yours, then the imported one); "
         "**backspace** clears yours and **u** undoes your last label. **v** compares this run "
         "with another one, side by side, and **x** exports it as JSONL, CSV or an HTML report. "
+        "**/** searches the verdicts' text; **escape** clears the search. "
         "The plot shows whether the judge's probability of its score predicts agreement (ECE, "
         "the expected calibration error, is the average gap between the two); **t** sets the "
         "probability below which verdicts need review (a filter)."
@@ -70,6 +71,8 @@ class ReviewScreen(FlowScreen):
         Binding("o", "next_sort", "Sort", id="review.sort"),
         Binding("O", "reverse_sort", "Reverse", show=False, id="review.reverse"),
         Binding("slash", "search", "Search", id="review.search"),
+        # Shown and active only while a search is on (check_action), as in Compare.
+        Binding("escape", "clear_search", "Clear search", id="review.clear_search"),
         Binding("v", "compare", "Compare", id="review.compare"),
         Binding("x", "export", "Export", id="review.export"),
         Binding("t", "review_threshold", "Threshold", id="review.threshold"),
@@ -312,13 +315,25 @@ class ReviewScreen(FlowScreen):
     def action_search(self) -> None:
         def search_for(text: str | None) -> None:
             if text is not None:
-                self.search = text.strip()
-                self.show_rows()
+                self.set_search(text)
 
         self.app.push_screen(TextPrompt("Search the verdicts",
                                         "Rows whose inputs, output, feedback or comment "
                                         "contain this (any case); empty shows every row.",
                                         value=self.search), search_for)
+
+    def action_clear_search(self) -> None:
+        self.set_search("")
+
+    def set_search(self, text: str) -> None:
+        self.search = text.strip()
+        self.show_rows()
+        self.refresh_bindings()  # the footer shows "esc Clear search" only while one is on
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_search":
+            return bool(self.search)
+        return True
 
     def action_next_filter(self) -> None:
         if self.rubric is None:

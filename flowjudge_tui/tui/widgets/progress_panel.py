@@ -20,7 +20,8 @@ class ProgressPanel(Vertical):
     ProgressPanel.-active { display: block; }
     ProgressPanel > ProgressBar { width: 1fr; }
     ProgressPanel > ProgressBar > Bar { width: 1fr; }
-    ProgressPanel > .progress-hint { color: $text-accent; }
+    ProgressPanel > .progress-hint { color: $text-accent; display: none; }
+    ProgressPanel > .progress-hint.-shown { display: block; }
     ProgressPanel > .progress-activity { color: $text-muted; display: none; }
     ProgressPanel > .progress-activity.-shown { display: block; }
     """
@@ -47,8 +48,11 @@ class ProgressPanel(Vertical):
         self.show_hint("")
 
     def show_hint(self, text: str) -> None:
-        """What can be done next (e.g. "r resumes it"), under the bar."""
-        self.query_one(".progress-hint", Label).update(Content.from_markup(text))
+        """What can be done next (e.g. "r resumes it"), under the bar; without one, no row
+        is left for it (a class, not ``:empty``: that means "no child widgets" in Textual)."""
+        hint = self.query_one(".progress-hint", Label)
+        hint.update(Content.from_markup(text))
+        hint.set_class(bool(text.strip()), "-shown")
 
     def hide(self) -> None:
         self.remove_class("-active")
