@@ -14,6 +14,7 @@ import pytest
 
 from flowjudge_tui.engine.batch_queue import SPLIT_ALIGN, common_prefix, split_point
 from flowjudge_tui.engine.llama import LlamaEngine
+from flowjudge_tui.engine.sequences import context_params
 from flowjudge_tui.errors import PromptTooLongError
 from flowjudge_tui.judging.backend import (
     EngineResult,
@@ -266,3 +267,22 @@ def test_the_single_path_keeps_only_an_exact_prefix_of_the_last_judgment(
     assert common % SPLIT_ALIGN != 0
     assert starts[0] == common - common % SPLIT_ALIGN > 0  # the prompt resumed from the cut
     assert_same(result, alone(tiny_model_path, second, (0, 1), sampling))
+
+
+def test_the_batched_context_computes_as_the_single_sequence_context(
+    batched_tiny: LlamaEngine,
+) -> None:
+    """Every setting of the batched context is the single context's, except its size (sequences
+    x context, the idle single context being small) and what does not change a logit."""
+    import llama_cpp
+
+    single = batched_tiny._llm.context_params
+    params = context_params(llama_cpp, batched_tiny.load, 3, single)
+    by_design = {"n_ctx", "n_batch", "n_ubatch", "n_seq_max", "no_perf"}
+    differing = {
+        name for name, _ in params._fields_
+        if isinstance(getattr(single, name), int | float | bool | None)
+        and name not in by_design and getattr(params, name) != getattr(single, name)
+    }
+    assert differing == set()
+    assert (params.n_ctx, params.n_seq_max) == (batched_tiny.load.n_ctx * 3, 3)

@@ -106,9 +106,8 @@ class BatchedJudge:
         share_prefixes: bool,
         model_name: str,
     ) -> None:
-        own = llm.context_params
         self.context = SequenceContext(llm.model, int(llm.n_vocab()), load, load.n_parallel,
-                                       (int(own.n_threads), int(own.n_threads_batch)))
+                                       llm.context_params)
         self.n_ctx = load.n_ctx
         self._chat_tokens = chat_tokens
         self._reader = reader

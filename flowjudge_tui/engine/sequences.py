@@ -17,6 +17,15 @@ import numpy as np
 from flowjudge_tui.errors import ModelError
 from flowjudge_tui.judging.backend import LoadSettings
 
+# Fields of the single-sequence context's params the batched context takes as they are: its
+# threads, and its RoPE settings (llama-cpp-python passes its own YaRN defaults, e.g. an attention
+# factor of 1.0, where llama.cpp's default params say -1, "the model's value"; a model that sets
+# one would otherwise get other RoPE in the batched context than in the single one).
+SHARED_PARAMS = (
+    "n_threads", "n_threads_batch", "rope_scaling_type", "rope_freq_base", "rope_freq_scale",
+    "yarn_ext_factor", "yarn_attn_factor", "yarn_beta_fast", "yarn_beta_slow", "yarn_orig_ctx",
+)
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -35,29 +44,36 @@ def ggml_type(name: str) -> int:
                 "q4_0": llama_cpp.GGML_TYPE_Q4_0}[name])
 
 
+def context_params(llama_cpp: Any, load: LoadSettings, n_seq: int, single: Any) -> Any:
+    """The params of a context of ``n_seq`` sequences that computes each one exactly as the
+    single-sequence context with params ``single`` does."""
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx = load.n_ctx * n_seq
+    params.n_batch = load.n_batch
+    params.n_ubatch = load.n_ubatch
+    params.n_seq_max = n_seq
+    params.kv_unified = False
+    params.type_k = ggml_type(load.type_k)
+    params.type_v = ggml_type(load.type_v)
+    params.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if load.flash_attn
+                              else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED)
+    for name in SHARED_PARAMS:
+        setattr(params, name, getattr(single, name))
+    return params
+
+
 class SequenceContext:
     """``n_seq`` sequences of up to ``load.n_ctx`` tokens each, decoded in shared batches."""
 
     def __init__(self, model: Any, n_vocab: int, load: LoadSettings, n_seq: int,
-                 threads: tuple[int, int]) -> None:
+                 single: Any) -> None:
         import llama_cpp
 
         self._llama_cpp = llama_cpp
         self.n_seq = n_seq
         self.n_batch = load.n_batch
         self._n_vocab = n_vocab
-        params = llama_cpp.llama_context_default_params()
-        params.n_ctx = load.n_ctx * n_seq
-        params.n_batch = load.n_batch
-        params.n_ubatch = load.n_ubatch
-        params.n_seq_max = n_seq
-        params.kv_unified = False
-        params.type_k = ggml_type(load.type_k)
-        params.type_v = ggml_type(load.type_v)
-        params.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if load.flash_attn
-                                  else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED)
-        # The same threads as the single-sequence context (generation, prompt batches).
-        params.n_threads, params.n_threads_batch = threads
+        params = context_params(llama_cpp, load, n_seq, single)
         self._ctx = llama_cpp.llama_init_from_model(model, params)
         if not self._ctx:
             raise ModelError(
