@@ -43,3 +43,19 @@ def picker_ready(app: object) -> bool:
 
 def notifications(app: object) -> list[str]:
     return [str(n.message) for n in getattr(app, "_notifications", [])]
+
+
+async def preview_file(pilot: Pilot[object], screen: object, path: object,
+                       rubric: str | None = "faithfulness-context-5") -> None:
+    """On Runs: choose ``rubric`` (None keeps the one chosen), type ``path`` and wait for the
+    file's preview, as a user does before starting a run."""
+    from textual.widgets import Input, Select
+
+    from flowjudge_tui.tui.screens.runs import RunsScreen
+
+    assert isinstance(screen, RunsScreen)
+    if rubric is not None:
+        screen.query_one("#run-rubric", Select).value = rubric
+    screen.query_one("#run-path", Input).value = str(path)
+    screen.action_preview()
+    await wait_for(pilot, lambda: screen.preview is not None, what="the preview")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import DataTable, Input, Static
 
 from flowjudge_tui.judging.backend import LoadSettings
 from flowjudge_tui.runs.workflow import create_run, resume_run
@@ -15,7 +15,7 @@ from flowjudge_tui.tui.app import create_app
 from flowjudge_tui.tui.screens.dialogs import TextPrompt
 from flowjudge_tui.tui.screens.runs import RunsScreen
 from tests.run_helpers import add_dataset, rubric, write_csv
-from tests.tui.pilot_helpers import SIZE, notifications, wait_for
+from tests.tui.pilot_helpers import SIZE, notifications, preview_file, wait_for
 
 LONG = "word " * 600  # over a 2048-token context with the test vocabulary
 
@@ -79,10 +79,7 @@ async def test_a_run_with_too_long_items_says_so_when_it_ends(tiny_model_path: P
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, RunsScreen)
-        screen.query_one("#run-rubric", Select).value = "relevance-query-binary"
-        screen.query_one("#run-path", Input).value = str(data)
-        screen.action_preview()
-        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        await preview_file(pilot, screen, data, rubric="relevance-query-binary")
         screen.query_one("#set-n-ctx", Input).value = "2048"
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: any(n.startswith("Run 1 is done")

@@ -21,7 +21,7 @@ from flowjudge_tui.tui.screens.spot_check import SpotCheckScreen
 from flowjudge_tui.tui.widgets.progress_panel import ProgressPanel
 from flowjudge_tui.tui.widgets.runs_table import DONE_COLUMN, STATE_COLUMN
 from tests.run_helpers import write_csv
-from tests.tui.pilot_helpers import SIZE, notifications, shown, wait_for
+from tests.tui.pilot_helpers import SIZE, notifications, preview_file, shown, wait_for
 
 ROWS = [
     ("What is the capital of France?", "Paris is the capital of France.", "Paris.", 5),
@@ -126,10 +126,7 @@ async def test_a_run_stopped_with_escape_resumes_with_r_at_once(
         runs = screen.query_one("#runs-table", DataTable)
         await wait_for(pilot, lambda: runs.row_count == 2, what="the stored runs")
         screen.select_run(stored_runs[0])  # the cursor starts on another run
-        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
-        screen.query_one("#run-path", Input).value = str(items)
-        screen.action_preview()
-        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        await preview_file(pilot, screen, items)
         await pilot.press("ctrl+r")
         panel = screen.query_one(ProgressPanel)
         await wait_for(pilot, lambda: judged(panel) >= 1, what="the first verdict")
@@ -165,10 +162,7 @@ async def test_quitting_during_a_run_leaves_it_resumable(
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, RunsScreen)
-        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
-        screen.query_one("#run-path", Input).value = str(items)
-        screen.action_preview()
-        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        await preview_file(pilot, screen, items)
         await pilot.press("ctrl+r")
         panel = screen.query_one(ProgressPanel)
         await wait_for(pilot, lambda: judged(panel) >= 1, what="the first verdict")
@@ -256,10 +250,7 @@ async def test_a_new_run_takes_the_settings_typed_beside_it(
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, RunsScreen)
-        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
-        screen.query_one("#run-path", Input).value = str(items_csv)
-        screen.action_preview()
-        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        await preview_file(pilot, screen, items_csv)
         screen.query_one("#set-limit", Input).value = "0"
         await pilot.press("ctrl+r")
         await pilot.pause()
@@ -309,9 +300,7 @@ async def test_several_rubrics_named_start_together_and_the_cursor_follows_them(
         more.focus()
         await pilot.press("down", "space")  # tick the binary one by keyboard
         assert more.selected == ["faithfulness-context-binary"]
-        screen.query_one("#run-path", Input).value = str(items_csv)
-        screen.action_preview()
-        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        await preview_file(pilot, screen, items_csv, rubric=None)
 
         name = screen.query_one("#run-name", Input)
         name.value = "bad\x1b[2Jname"
@@ -390,9 +379,7 @@ async def test_escape_stops_runs_started_together_and_each_resumes(
         more = screen.query_one("#run-more-rubrics", SelectionList)
         await wait_for(pilot, lambda: more.option_count == 2, what="the rubrics offered")
         more.select("faithfulness-context-3")
-        screen.query_one("#run-path", Input).value = str(items)
-        screen.action_preview()
-        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        await preview_file(pilot, screen, items, rubric=None)
         await pilot.press("ctrl+r")
         panel = screen.query_one(ProgressPanel)
         await wait_for(pilot, lambda: judged(panel) >= 1, what="the first verdict")

@@ -18,7 +18,7 @@ from flowjudge_tui.tui.screens.runs import RunsScreen
 from flowjudge_tui.tui.widgets.new_run_form import FoldedForm
 from flowjudge_tui.tui.widgets.runs_table import COLUMNS, cut, fit_widths
 from tests.run_helpers import add_dataset, add_run, judge_all, rubric, write_csv
-from tests.tui.pilot_helpers import shown, wait_for
+from tests.tui.pilot_helpers import preview_file, shown, wait_for
 
 RUNS = 24
 
@@ -65,10 +65,7 @@ async def listed(pilot: Pilot[Any], count: int) -> tuple[RunsScreen, DataTable[A
 
 
 async def previewed(pilot: Pilot[Any], screen: RunsScreen, path: Path) -> None:
-    screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
-    screen.query_one("#run-path", Input).value = str(path)
-    screen.action_preview()
-    await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+    await preview_file(pilot, screen, path)
     await pilot.pause(0.1)
 
 

@@ -15,7 +15,7 @@ from flowjudge_tui.tui.app import create_app
 from flowjudge_tui.tui.screens.compare import CompareScreen
 from flowjudge_tui.tui.screens.runs import RunsScreen
 from tests.run_helpers import write_csv
-from tests.tui.pilot_helpers import SIZE, wait_for
+from tests.tui.pilot_helpers import SIZE, preview_file, wait_for
 from tests.tui.test_tui_snapshots import Snap, settled, steady
 
 
@@ -56,10 +56,7 @@ def test_runs_at_80_columns_map_each_field_on_a_line_of_its_own(
         assert isinstance(screen, RunsScreen)
         table = screen.query_one("#runs-table", DataTable)
         await wait_for(pilot, lambda: table.row_count == 2, what="the runs")
-        screen.query_one("#run-rubric", Select).value = "faithfulness-context-5"
-        screen.query_one("#run-path", Input).value = str(items)
-        screen.action_preview()
-        await wait_for(pilot, lambda: screen.preview is not None, what="the preview")
+        await preview_file(pilot, screen, items)
         screen.query_one("#map-2", Select).focus()
         await pilot.pause(0.2)
 
